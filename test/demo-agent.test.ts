@@ -1,0 +1,39 @@
+import { strict as assert } from "node:assert";
+import * as grpc from "@grpc/grpc-js";
+import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { agentServiceDefinition } from "../proto";
+
+type Unary = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Record<string, unknown>) => void) => void;
+
+describe("demo agent", () => {
+  let agent: DemoAgent;
+  let client: grpc.Client & Record<string, Unary>;
+
+  beforeEach(async () => {
+    agent = await startDemoAgent({ deploymentId: "demo-a" });
+    const Ctor = grpc.makeGenericClientConstructor(agentServiceDefinition(), "AgentService");
+    client = new Ctor(`127.0.0.1:${agent.port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, Unary>;
+  });
+  afterEach(async () => {
+    client.close();
+    await agent.stop(true);
+  });
+
+  const call = (method: string, req: object, deadlineMs = 2000): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) =>
+      client[method](req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res!))));
+
+  it("answers Health ok with its deployment id", async () => {
+    const res = await call("Health", {});
+    assert.equal(res.ok, true);
+    assert.match(String(res.message), /demo-a/);
+  });
+
+  it("echoes Invoke's action and parameters", async () => {
+    const res = await call("Invoke", { action: "summarize", parameters: { lang: "en" }, requestId: "r1" });
+    assert.equal(res.success, true);
+    assert.equal(res.requestId, "r1");
+    assert.deepEqual(JSON.parse(String(res.result)), { deploymentId: "demo-a", action: "summarize", parameters: { lang: "en" } });
+    assert.equal(agent.calls.get("Invoke"), 1);
+  });
+});
