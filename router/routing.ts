@@ -1,0 +1,62 @@
+/**
+ * Routing decisions as plain functions: which deployment a call is for, and
+ * whether it may be routed at all. No I/O here; the proxy calls these per call.
+ */
+import type { IncomingHttpHeaders } from "node:http2";
+import { isValidDeploymentId } from "./registry/types";
+
+/** gRPC status codes the router produces itself (the agent's own codes pass through untouched). */
+export const Status = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+export type StatusCode = (typeof Status)[keyof typeof Status];
+
+/** Metadata keys read for the deployment id, in order: PAR's older router used the last two. */
+export const DEPLOYMENT_ID_KEYS = ["x-deployment-id", "deployment-id", "deployment_id"] as const;
+
+/** Counts router hops so two routers pointing at each other cannot loop a call forever. */
+export const HOP_COUNT_KEY = "x-pixell-hops";
+
+export interface RoutingError {
+  readonly code: StatusCode;
+  readonly message: string;
+}
+
+export type DeploymentIdResult = { readonly id: string } | { readonly error: RoutingError };
+
+function firstValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Reads and validates the deployment id of a call from its request headers. */
+export function extractDeploymentId(headers: IncomingHttpHeaders): DeploymentIdResult {
+  let raw: string | undefined;
+  for (const key of DEPLOYMENT_ID_KEYS) {
+    raw = firstValue(headers[key]);
+    if (raw !== undefined) break;
+  }
+  if (raw === undefined || raw === "") {
+    return { error: { code: Status.INVALID_ARGUMENT, message: "missing x-deployment-id metadata: set it to the id of the deployment to call" } };
+  }
+  if (!isValidDeploymentId(raw)) {
+    // Never echo more than a bounded, printable prefix of what the caller sent.
+    const shown = JSON.stringify(raw.slice(0, 64));
+    return {
+      error: {
+        code: Status.INVALID_ARGUMENT,
+        message: `malformed x-deployment-id ${shown}: expected 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit`,
+      },
+    };
+  }
+  return { id: raw };
+}
