@@ -37,3 +37,23 @@ describe("demo agent", () => {
     assert.equal(agent.calls.get("Invoke"), 1);
   });
 });
+
+describe("checkHealth", () => {
+  it("reports a healthy agent, an unhealthy one and a dead port as data", async () => {
+    const { checkHealth } = await import("../client/health");
+    const good = await startDemoAgent({ deploymentId: "good" });
+    const sick = await startDemoAgent({ deploymentId: "sick", unhealthy: true });
+    const dead = await startDemoAgent({ deploymentId: "dead" });
+    await dead.stop(true);
+    const clients = [good, sick, dead].map((a) => new grpc.Client(`127.0.0.1:${a.port}`, grpc.credentials.createInsecure()));
+    try {
+      const [g, s, d] = await Promise.all(clients.map((c, i) => checkHealth(c, ["good", "sick", "dead"][i]!, 2000)));
+      assert.deepEqual([g!.ok, g!.code], [true, 0]);
+      assert.deepEqual([s!.ok, s!.code, s!.message], [false, 0, "deployment sick is unhealthy"]);
+      assert.deepEqual([d!.ok, d!.codeName], [false, "UNAVAILABLE"]);
+    } finally {
+      clients.forEach((c) => c.close());
+      await Promise.all([good.stop(true), sick.stop(true)]);
+    }
+  });
+});
