@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { agentServiceDefinition } from "../proto";
+import { checkHealth } from "../client/health";
 
 type Unary = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Record<string, unknown>) => void) => void;
 
@@ -40,7 +41,7 @@ describe("demo agent", () => {
 
 describe("checkHealth", () => {
   it("reports a healthy agent, an unhealthy one and a dead port as data", async () => {
-    const { checkHealth } = await import("../client/health");
+
     const good = await startDemoAgent({ deploymentId: "good" });
     const sick = await startDemoAgent({ deploymentId: "sick", unhealthy: true });
     const dead = await startDemoAgent({ deploymentId: "dead" });
