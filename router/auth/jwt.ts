@@ -1,0 +1,142 @@
+/**
+ * JWT bearer tokens verified against a JWKS with `jose`. A verified token is
+ * cached (by its SHA-256) until its `exp`, so repeat calls with the same token
+ * are answered synchronously; the cache holds at most `cacheSize` tokens.
+ */
+import type { IncomingHttpHeaders } from "node:http2";
+import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from "jose";
+import type { Logger } from "../log";
+import { compileAllowList, patternProblem } from "./allow-list";
+import { parseBearer } from "./header";
+import { sha256 } from "./tokens";
+import { authorizeByAllowList, refuse, type AuthResult, type Authenticator, type Principal } from "./types";
+
+export interface JwtAuthenticatorOptions {
+  readonly jwksUrl: string;
+  /** Required `iss`. */
+  readonly issuer: string;
+  /** Required `aud` (one of), when set. */
+  readonly audience?: string;
+  /** Claim holding the allow-list: an array of deployment ids or `*` patterns. */
+  readonly allowClaim: string;
+  /** Most verified tokens kept (oldest dropped first). */
+  readonly cacheSize?: number;
+  /** Clock skew tolerated on exp/nbf, in seconds. */
+  readonly clockToleranceSec?: number;
+  /** Accepted signature algorithms; asymmetric only, so a JWKS public key can never double as an HMAC secret. */
+  readonly algorithms?: string[];
+  readonly logger: Logger;
+  /** For tests: the clock used for cache expiry (jose uses the real clock for `exp`). */
+  readonly now?: () => number;
+}
+
+export const DEFAULT_JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+interface CachedPrincipal {
+  readonly principal: Principal;
+  readonly expiresAtMs: number;
+}
+
+export class JwtAuthenticator implements Authenticator {
+  readonly mode = "jwt" as const;
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  private readonly cache = new Map<string, CachedPrincipal>();
+  private readonly pending = new Map<string, Promise<AuthResult>>();
+  private readonly cacheSize: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: JwtAuthenticatorOptions) {
+    this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+    this.cacheSize = options.cacheSize ?? 10_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Fetches the JWKS once so a wrong URL fails at start-up rather than on the first call. */
+  async start(): Promise<void> {
+    try {
+      await this.jwks.reload();
+    } catch (err) {
+      throw new Error(`cannot fetch the JWKS at ${this.options.jwksUrl}: ${(err as Error).message}; check ROUTER_AUTH_JWKS_URL`);
+    }
+  }
+
+  /** Number of verified tokens currently cached (for metrics and tests). */
+  get cachedTokens(): number {
+    return this.cache.size;
+  }
+
+  authenticate(headers: IncomingHttpHeaders): AuthResult | Promise<AuthResult> {
+    const parsed = parseBearer(headers);
+    if ("refusal" in parsed) return parsed.refusal;
+    const key = sha256(parsed.token).toString("base64");
+    const hit = this.cache.get(key);
+    if (hit !== undefined) {
+      if (hit.expiresAtMs > this.now()) return hit.principal;
+      this.cache.delete(key);
+    }
+    let inFlight = this.pending.get(key);
+    if (inFlight === undefined) {
+      inFlight = this.verify(parsed.token, key).finally(() => this.pending.delete(key));
+      this.pending.set(key, inFlight);
+    }
+    return inFlight;
+  }
+
+  readonly authorize = authorizeByAllowList;
+
+  async close(): Promise<void> {
+    this.cache.clear();
+  }
+
+  private async verify(token: string, key: string): Promise<AuthResult> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.jwks, {
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        algorithms: this.options.algorithms ?? DEFAULT_JWT_ALGORITHMS,
+        requiredClaims: ["exp"],
+        clockTolerance: this.options.clockToleranceSec ?? 30,
+      }));
+    } catch (err) {
+      return refuse(this.describeFailure(err));
+    }
+    const principal = this.principalOf(payload);
+    if ("code" in principal) return principal;
+    this.remember(key, { principal, expiresAtMs: (payload.exp as number) * 1000 });
+    return principal;
+  }
+
+  private principalOf(payload: JWTPayload): AuthResult {
+    const name = typeof payload.sub === "string" && /^[\x21-\x7e]{1,128}$/.test(payload.sub) ? `jwt:${payload.sub}` : "jwt:(no sub)";
+    const claim = payload[this.options.allowClaim];
+    if (claim === undefined) return { name, allow: () => false };
+    const patterns = typeof claim === "string" ? [claim] : claim;
+    if (!Array.isArray(patterns) || patterns.some((p) => patternProblem(p) !== undefined)) {
+      return refuse(`token claim "${this.options.allowClaim}" must be an array of deployment ids or patterns like "team-*"`);
+    }
+    return { name, allow: compileAllowList(patterns as string[]) };
+  }
+
+  private remember(key: string, entry: CachedPrincipal): void {
+    if (this.cache.size >= this.cacheSize) {
+      // Maps iterate in insertion order: drop the oldest entry.
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(key, entry);
+  }
+
+  /** A message for the caller: what failed, never the token or its claims' values. */
+  private describeFailure(err: unknown): string {
+    if (err instanceof joseErrors.JWTExpired) return "token expired: get a new one";
+    if (err instanceof joseErrors.JWTClaimValidationFailed) return `token rejected: claim "${err.claim}" ${err.reason === "missing" ? "is missing" : "check failed"}`;
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "token signature verification failed";
+    if (err instanceof joseErrors.JWKSNoMatchingKey) return "token signed by a key not in the JWKS";
+    if (err instanceof joseErrors.JOSEAlgNotAllowed) return "token signature algorithm not allowed";
+    if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return "malformed JWT";
+    // JWKS fetch failures are the router's problem, not the caller's: log them for the operator.
+    this.options.logger.warn({ jwksUrl: this.options.jwksUrl, err: String((err as Error)?.message ?? err) }, "JWT verification failed unexpectedly");
+    return "cannot verify token right now (JWKS unavailable): retry later";
+  }
+}
