@@ -25,6 +25,12 @@ export interface JwtAuthenticatorOptions {
   readonly clockToleranceSec?: number;
   /** Accepted signature algorithms; asymmetric only, so a JWKS public key can never double as an HMAC secret. */
   readonly algorithms?: string[];
+  /**
+   * After a JWKS fetch, how long an unknown `kid` is refused without fetching again
+   * (jose's cooldown; bounds the JWKS traffic a stranger can cause). Identity providers
+   * publish a new key well before signing with it, so the default of 30 s is safe.
+   */
+  readonly jwksCooldownMs?: number;
   readonly logger: Logger;
   /** For tests: the clock used for cache expiry (jose uses the real clock for `exp`). */
   readonly now?: () => number;
@@ -46,7 +52,11 @@ export class JwtAuthenticator implements Authenticator {
   private readonly now: () => number;
 
   constructor(private readonly options: JwtAuthenticatorOptions) {
-    this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+    this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), {
+      timeoutDuration: 5000,
+      cooldownDuration: options.jwksCooldownMs ?? 30_000,
+      cacheMaxAge: 600_000,
+    });
     this.cacheSize = options.cacheSize ?? 10_000;
     this.now = options.now ?? Date.now;
   }
