@@ -1,0 +1,84 @@
+/**
+ * The CrossGuard policies of the pixell-a2a security review, as `@pulumi/policy` Policy
+ * objects over the pure checks in policies.ts. Kept apart from index.ts because
+ * constructing a PolicyPack starts its gRPC server: tests import this file, the CLI runs index.ts.
+ */
+import type { PolicyResource, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import {
+  WILDCARD_RESOURCE_ACTIONS,
+  a2aTlsViolations,
+  iamViolations,
+  logRetentionViolations,
+  securityGroupViolations,
+  type StackResource,
+  type Violation,
+  type WildcardResourceRule,
+} from "./policies";
+
+/** The CrossGuard view of a resource, reduced to what the checks read. */
+export function toStackResource(r: PolicyResource): StackResource {
+  const deps: Record<string, string[]> = {};
+  for (const [key, list] of Object.entries(r.propertyDependencies ?? {})) deps[key] = list.map((d) => d.urn);
+  return { type: r.type, name: r.name, urn: r.urn, props: r.props, propertyDependencies: deps };
+}
+
+/** Stack tag that says the stack requires TLS when the policy config does not say. */
+export const REQUIRE_TLS_TAG = "pixell:requireTls";
+
+export interface TlsPolicyConfig {
+  /** Fail when the A2A listener (50051) is not TLS. Default: the stack tag `pixell:requireTls`, else false. */
+  readonly requireTls?: boolean;
+}
+
+export interface IamPolicyConfig {
+  /** More actions (lower case, `*` suffix for prefixes) allowed on Resource "*", e.g. for a stack-specific integration. */
+  readonly extraWildcardResourceActions?: string[];
+}
+
+function stackPolicy(name: string, description: string, check: (resources: StackResource[], args: StackValidationArgs) => Violation[], configSchema?: StackValidationPolicy["configSchema"]): StackValidationPolicy {
+  return {
+    name,
+    description,
+    enforcementLevel: "mandatory",
+    configSchema,
+    validateStack: (args, reportViolation) => {
+      for (const v of check(args.resources.map(toStackResource), args)) reportViolation(v.message, v.urn);
+    },
+  };
+}
+
+export const policies: StackValidationPolicy[] = [
+  stackPolicy(
+    "task-internal-ports-closed",
+    "Security groups open the router (50052), its admin (9902), xDS (18000) and agent ports only to the tasks' own security group.",
+    (resources) => securityGroupViolations(resources),
+  ),
+  stackPolicy(
+    "iam-least-privilege",
+    "IAM statements name their actions (no `*` or `service:*`) and their resources (Resource \"*\" only for actions without a resource type, scoped by condition where one exists).",
+    (resources, args) => {
+      const extra = args.getConfig<IamPolicyConfig>().extraWildcardResourceActions ?? [];
+      const table: Record<string, WildcardResourceRule> = { ...WILDCARD_RESOURCE_ACTIONS };
+      for (const action of extra) table[action.toLowerCase()] = { why: "allowed by policy config extraWildcardResourceActions" };
+      return iamViolations(resources, table);
+    },
+    { properties: { extraWildcardResourceActions: { type: "array", items: { type: "string" }, default: [] } } },
+  ),
+  stackPolicy(
+    "log-groups-have-retention",
+    "Every CloudWatch log group sets retentionInDays.",
+    (resources) => logRetentionViolations(resources),
+  ),
+  stackPolicy(
+    "a2a-listener-tls",
+    "When the stack requires TLS (policy config requireTls, or stack tag pixell:requireTls=true), the NLB's A2A listener on 50051 terminates TLS with a certificate and a TLS 1.2+ policy.",
+    (resources, args) => a2aTlsViolations(resources, requireTls(args.getConfig<TlsPolicyConfig>(), args.stackTags)),
+    { properties: { requireTls: { type: "boolean" } } },
+  ),
+];
+
+/** Policy config wins; otherwise the stack tag; otherwise TLS is not required. */
+export function requireTls(config: TlsPolicyConfig, stackTags: ReadonlyMap<string, string>): boolean {
+  if (typeof config.requireTls === "boolean") return config.requireTls;
+  return stackTags.get(REQUIRE_TLS_TAG)?.toLowerCase() === "true";
+}
