@@ -9,7 +9,9 @@ import {
   AuthConfigError,
   allowAllAuthenticator,
   buildAuthenticator,
+  CALLER_HEADER,
   compileAllowList,
+  prepareForwardedHeaders,
   isRefusal,
   parseAuthConfig,
   parseBearer,
@@ -259,5 +261,14 @@ describe("auth: off", () => {
     assert.equal(auth, allowAllAuthenticator);
     const who = principal(auth.authenticate({}));
     assert.equal(auth.authorize(who, "any-deployment"), undefined);
+  });
+});
+
+describe("auth: headers forwarded to the agent", () => {
+  it("drop the credential and carry the router-set caller name, replacing one the caller sent", () => {
+    const headers = { ":path": "/pixell.agent.AgentService/Invoke", authorization: "Bearer secret-token-value", [CALLER_HEADER]: "spoofed", "x-deployment-id": "a" };
+    const out = prepareForwardedHeaders(headers, { name: "pac", allow: () => true });
+    assert.deepEqual(out, { ":path": "/pixell.agent.AgentService/Invoke", "x-deployment-id": "a", [CALLER_HEADER]: "pac" });
+    assert.deepEqual(prepareForwardedHeaders({ authorization: "Bearer x", [CALLER_HEADER]: "spoofed" }, undefined), {});
   });
 });

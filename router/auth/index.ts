@@ -8,6 +8,7 @@
  *   JwtAuthenticator              JWTs verified against a JWKS with jose   (jwt.ts)
  *   compileAllowList              exact ids and `*` globs                   (allow-list.ts)
  *   parseBearer                   the `authorization` metadata              (header.ts)
+ *   prepareForwardedHeaders       drop the credential, name the caller for the agent  (forward.ts)
  */
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { silentLogger, type Logger } from "../log";
@@ -24,6 +25,7 @@ export { parseBearer, MAX_TOKEN_LENGTH } from "./header";
 export { parseTokensDocument, sha256, type TokenTable } from "./tokens";
 export { FileTokenSource, SecretsManagerTokenSource, type TokenSource } from "./token-sources";
 export { BearerAuthenticator } from "./bearer";
+export { CALLER_HEADER, prepareForwardedHeaders } from "./forward";
 export { JwtAuthenticator } from "./jwt";
 
 export interface BuildAuthenticatorOptions {
