@@ -166,10 +166,24 @@ describe("auth: JWT verified against a JWKS", () => {
     assert.ok(evicted instanceof Promise, "an evicted token is verified again");
     await evicted;
     assert.ok(!(auth.authenticate(bearer(tokens[4])) instanceof Promise));
-    now += 10 * 60_000;
+    now += 6 * 60_000; // the tokens expire 5 minutes after signing
     const expired = auth.authenticate(bearer(tokens[4]));
     assert.ok(expired instanceof Promise, "an expired cache entry is not used");
     await expired;
+  });
+
+  it("verifies a long-lived token again after maxCacheMs, whatever its exp", async () => {
+    let now = Date.now();
+    auth = new JwtAuthenticator({ jwksUrl, issuer: ISSUER, allowClaim: "pixell:deployments", maxCacheMs: 60_000, logger, now: () => now });
+    await auth.start();
+    const token = await sign(key, { "pixell:deployments": ["a"] }, { exp: "1d" });
+    assert.ok(!isRefusal(await auth.authenticate(bearer(token))));
+    now += 30_000;
+    assert.ok(!(auth.authenticate(bearer(token)) instanceof Promise), "still cached");
+    now += 31_000;
+    const again = auth.authenticate(bearer(token));
+    assert.ok(again instanceof Promise, "verified again after maxCacheMs");
+    assert.ok(!isRefusal(await again));
   });
 
   it("verifies concurrent calls with one new token once", async () => {

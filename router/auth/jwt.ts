@@ -1,7 +1,7 @@
 /**
  * JWT bearer tokens verified against a JWKS with `jose`. A verified token is
- * cached (by its SHA-256) until its `exp`, so repeat calls with the same token
- * are answered synchronously; the cache holds at most `cacheSize` tokens.
+ * cached (by its SHA-256) until its `exp` (at most `maxCacheMs`), so repeat calls
+ * with the same token are answered synchronously; the cache holds at most `cacheSize` tokens.
  */
 import type { IncomingHttpHeaders } from "node:http2";
 import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from "jose";
@@ -21,6 +21,11 @@ export interface JwtAuthenticatorOptions {
   readonly allowClaim: string;
   /** Most verified tokens kept (oldest dropped first). */
   readonly cacheSize?: number;
+  /**
+   * Longest a verified token is trusted without verifying it again, even if its `exp` is later.
+   * A key withdrawn from the JWKS stops working within this plus the JWKS cache age (10 minutes each by default).
+   */
+  readonly maxCacheMs?: number;
   /** Clock skew tolerated on exp/nbf, in seconds. */
   readonly clockToleranceSec?: number;
   /** Accepted signature algorithms; asymmetric only, so a JWKS public key can never double as an HMAC secret. */
@@ -113,7 +118,8 @@ export class JwtAuthenticator implements Authenticator {
     }
     const principal = this.principalOf(payload);
     if ("code" in principal) return principal;
-    this.remember(key, { principal, expiresAtMs: (payload.exp as number) * 1000 });
+    const expiresAtMs = Math.min((payload.exp as number) * 1000, this.now() + (this.options.maxCacheMs ?? 600_000));
+    this.remember(key, { principal, expiresAtMs });
     return principal;
   }
 

@@ -11,15 +11,17 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { compileAllowList, patternProblem, type AllowCheck } from "./allow-list";
 import type { Principal } from "./types";
 
-export interface TokenEntry extends Principal {
+interface TokenEntry {
   readonly hash: Buffer;
+  /** What the router gets: name and allow-list only, so nothing derived from the token travels further. */
+  readonly principal: Principal;
 }
 
 export interface TokenTable {
   /** Number of tokens loaded. */
   readonly size: number;
   /** The principal owning `token`, or undefined. Synchronous: one hash and one Map lookup. */
-  find(token: string): TokenEntry | undefined;
+  find(token: string): Principal | undefined;
 }
 
 export function sha256(text: string): Buffer {
@@ -71,9 +73,9 @@ export function parseTokensDocument(text: string, origin = "tokens document"): T
       if (problem) throw new Error(`${where}.allow[${j}]: ${problem}`);
     });
     const key = hash.toString("hex");
-    if (byHash.has(key)) throw new Error(`${where} ("${e.name}") has the same token as "${byHash.get(key)!.name}"`);
+    if (byHash.has(key)) throw new Error(`${where} ("${e.name}") has the same token as "${byHash.get(key)!.principal.name}"`);
     const allow: AllowCheck = compileAllowList(e.allow as string[]);
-    byHash.set(key, { name: e.name, allow, hash });
+    byHash.set(key, { hash, principal: Object.freeze({ name: e.name, allow }) });
   });
   return tableOf(byHash);
 }
@@ -87,7 +89,7 @@ function tableOf(byHash: Map<string, TokenEntry>): TokenTable {
       // The Map lookup is keyed by a hash, so its timing tells nothing useful about
       // the token; the constant-time compare is the actual equality check.
       if (entry === undefined || !timingSafeEqual(entry.hash, presented)) return undefined;
-      return entry;
+      return entry.principal;
     },
   };
 }
