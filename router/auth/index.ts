@@ -60,7 +60,10 @@ export async function buildAuthenticator(config: AuthConfig, options: BuildAuthe
       const source: TokenSource =
         config.tokens.kind === "file"
           ? new FileTokenSource(config.tokens.path, logger, { pollMs: options.filePollMs })
-          : new SecretsManagerTokenSource(config.tokens.secretId, options.secretsManager ?? new SecretsManagerClient({}), logger, { refreshMs: config.refreshMs });
+          : new SecretsManagerTokenSource(config.tokens.secretId, options.secretsManager ?? new SecretsManagerClient({}), logger, {
+              refreshMs: config.refreshMs,
+              ownsClient: options.secretsManager === undefined,
+            });
       await source.start();
       return new BearerAuthenticator(source);
     }

@@ -94,6 +94,8 @@ export class FileTokenSource extends ReloadingTokenSource {
 export interface SecretsManagerTokenSourceOptions {
   /** How often the secret is fetched again. Rotation takes effect within this interval. */
   readonly refreshMs?: number;
+  /** Destroy the client on close (when this source made it). */
+  readonly ownsClient?: boolean;
 }
 
 /** Tokens from a Secrets Manager secret (SecretString, or UTF-8 SecretBinary), refreshed on an interval. */
@@ -133,5 +135,6 @@ export class SecretsManagerTokenSource extends ReloadingTokenSource {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.options.ownsClient) this.client.destroy();
   }
 }
