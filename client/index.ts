@@ -1,0 +1,26 @@
+/**
+ * The A2A client library: what PAC and other services import to call agents.
+ *
+ * - `A2AClient`: typed Health / Ping / DescribeCapabilities / Invoke and a generic `call`,
+ *   by deployment id, internal path first (resolver) and the external endpoint as fallback.
+ * - `A2AError`: a failed call, with its gRPC `code`, `codeName` and `details`.
+ * - `checkHealth`: one Health call on a channel you own, as data.
+ * - `CloudMapSource` (re-exported): a resolver backed by Cloud Map for the internal path.
+ */
+export {
+  A2AClient,
+  A2AError,
+  DEFAULT_A2A_ENDPOINT,
+  DEFAULT_TIMEOUT_MS,
+  DEPLOYMENT_ID_HEADER,
+  methodPath,
+  parseEndpoint,
+  type A2AClientOptions,
+  type CallOptions,
+  type DeploymentResolver,
+  type HealthReport,
+  type Route,
+} from "./a2a-client";
+export { checkHealth, STATUS_NAMES, type HealthCheckResult } from "./health";
+export { CloudMapSource, parseCloudMapSpec, type CloudMapSourceOptions } from "../router/registry/cloudmap";
+export type { ActionResult, Capabilities, Pong } from "../proto";
