@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { CloudMapSource, instancesToRecords, parseCloudMapSpec } from "../router/registry/cloudmap";
-import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
+import type { FakeAwsError } from "./helpers/fake-aws";
+import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "./helpers/fake-cloudmap";
 
 const NS = "pixell-runtime.local";
 const SVC = "agents";
@@ -48,12 +49,13 @@ describe("cloudmap: instancesToRecords", () => {
 describe("cloudmap: CloudMapSource against a local Cloud Map endpoint", () => {
   let fake: FakeCloudMap;
   let source: CloudMapSource | undefined;
+  const DEP_A: FakeInstance = { id: "dep-a", ipv4: "127.0.0.1", port: 50054 };
+  const DEP_B: FakeInstance = { id: "dep-b", ipv4: "127.0.0.2", port: 50055, health: "UNHEALTHY" };
+  const DEP_C: FakeInstance = { id: "dep-c", ipv4: "127.0.0.3", port: 50056 };
+  const DOWN: FakeAwsError = { status: 503, type: "ServiceUnavailable", message: "fake Cloud Map is down" };
 
   beforeEach(async () => {
-    fake = await startFakeCloudMap();
-    fake.register(NS, SVC, "dep-a", "127.0.0.1", 50054);
-    fake.register(NS, SVC, "dep-b", "127.0.0.2", 50055, "UNHEALTHY");
-    fake.register(NS, "other-service", "dep-z", "127.0.0.9", 50099);
+    fake = await startFakeCloudMap({ namespace: NS, service: SVC, instances: [DEP_A, DEP_B] });
   });
   afterEach(async () => {
     await source?.close();
@@ -75,8 +77,8 @@ describe("cloudmap: CloudMapSource against a local Cloud Map endpoint", () => {
     ]);
     assert.deepEqual(s.lookup("dep-b"), { host: "127.0.0.2", port: 50055 });
     assert.equal(s.lookup("dep-z"), undefined);
-    assert.equal(fake.requests.DiscoverInstances, 1);
-    const sent = fake.bodies.find((b) => b.operation === "DiscoverInstances")!.body;
+    assert.equal(fake.count("DiscoverInstances"), 1);
+    const sent = fake.requests.find((r) => r.operation === "DiscoverInstances")!.body as Record<string, unknown>;
     assert.deepEqual([sent.NamespaceName, sent.ServiceName, sent.HealthStatus, sent.MaxResults], [NS, SVC, "ALL", 1000]);
     assert.equal(s.lastError, undefined);
     assert.ok(s.snapshotAgeSeconds() < 60);
@@ -86,27 +88,19 @@ describe("cloudmap: CloudMapSource against a local Cloud Map endpoint", () => {
     const s = await start();
     await s.refresh();
     await s.refresh();
-    assert.equal(fake.requests.DiscoverInstancesRevision, 2);
-    assert.equal(fake.requests.DiscoverInstances, 1);
+    assert.equal(fake.count("DiscoverInstancesRevision"), 2);
+    assert.equal(fake.count("DiscoverInstances"), 1);
     assert.equal(s.list().length, 2);
-  });
-
-  it("a health change alone does not bump the revision, so it triggers no fetch", async () => {
-    const s = await start();
-    fake.instances.find((x) => x.id === "dep-a")!.health = "UNHEALTHY";
-    await s.refresh();
-    assert.equal(fake.requests.DiscoverInstances, 1);
-    assert.ok(s.lookup("dep-a"));
   });
 
   it("new instance appears: the revision moves, the snapshot is refetched and listeners hear of it", async () => {
     const s = await start();
     let changes = 0;
     s.onChange(() => { changes++; });
-    fake.register(NS, SVC, "dep-c", "127.0.0.3", 50056);
+    fake.setInstances([DEP_A, DEP_B, DEP_C]);
     await s.refresh();
     assert.deepEqual(s.lookup("dep-c"), { host: "127.0.0.3", port: 50056 });
-    assert.equal(fake.requests.DiscoverInstances, 2);
+    assert.equal(fake.count("DiscoverInstances"), 2);
     assert.equal(changes, 1);
     assert.equal(s.snapshotRevision(), fake.revision);
   });
@@ -115,48 +109,71 @@ describe("cloudmap: CloudMapSource against a local Cloud Map endpoint", () => {
     const s = await start();
     let changes = 0;
     const unsubscribe = s.onChange(() => { changes++; });
-    fake.deregister("dep-a");
+    fake.setInstances([DEP_B]);
     await s.refresh();
     assert.equal(s.lookup("dep-a"), undefined);
     assert.deepEqual(s.list().map((r) => r.id), ["dep-b"]);
     assert.equal(changes, 1);
     unsubscribe();
-    fake.deregister("dep-b");
+    fake.setInstances([]);
     await s.refresh();
+    assert.deepEqual(s.list(), []);
     assert.equal(changes, 1, "an unsubscribed listener is not called");
+  });
+
+  it("skips (and does not route to) an instance with a bad port, keeping the others", async () => {
+    fake.setInstances([DEP_A, { id: "dep-bad", ipv4: "127.0.0.9", port: 0 }]);
+    const s = await start();
+    assert.deepEqual(s.list().map((r) => r.id), ["dep-a"]);
+    assert.equal(s.lookup("dep-bad"), undefined);
   });
 
   it("Cloud Map down: the last snapshot keeps serving, the error and the age are exposed, recovery clears them", async () => {
     const s = await start();
-    fake.failWith = 503;
+    fake.failNext(DOWN, 1);
     await s.refresh();
     assert.deepEqual(s.lookup("dep-a"), { host: "127.0.0.1", port: 50054 });
     assert.equal(s.list().length, 2);
-    assert.match(s.lastError ?? "", /fake Cloud Map is down|ServiceUnavailable/);
+    assert.match(s.lastError ?? "", /fake Cloud Map is down/);
     const ageWhileDown = s.snapshotAgeSeconds();
     assert.ok(Number.isFinite(ageWhileDown) && ageWhileDown >= 0);
 
-    fake.failWith = undefined;
-    fake.register(NS, SVC, "dep-c", "127.0.0.3", 50056);
+    fake.setInstances([DEP_A, DEP_B, DEP_C]);
     await s.refresh();
     assert.equal(s.lastError, undefined);
     assert.ok(s.lookup("dep-c"));
   });
 
+  it("a failed full fetch after a revision change also keeps the last snapshot", async () => {
+    const s = await start();
+    fake.setInstances([DEP_C]);
+    fake.failNext(DOWN, 1, "DiscoverInstances");
+    await s.refresh();
+    assert.deepEqual(s.list().map((r) => r.id), ["dep-a", "dep-b"]);
+    assert.ok(s.lastError);
+    await s.refresh();
+    assert.deepEqual(s.list().map((r) => r.id), ["dep-c"], "the next poll sees the revision still differs and refetches");
+  });
+
   it("starts empty (and does not throw) when Cloud Map is down at start, then fills in once it answers", async () => {
-    fake.failWith = 500;
+    fake.failNext(DOWN, 1);
     const s = await start();
     assert.deepEqual(s.list(), []);
     assert.equal(s.snapshotAgeSeconds(), Infinity);
     assert.ok(s.lastError);
-    fake.failWith = undefined;
     await s.refresh();
     assert.equal(s.list().length, 2);
   });
 
+  it("a wrong service name is reported as Cloud Map's error", async () => {
+    source = new CloudMapSource({ namespace: NS, service: "nope", client: fake.client(), pollIntervalMs: 60_000 });
+    await source.start();
+    assert.match(source.lastError ?? "", /ServiceNotFound/);
+  });
+
   it("polls on its own timer", async () => {
     const s = await start(100);
-    fake.register(NS, SVC, "dep-c", "127.0.0.3", 50056);
+    fake.setInstances([DEP_A, DEP_B, DEP_C]);
     const deadline = Date.now() + 5000;
     while (!s.lookup("dep-c") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.ok(s.lookup("dep-c"), "the poll timer picked up the new instance");

@@ -1,138 +1,107 @@
 /**
- * A local stand-in for Cloud Map's data plane (DiscoverInstances, DiscoverInstancesRevision)
- * speaking the AWS JSON 1.1 protocol, so tests drive the real @aws-sdk/client-servicediscovery.
- * The instance list is mutable; like Cloud Map, registering or deregistering an instance bumps
- * the revision and a health change does not.
+ * A local Cloud Map endpoint over AWS JSON 1.1 (`Route53AutoNaming_v20170314.*`):
+ * DiscoverInstances, DiscoverInstancesRevision and the paginated ListInstances, served
+ * from a mutable instance list, requests counted per operation. Used by the probe's
+ * tests and reusable by the router's Cloud Map source.
  */
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
-
-export type FakeHealth = "HEALTHY" | "UNHEALTHY" | "UNKNOWN";
+import { FAKE_AWS_CLIENT_CONFIG, startFakeAwsJsonServer, type FakeAwsError, type FakeAwsServer } from "./fake-aws";
 
 export interface FakeInstance {
+  readonly id: string;
+  readonly ipv4: string;
+  readonly port: number;
+  readonly health?: "HEALTHY" | "UNHEALTHY" | "UNKNOWN";
+  /** Extra attributes beside AWS_INSTANCE_IPV4 / AWS_INSTANCE_PORT. */
+  readonly attributes?: Record<string, string>;
+}
+
+export interface FakeCloudMap extends FakeAwsServer {
   readonly namespace: string;
   readonly service: string;
-  readonly id: string;
-  readonly attributes: Record<string, string>;
-  health: FakeHealth;
+  readonly serviceId: string;
+  /** Current instances; change with `setInstances` (bumps the revision). */
+  instances(): readonly FakeInstance[];
+  setInstances(instances: readonly FakeInstance[]): void;
+  readonly revision: number;
+  /** A real SDK client pointed here (host prefix off: the `data-` prefix cannot go on 127.0.0.1). */
+  client(maxAttempts?: number): ServiceDiscoveryClient;
 }
 
-export type CloudMapOperation = "DiscoverInstances" | "DiscoverInstancesRevision";
+export const CLOUDMAP_THROTTLING: FakeAwsError = { status: 400, type: "RequestLimitExceeded", message: "The operation can't be completed because you've reached the quota for the number of requests." };
 
-export interface FakeCloudMap {
-  readonly endpoint: string;
-  readonly instances: FakeInstance[];
-  /** Requests received, by operation. */
-  readonly requests: Record<CloudMapOperation, number>;
-  /** The request bodies received, newest last. */
-  readonly bodies: Array<{ operation: string; body: Record<string, unknown> }>;
-  revision: number;
-  /** When set, every request is answered with this HTTP status and a ServiceUnavailable error. */
-  failWith: number | undefined;
-  /** Adds (or replaces) an instance with the given address and bumps the revision. */
-  register(namespace: string, service: string, id: string, ip: string, port: number | string, health?: FakeHealth): void;
-  /** Removes an instance and bumps the revision. */
-  deregister(id: string): void;
-  /** A real SDK client pointed at this server (no retries, dummy credentials). */
-  client(): ServiceDiscoveryClient;
-  close(): Promise<void>;
+export interface FakeCloudMapOptions {
+  readonly namespace?: string;
+  readonly service?: string;
+  readonly serviceId?: string;
+  readonly instances?: readonly FakeInstance[];
 }
 
-const TARGET_PREFIX = "Route53AutoNaming_v20170314.";
+export async function startFakeCloudMap(opts: FakeCloudMapOptions = {}): Promise<FakeCloudMap> {
+  const namespace = opts.namespace ?? "pixell-runtime.local";
+  const service = opts.service ?? "agents";
+  const serviceId = opts.serviceId ?? "srv-fake0000000000001";
+  let instances: readonly FakeInstance[] = opts.instances ?? [];
+  let revision = 1;
 
-export async function startFakeCloudMap(): Promise<FakeCloudMap> {
-  const clients: ServiceDiscoveryClient[] = [];
-  const fake: Omit<FakeCloudMap, "endpoint" | "close"> = {
-    instances: [],
-    requests: { DiscoverInstances: 0, DiscoverInstancesRevision: 0 },
-    bodies: [],
-    revision: 1,
-    failWith: undefined,
-    register(namespace, service, id, ip, port, health = "HEALTHY") {
-      const i = this.instances.findIndex((x) => x.id === id && x.namespace === namespace && x.service === service);
-      const inst: FakeInstance = { namespace, service, id, attributes: { AWS_INSTANCE_IPV4: ip, AWS_INSTANCE_PORT: String(port) }, health };
-      if (i >= 0) this.instances[i] = inst;
-      else this.instances.push(inst);
-      this.revision++;
-    },
-    deregister(id) {
-      const i = this.instances.findIndex((x) => x.id === id);
-      if (i >= 0) this.instances.splice(i, 1);
-      this.revision++;
-    },
-    client() {
-      const c = new ServiceDiscoveryClient({
-        region: "us-east-1",
-        endpoint: server.endpoint,
-        // The real operations prepend "data-" to the host name; a loopback address has none to prefix.
-        disableHostPrefix: true,
-        credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "test-secret" },
-        maxAttempts: 1,
-      });
-      clients.push(c);
-      return c;
-    },
+  const attributes = (i: FakeInstance): Record<string, string> => ({ AWS_INSTANCE_IPV4: i.ipv4, AWS_INSTANCE_PORT: String(i.port), ...i.attributes });
+  const wrongService = (body: Record<string, unknown>): FakeAwsError | undefined => {
+    if (body.NamespaceName !== namespace) return { status: 400, type: "NamespaceNotFound", message: `Namespace ${String(body.NamespaceName)} not found.` };
+    if (body.ServiceName !== service) return { status: 400, type: "ServiceNotFound", message: `Service ${String(body.ServiceName)} not found.` };
+    return undefined;
+  };
+  const maxResults = (body: Record<string, unknown>, max: number): number | FakeAwsError => {
+    const n = body.MaxResults === undefined ? 100 : Number(body.MaxResults);
+    if (!Number.isInteger(n) || n < 1 || n > max) return { status: 400, type: "InvalidInput", message: `MaxResults must be 1-${max}` };
+    return n;
   };
 
-  const reply = (res: http.ServerResponse, status: number, body: unknown): void => {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { "content-type": "application/x-amz-json-1.1", "content-length": Buffer.byteLength(text) });
-    res.end(text);
+  const server = await startFakeAwsJsonServer("application/x-amz-json-1.1", (operation, body) => {
+    switch (operation) {
+      case "DiscoverInstances": {
+        const bad = wrongService(body);
+        if (bad) return { error: bad };
+        const max = maxResults(body, 1000);
+        if (typeof max !== "number") return { error: max };
+        const filter = String(body.HealthStatus ?? "HEALTHY");
+        const healthy = instances.filter((i) => (i.health ?? "HEALTHY") === "HEALTHY");
+        const selected = filter === "ALL" ? instances
+          : filter === "UNHEALTHY" ? instances.filter((i) => i.health === "UNHEALTHY")
+          : filter === "HEALTHY_OR_ELSE_ALL" ? (healthy.length > 0 ? healthy : instances)
+          : healthy;
+        return {
+          body: {
+            Instances: selected.slice(0, max).map((i) => ({ InstanceId: i.id, NamespaceName: namespace, ServiceName: service, HealthStatus: i.health ?? "HEALTHY", Attributes: attributes(i) })),
+            InstancesRevision: revision,
+          },
+        };
+      }
+      case "DiscoverInstancesRevision": {
+        const bad = wrongService(body);
+        return bad ? { error: bad } : { body: { InstancesRevision: revision } };
+      }
+      case "ListInstances": {
+        if (body.ServiceId !== serviceId) return { error: { status: 400, type: "ServiceNotFound", message: `Service ${String(body.ServiceId)} not found.` } };
+        const max = maxResults(body, 100);
+        if (typeof max !== "number") return { error: max };
+        const from = body.NextToken === undefined ? 0 : Number(body.NextToken);
+        const page = instances.slice(from, from + max);
+        const next = from + max < instances.length ? String(from + max) : undefined;
+        return { body: { Instances: page.map((i) => ({ Id: i.id, Attributes: attributes(i) })), ...(next ? { NextToken: next } : {}) } };
+      }
+      default:
+        return { error: { status: 400, type: "UnknownOperationException", message: `fake Cloud Map does not serve ${operation}` } };
+    }
+  });
+
+  return {
+    ...server,
+    namespace,
+    service,
+    serviceId,
+    instances: () => instances,
+    setInstances: (next) => { instances = [...next]; revision++; },
+    get revision() { return revision; },
+    client: (maxAttempts = 1) => new ServiceDiscoveryClient({ ...FAKE_AWS_CLIENT_CONFIG, endpoint: server.url, maxAttempts, disableHostPrefix: true }),
   };
-
-  const httpServer = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const target = String(req.headers["x-amz-target"] ?? "");
-      const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
-      let body: Record<string, unknown> = {};
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;
-      } catch {
-        reply(res, 400, { __type: "SerializationException", message: "body is not JSON" });
-        return;
-      }
-      fake.bodies.push({ operation, body });
-      if (operation === "DiscoverInstances" || operation === "DiscoverInstancesRevision") fake.requests[operation]++;
-      if (fake.failWith !== undefined) {
-        reply(res, fake.failWith, { __type: "ServiceUnavailableException", message: "fake Cloud Map is down" });
-        return;
-      }
-      const ns = body.NamespaceName;
-      const svc = body.ServiceName;
-      const matching = fake.instances.filter((x) => x.namespace === ns && x.service === svc);
-      if (operation === "DiscoverInstancesRevision") {
-        reply(res, 200, { InstancesRevision: fake.revision });
-      } else if (operation === "DiscoverInstances") {
-        const filter = (body.HealthStatus as string | undefined) ?? "HEALTHY";
-        let selected = filter === "ALL" ? matching : matching.filter((x) => x.health === filter);
-        if (filter === "HEALTHY_OR_ELSE_ALL") {
-          const healthy = matching.filter((x) => x.health === "HEALTHY");
-          selected = healthy.length > 0 ? healthy : matching;
-        }
-        const max = typeof body.MaxResults === "number" ? body.MaxResults : 100;
-        reply(res, 200, {
-          Instances: selected.slice(0, max).map((x) => ({
-            InstanceId: x.id, NamespaceName: x.namespace, ServiceName: x.service, HealthStatus: x.health, Attributes: x.attributes,
-          })),
-          InstancesRevision: fake.revision,
-        });
-      } else {
-        reply(res, 400, { __type: "UnknownOperationException", message: `unknown operation ${target}` });
-      }
-    });
-  });
-
-  await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
-  const server = Object.assign(fake, {
-    endpoint: `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`,
-    close: async () => {
-      for (const c of clients) c.destroy();
-      httpServer.closeAllConnections();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-    },
-  });
-  return server;
 }
