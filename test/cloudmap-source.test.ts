@@ -161,7 +161,9 @@ describe("cloudmap: CloudMapSource against a local Cloud Map endpoint", () => {
     assert.deepEqual(s.list(), []);
     assert.equal(s.snapshotAgeSeconds(), Infinity);
     assert.ok(s.lastError);
+    assert.throws(() => s.lookup("dep-a"), /cloudmap:pixell-runtime.local\/agents has not answered yet/, "unknown, not NOT_FOUND");
     await s.refresh();
+    assert.deepEqual(s.lookup("dep-a"), { host: "127.0.0.1", port: 50054 });
     assert.equal(s.list().length, 2);
   });
 

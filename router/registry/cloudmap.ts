@@ -11,10 +11,11 @@
 import {
   DiscoverInstancesCommand,
   DiscoverInstancesRevisionCommand,
+  ServiceDiscoveryClient,
   type HttpInstanceSummary,
-  type ServiceDiscoveryClient,
 } from "@aws-sdk/client-servicediscovery";
 import { silentLogger, type Logger } from "../log";
+import type { SourceSpec } from "./chain";
 import { isValidDeploymentId, type DeploymentRecord, type RegistrySource, type Resolution } from "./types";
 
 /** DiscoverInstances has no pagination: one call returns at most this many instances. */
@@ -137,6 +138,10 @@ export class CloudMapSource implements RegistrySource {
   }
 
   lookup(id: string): Resolution {
+    // Never loaded: "not registered" would be a lie, so the router answers UNAVAILABLE instead of NOT_FOUND.
+    if (this.revision === undefined && this.lastError !== undefined) {
+      throw new Error(`${this.description} has not answered yet (${this.lastError})`);
+    }
     const r = this.byId.get(id);
     return r ? { host: r.host, port: r.port } : undefined;
   }
@@ -230,4 +235,18 @@ export class CloudMapSource implements RegistrySource {
     this.confirmedAt = performance.now();
     this.lastError = undefined;
   }
+}
+
+/**
+ * A `sourceFactory` for `startRouter` that builds the `cloudmap:` entries of a registry spec.
+ * Without a client it makes one from the environment (region and credentials from the
+ * task role, as every AWS SDK client does); one client is shared by every entry.
+ */
+export function cloudMapSourceFactory(opts: { client?: ServiceDiscoveryClient; pollIntervalMs?: number } = {}): (spec: SourceSpec, logger: Logger) => CloudMapSource | undefined {
+  let client = opts.client;
+  return (spec, logger) => {
+    if (spec.kind !== "cloudmap") return undefined;
+    client ??= new ServiceDiscoveryClient({});
+    return new CloudMapSource({ namespace: spec.namespace, service: spec.service, client, pollIntervalMs: opts.pollIntervalMs, logger });
+  };
 }
