@@ -246,7 +246,17 @@ export function cloudMapSourceFactory(opts: { client?: ServiceDiscoveryClient; p
   let client = opts.client;
   return (spec, logger) => {
     if (spec.kind !== "cloudmap") return undefined;
-    client ??= new ServiceDiscoveryClient({});
+    client ??= createServiceDiscoveryClient(process.env);
     return new CloudMapSource({ namespace: spec.namespace, service: spec.service, client, pollIntervalMs: opts.pollIntervalMs, logger });
   };
+}
+
+/**
+ * A Cloud Map client configured from the environment. With an endpoint override
+ * (AWS_ENDPOINT_URL_SERVICEDISCOVERY or AWS_ENDPOINT_URL, e.g. LocalStack or a test fake) the
+ * `data-` host prefix of DiscoverInstances is turned off: it only exists on AWS's own endpoint.
+ */
+export function createServiceDiscoveryClient(env: NodeJS.ProcessEnv): ServiceDiscoveryClient {
+  const overridden = Boolean(env.AWS_ENDPOINT_URL_SERVICEDISCOVERY || env.AWS_ENDPOINT_URL);
+  return new ServiceDiscoveryClient({ disableHostPrefix: overridden });
 }
