@@ -1,0 +1,121 @@
+import { strict as assert } from "node:assert";
+import { EXIT, formatCheckTable, parseCli } from "../client/cli-args";
+import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { runCliProcess } from "./helpers/run-cli";
+
+describe("client-cli: argument parsing", () => {
+  it("reads the endpoint from --endpoint, then PAR_A2A_ENDPOINT, then 127.0.0.1:50051", () => {
+    assert.deepEqual(parseCli(["health", "dep-a"], {}), { kind: "health", deploymentId: "dep-a", endpoint: "127.0.0.1:50051", timeoutMs: 5000, json: false });
+    assert.equal((parseCli(["ping", "dep-a"], { PAR_A2A_ENDPOINT: "nlb.example.com:50051" }) as { endpoint: string }).endpoint, "nlb.example.com:50051");
+    assert.equal((parseCli(["ping", "dep-a", "--endpoint", "10.0.0.1:50052"], { PAR_A2A_ENDPOINT: "nlb:50051" }) as { endpoint: string }).endpoint, "10.0.0.1:50052");
+  });
+
+  it("parses invoke's action and key=value parameters (values may contain '=')", () => {
+    assert.deepEqual(parseCli(["invoke", "dep-a", "summarize", "lang=en", "q=a=b", "empty=", "--request-id", "r-9", "--json", "--timeout", "1500"], {}), {
+      kind: "invoke", deploymentId: "dep-a", action: "summarize", parameters: { lang: "en", q: "a=b", empty: "" }, requestId: "r-9",
+      endpoint: "127.0.0.1:50051", timeoutMs: 1500, json: true,
+    });
+  });
+
+  it("check takes its registry from --registry or ROUTER_REGISTRY", () => {
+    assert.deepEqual(parseCli(["check", "--registry", "file:/tmp/r.json", "--concurrency", "4"], {}), {
+      kind: "check", registry: "file:/tmp/r.json", concurrency: 4, endpoint: "127.0.0.1:50051", timeoutMs: 5000, json: false,
+    });
+    assert.equal((parseCli(["check"], { ROUTER_REGISTRY: "cloudmap:ns/svc" }) as { registry: string }).registry, "cloudmap:ns/svc");
+  });
+
+  const usageErrors: Array<[string[], RegExp]> = [
+    [[], /no command/],
+    [["frobnicate", "x"], /unknown command "frobnicate"/],
+    [["health"], /needs a deployment id/],
+    [["health", "a b"], /invalid deployment id/],
+    [["health", "a", "b"], /takes one deployment id/],
+    [["invoke", "dep-a"], /needs an action/],
+    [["invoke", "dep-a", "act", "novalue"], /"novalue" is not key=value/],
+    [["invoke", "dep-a", "act", "k=1", "k=2"], /"k" is given twice/],
+    [["ping", "dep-a", "--endpoint", "nlb"], /--endpoint: .*expected HOST:PORT/],
+    [["ping", "dep-a", "--timeout", "0"], /--timeout must be a whole number/],
+    [["ping", "dep-a", "--timeout", "1s"], /--timeout must be a whole number/],
+    [["ping", "dep-a", "--registry", "file:x"], /--registry only applies to check/],
+    [["check"], /check needs --registry/],
+    [["check", "--registry", "file:x", "--concurrency", "0"], /--concurrency must be/],
+    [["ping", "dep-a", "--bogus"], /Unknown option '--bogus'/],
+  ];
+  for (const [argv, message] of usageErrors) {
+    it(`usage error: ${JSON.stringify(argv)}`, () => {
+      const r = parseCli(argv, {});
+      assert.equal(r.kind, "usage-error");
+      assert.match((r as { message: string }).message, message);
+    });
+  }
+
+  it("formats the check table with unhealthy deployments first and a summary", () => {
+    const text = formatCheckTable([
+      { deploymentId: "b-ok", ok: true, code: 0, codeName: "OK", message: "fine", latencyMs: 1.25 },
+      { deploymentId: "a-down", ok: false, code: 14, codeName: "UNAVAILABLE", message: "connect\nrefused", latencyMs: 3 },
+    ], "nlb:50051");
+    const lines = text.trimEnd().split("\n");
+    assert.match(lines[0]!, /^DEPLOYMENT\s+STATUS\s+CODE\s+LATENCY\s+MESSAGE$/);
+    assert.match(lines[1]!, /^a-down\s+UNHEALTHY\s+UNAVAILABLE\s+3\.0 ms\s+connect refused$/);
+    assert.match(lines[2]!, /^b-ok\s+healthy\s+OK\s+1\.3 ms\s+fine$/);
+    assert.equal(lines.at(-1), "2 deployments via nlb:50051: 1 healthy, 1 unhealthy");
+  });
+});
+
+describe("client-cli: the spawned command against demo agents", function () {
+  this.timeout(60_000);
+  let agent: DemoAgent;
+  let sick: DemoAgent;
+
+  before(async () => {
+    agent = await startDemoAgent({ deploymentId: "dep-a" });
+    sick = await startDemoAgent({ deploymentId: "dep-sick", unhealthy: true });
+  });
+  after(async () => {
+    await Promise.all([agent.stop(true), sick.stop(true)]);
+  });
+
+  it("health: exit 0 and the JSON report for a healthy agent, endpoint from PAR_A2A_ENDPOINT", async () => {
+    const r = await runCliProcess(["health", "dep-a", "--json"], { PAR_A2A_ENDPOINT: `127.0.0.1:${agent.port}` });
+    assert.equal(r.code, EXIT.OK, r.stderr);
+    const report = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual([report.deploymentId, report.ok, report.codeName, report.message], ["dep-a", true, "OK", "deployment dep-a is healthy"]);
+  });
+
+  it("health: exit 1 when the agent answers unhealthy", async () => {
+    const r = await runCliProcess(["health", "dep-sick", "--endpoint", `127.0.0.1:${sick.port}`]);
+    assert.equal(r.code, EXIT.FAILED);
+    assert.match(r.stdout, /^dep-sick: UNHEALTHY \(OK, [0-9.]+ ms via 127\.0\.0\.1:\d+\) deployment dep-sick is unhealthy$/m);
+  });
+
+  it("invoke: sends the action and parameters and prints the result", async () => {
+    const r = await runCliProcess(["invoke", "dep-a", "summarize", "lang=en", "--endpoint", `127.0.0.1:${agent.port}`]);
+    assert.equal(r.code, EXIT.OK, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { deploymentId: "dep-a", action: "summarize", parameters: { lang: "en" } });
+  });
+
+  it("ping and capabilities: exit 0 with the agent's answers", async () => {
+    const [ping, caps] = await Promise.all([
+      runCliProcess(["ping", "dep-a", "--endpoint", `127.0.0.1:${agent.port}`]),
+      runCliProcess(["capabilities", "dep-a", "--endpoint", `127.0.0.1:${agent.port}`, "--json"]),
+    ]);
+    assert.equal(ping.code, EXIT.OK, ping.stderr);
+    assert.match(ping.stdout, /^pong from dep-a \([0-9.]+ ms\)$/m);
+    assert.equal(caps.code, EXIT.OK, caps.stderr);
+    assert.deepEqual((JSON.parse(caps.stdout) as { methods: string[] }).methods, ["Health", "DescribeCapabilities", "Invoke", "Ping"]);
+  });
+
+  it("a failed call: exit 1 and the gRPC status on stderr; a usage error: exit 2", async () => {
+    const dead = await startDemoAgent({ deploymentId: "dep-dead" });
+    await dead.stop(true);
+    const [failed, usage] = await Promise.all([
+      runCliProcess(["ping", "dep-dead", "--endpoint", `127.0.0.1:${dead.port}`, "--timeout", "2000"]),
+      runCliProcess(["invoke", "dep-a"]),
+    ]);
+    assert.equal(failed.code, EXIT.FAILED);
+    assert.match(failed.stderr, /^a2a: UNAVAILABLE: .* \(deployment dep-dead via 127\.0\.0\.1:\d+\)$/m);
+    assert.equal(usage.code, EXIT.USAGE);
+    assert.match(usage.stderr, /invoke needs an action/);
+    assert.match(usage.stderr, /Usage: npm run a2a/);
+  });
+});
