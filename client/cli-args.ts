@@ -8,6 +8,8 @@ import type { HealthCheckResult } from "./health";
 import { DEFAULT_A2A_ENDPOINT, parseEndpoint } from "./a2a-client";
 
 export const DEFAULT_CLI_TIMEOUT_MS = 5000;
+/** Actions do real work (model calls): a Health-sized deadline would cut them off. */
+export const DEFAULT_INVOKE_TIMEOUT_MS = 30_000;
 export const DEFAULT_CHECK_CONCURRENCY = 16;
 
 /** Exit codes scripts can branch on. */
@@ -32,7 +34,7 @@ Commands:
 
 Options:
   --endpoint HOST:PORT   A2A endpoint (default: $PAR_A2A_ENDPOINT, else ${DEFAULT_A2A_ENDPOINT})
-  --timeout MS           deadline per call in milliseconds (default ${DEFAULT_CLI_TIMEOUT_MS})
+  --timeout MS           deadline per call in milliseconds (default ${DEFAULT_CLI_TIMEOUT_MS}; invoke ${DEFAULT_INVOKE_TIMEOUT_MS})
   --json                 print one JSON document instead of text
   --registry SOURCE      check: file:PATH, par:URL or cloudmap:NAMESPACE/SERVICE, comma-separated
                          (default: $ROUTER_REGISTRY)
@@ -95,7 +97,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Parse
   } catch (err) {
     return { kind: "usage-error", message: `--endpoint: ${(err as Error).message}` };
   }
-  const timeoutMs = values.timeout === undefined ? DEFAULT_CLI_TIMEOUT_MS : positiveInt(values.timeout, "--timeout", 600_000);
+  const defaultTimeout = command === "invoke" ? DEFAULT_INVOKE_TIMEOUT_MS : DEFAULT_CLI_TIMEOUT_MS;
+  const timeoutMs = values.timeout === undefined ? defaultTimeout : positiveInt(values.timeout, "--timeout", 600_000);
   if (typeof timeoutMs === "string") return { kind: "usage-error", message: timeoutMs };
   const common: CommonOptions = { endpoint, timeoutMs, json: values.json };
 

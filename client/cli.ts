@@ -90,7 +90,7 @@ async function runCommand(cmd: Exclude<CliCommand, { kind: "help" }>, client: A2
 }
 
 async function runCheck(cmd: Extract<CliCommand, { kind: "check" }>, client: A2AClient, io: CliIO, out: Out): Promise<number> {
-  const logger = io.logger ?? pino({ level: io.env.LOG_LEVEL ?? "warn", base: { service: "a2a-cli" } }, pino.destination(2));
+  const logger = io.logger ?? pino({ level: io.env.LOG_LEVEL ?? "warn", base: { service: "a2a-cli" } }, pino.destination({ dest: 2, sync: true }));
   let specs;
   try {
     specs = parseRegistrySpec(cmd.registry);

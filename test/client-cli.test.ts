@@ -10,6 +10,11 @@ describe("client-cli: argument parsing", () => {
     assert.equal((parseCli(["ping", "dep-a", "--endpoint", "10.0.0.1:50052"], { PAR_A2A_ENDPOINT: "nlb:50051" }) as { endpoint: string }).endpoint, "10.0.0.1:50052");
   });
 
+  it("gives invoke a longer default deadline than the quick calls", () => {
+    assert.equal((parseCli(["invoke", "dep-a", "act"], {}) as { timeoutMs: number }).timeoutMs, 30_000);
+    assert.equal((parseCli(["capabilities", "dep-a"], {}) as { timeoutMs: number }).timeoutMs, 5000);
+  });
+
   it("parses invoke's action and key=value parameters (values may contain '=')", () => {
     assert.deepEqual(parseCli(["invoke", "dep-a", "summarize", "lang=en", "q=a=b", "empty=", "--request-id", "r-9", "--json", "--timeout", "1500"], {}), {
       kind: "invoke", deploymentId: "dep-a", action: "summarize", parameters: { lang: "en", q: "a=b", empty: "" }, requestId: "r-9",
