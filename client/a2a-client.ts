@@ -24,6 +24,7 @@ import { checkHealth, STATUS_NAMES, type HealthCheckResult } from "./health";
 export const DEFAULT_A2A_ENDPOINT = "127.0.0.1:50051";
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEPLOYMENT_ID_HEADER = "x-deployment-id";
+export const DEFAULT_MAX_CHANNELS = 256;
 
 /** Anything that can say where a deployment's agent listens: a `RegistrySource` fits. */
 export interface DeploymentResolver {
@@ -41,6 +42,11 @@ export interface A2AClientOptions {
   readonly credentials?: grpc.ChannelCredentials;
   /** Extra grpc-js channel options, applied to every channel. */
   readonly channelOptions?: grpc.ChannelOptions;
+  /**
+   * Most channels kept open (one per address). Task addresses change as tasks are replaced, so
+   * the least recently used channel is closed beyond this. Default 256.
+   */
+  readonly maxChannels?: number;
   readonly logger?: Logger;
 }
 
@@ -135,6 +141,7 @@ export class A2AClient {
   private readonly timeoutMs: number;
   private readonly credentials: grpc.ChannelCredentials;
   private readonly channelOptions: grpc.ChannelOptions;
+  private readonly maxChannels: number;
   private readonly log: Logger;
   private readonly channels = new Map<string, grpc.Client>();
   private closed = false;
@@ -148,6 +155,8 @@ export class A2AClient {
     this.resolver = opts.resolver;
     this.credentials = opts.credentials ?? grpc.credentials.createInsecure();
     this.channelOptions = opts.channelOptions ?? {};
+    this.maxChannels = opts.maxChannels ?? DEFAULT_MAX_CHANNELS;
+    if (!Number.isInteger(this.maxChannels) || this.maxChannels < 1) throw new Error(`invalid maxChannels ${this.maxChannels}: expected a whole number of at least 1`);
     this.log = (opts.logger ?? silentLogger).child({ component: "a2a-client" });
   }
 
@@ -203,7 +212,7 @@ export class A2AClient {
     return { address: this.endpoint, path: "external" };
   }
 
-  /** Closes every channel. Calls after this fail with CANCELLED-like errors from grpc-js. */
+  /** Closes every channel. Calls after this reject with "A2AClient is closed". */
   close(): void {
     this.closed = true;
     for (const c of this.channels.values()) c.close();
@@ -217,10 +226,18 @@ export class A2AClient {
 
   private channel(address: string): grpc.Client {
     let c = this.channels.get(address);
-    if (!c) {
+    if (c) {
+      // Map order is recency order: move this address to the end.
+      this.channels.delete(address);
+    } else {
       c = new grpc.Client(address, this.credentials, this.channelOptions);
-      this.channels.set(address, c);
+      for (const [oldest, channel] of this.channels) {
+        if (this.channels.size < this.maxChannels) break;
+        channel.close();
+        this.channels.delete(oldest);
+      }
     }
+    this.channels.set(address, c);
     return c;
   }
 

@@ -110,6 +110,16 @@ describe("client: A2AClient on loopback", () => {
     assert.equal(client.channelCount, 2);
   });
 
+  it("keeps at most maxChannels channels, closing the least recently used", async () => {
+    const resolver: DeploymentResolver = { lookup: (id) => ({ host: "127.0.0.1", port: id === "dep-a" ? agentA.port : agentB.port }) };
+    client = new A2AClient({ endpoint: `127.0.0.1:${agentB.port}`, resolver, maxChannels: 1 });
+    assert.equal((await client.ping("dep-a")).message, "pong from dep-a");
+    assert.equal((await client.ping("dep-b")).message, "pong from dep-b");
+    assert.equal(client.channelCount, 1);
+    assert.equal((await client.ping("dep-a")).message, "pong from dep-a", "a closed channel is reopened on demand");
+    assert.throws(() => new A2AClient({ maxChannels: 0 }), /invalid maxChannels/);
+  });
+
   it("an async resolver that throws means the external path", async () => {
     const resolver: DeploymentResolver = { lookup: () => Promise.reject(new Error("Cloud Map throttled")) };
     client = new A2AClient({ endpoint: `127.0.0.1:${agentB.port}`, resolver });
