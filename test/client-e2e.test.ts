@@ -28,6 +28,7 @@ describe("client-e2e: two routers as two tasks, Cloud Map between them", functio
   let a1: DemoAgent;
   let b1: DemoAgent;
   let b2Sick: DemoAgent;
+  let b4: DemoAgent;
   let routerA: RunningRouter;
   let routerB: RunningRouter;
   let client: A2AClient | undefined;
@@ -53,10 +54,11 @@ describe("client-e2e: two routers as two tasks, Cloud Map between them", functio
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "a2a-e2e-"));
-    [a1, b1, b2Sick] = await Promise.all([
+    [a1, b1, b2Sick, b4] = await Promise.all([
       startDemoAgent({ deploymentId: "a1" }),
       startDemoAgent({ deploymentId: "b1" }),
       startDemoAgent({ deploymentId: "b2", unhealthy: true }),
+      startDemoAgent({ deploymentId: "b4" }),
     ]);
     // PAR's contract: instance id = deployment id, the task's IP and the agent's own port.
     baseInstances = [
@@ -67,7 +69,7 @@ describe("client-e2e: two routers as two tasks, Cloud Map between them", functio
     cloudMap = await startFakeCloudMap({ namespace: NS, service: SVC, instances: baseInstances });
     routerA = await start(writeRegistry("task-a.json", [{ id: "a1", port: a1.port }]));
     // Task B's file also (wrongly) maps "loop" to router A: with Cloud Map sending "loop" to router B, calls would circle.
-    routerB = await start(writeRegistry("task-b.json", [{ id: "b1", port: b1.port }, { id: "b2", port: b2Sick.port }, { id: "loop", port: routerA.port }]));
+    routerB = await start(writeRegistry("task-b.json", [{ id: "b1", port: b1.port }, { id: "b2", port: b2Sick.port }, { id: "b4", port: b4.port }, { id: "loop", port: routerA.port }]));
   });
   afterEach(() => {
     client?.close();
@@ -75,7 +77,7 @@ describe("client-e2e: two routers as two tasks, Cloud Map between them", functio
   });
   after(async () => {
     await Promise.all([routerA?.close(), routerB?.close()]);
-    await Promise.all([a1?.stop(true), b1?.stop(true), b2Sick?.stop(true)]);
+    await Promise.all([a1?.stop(true), b1?.stop(true), b2Sick?.stop(true), b4?.stop(true)]);
     await cloudMap?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -88,6 +90,20 @@ describe("client-e2e: two routers as two tasks, Cloud Map between them", functio
     assert.deepEqual(JSON.parse(res.result), { deploymentId: "b1", action: "translate", parameters: { to: "fr" } });
     assert.equal(b1.calls.get("Invoke"), before + 1);
     assert.equal((await client.ping("a1")).message, "pong from a1", "task A's own agent, from its file");
+  });
+
+  it("an instance registered at task B's router address is forwarded router to router and answered", async () => {
+    // For a network where only the router port is open between tasks: router A -> router B -> B's file -> agent.
+    cloudMap.setInstances([...baseInstances, { id: "b4", ipv4: "127.0.0.1", port: routerB.port }]);
+    await refreshBoth();
+    try {
+      client = new A2AClient({ endpoint: `127.0.0.1:${routerA.port}`, timeoutMs: 5000 });
+      assert.equal((await client.ping("b4")).message, "pong from b4");
+      assert.equal(b4.calls.get("Ping"), 1);
+    } finally {
+      cloudMap.setInstances(baseInstances);
+      await refreshBoth();
+    }
   });
 
   it("a new instance becomes routable after the revision moves; a removed one answers NOT_FOUND", async () => {
