@@ -1,5 +1,10 @@
 import { strict as assert } from "node:assert";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { runCli } from "../client/cli";
 import { EXIT, formatCheckTable, parseCli } from "../client/cli-args";
+import { silentLogger } from "../router/log";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { runCliProcess } from "./helpers/run-cli";
 
@@ -122,5 +127,42 @@ describe("client-cli: the spawned command against demo agents", function () {
     assert.equal(usage.code, EXIT.USAGE);
     assert.match(usage.stderr, /invoke needs an action/);
     assert.match(usage.stderr, /Usage: npm run a2a/);
+  });
+});
+
+describe("client-cli: check's registry problems (in process)", () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(path.join(tmpdir(), "a2a-cli-")); });
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  const run = async (argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    let stdout = "";
+    let stderr = "";
+    const code = await runCli(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, env: {}, logger: silentLogger });
+    return { code, stdout, stderr };
+  };
+
+  it("a registry file that cannot be read: exit 1, naming the source", async () => {
+    const missing = path.join(dir, "missing.json");
+    const r = await run(["check", "--registry", `file:${missing}`, "--endpoint", "127.0.0.1:1"]);
+    assert.equal(r.code, EXIT.FAILED);
+    assert.ok(r.stderr.includes(`a2a: could not read file:${missing}`), r.stderr);
+  });
+
+  it("a registry with no deployments: exit 1, nothing was checked", async () => {
+    const empty = path.join(dir, "empty.json");
+    writeFileSync(empty, JSON.stringify({ deployments: [] }));
+    const r = await run(["check", "--registry", `file:${empty}`, "--endpoint", "127.0.0.1:1"]);
+    assert.equal(r.code, EXIT.FAILED);
+    assert.match(r.stderr, /lists no deployments: nothing was checked/);
+  });
+
+  it("par: and malformed registries are usage errors", async () => {
+    const par = await run(["check", "--registry", "par:http://127.0.0.1:8080"]);
+    assert.equal(par.code, EXIT.USAGE);
+    assert.match(par.stderr, /par: sources cannot list deployments/);
+    const bad = await run(["check", "--registry", "zookeeper:x"]);
+    assert.equal(bad.code, EXIT.USAGE);
+    assert.match(bad.stderr, /--registry: registry entry "zookeeper:x" is not understood/);
   });
 });
