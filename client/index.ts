@@ -6,6 +6,9 @@
  * - `A2AError`: a failed call, with its gRPC `code`, `codeName` and `details`.
  * - `checkHealth`: one Health call on a channel you own, as data.
  * - `CloudMapSource` (re-exported): a resolver backed by Cloud Map for the internal path.
+ *
+ * Also in this folder: `cli.ts` (the `npm run a2a` command: I/O and exit codes) and
+ * `cli-args.ts` (its argument parsing and output formatting, pure).
  */
 export {
   A2AClient,
