@@ -36,6 +36,13 @@ export interface A2AClientOptions {
   readonly endpoint?: string;
   /** Internal path: when set and it resolves the id, calls go to the agent's task address directly. */
   readonly resolver?: DeploymentResolver;
+  /**
+   * Bearer token for a router with authentication on, sent as `authorization: Bearer <token>`
+   * on calls to the external endpoint only (never to an agent directly: agents must not see
+   * credentials). A function is called per call, so a rotated token is picked up.
+   * Default: env PAR_A2A_TOKEN, else none.
+   */
+  readonly token?: string | (() => string);
   /** Default deadline per call, in ms. Default 10000. */
   readonly timeoutMs?: number;
   /** Channel credentials. Default insecure (the NLB listener is plain TCP; TLS ends where your endpoint says). */
@@ -142,6 +149,7 @@ export class A2AClient {
   private readonly credentials: grpc.ChannelCredentials;
   private readonly channelOptions: grpc.ChannelOptions;
   private readonly maxChannels: number;
+  private readonly token: (() => string) | undefined;
   private readonly log: Logger;
   private readonly channels = new Map<string, grpc.Client>();
   private closed = false;
@@ -155,6 +163,9 @@ export class A2AClient {
     this.resolver = opts.resolver;
     this.credentials = opts.credentials ?? grpc.credentials.createInsecure();
     this.channelOptions = opts.channelOptions ?? {};
+    const token = opts.token ?? (process.env.PAR_A2A_TOKEN || undefined);
+    // An empty string means no token (an unset variable passed through as "").
+    this.token = typeof token === "string" ? (token === "" ? undefined : () => token) : token;
     this.maxChannels = opts.maxChannels ?? DEFAULT_MAX_CHANNELS;
     if (!Number.isInteger(this.maxChannels) || this.maxChannels < 1) throw new Error(`invalid maxChannels ${this.maxChannels}: expected a whole number of at least 1`);
     this.log = (opts.logger ?? silentLogger).child({ component: "a2a-client" });
@@ -230,7 +241,10 @@ export class A2AClient {
       // Map order is recency order: move this address to the end.
       this.channels.delete(address);
     } else {
-      c = new grpc.Client(address, this.credentials, this.channelOptions);
+      // The token rides only on the external endpoint's channel, added by an interceptor so the
+      // shared checkHealth and every other call carry it without knowing about it.
+      const interceptors = address === this.endpoint && this.token ? [bearerInterceptor(this.token)] : [];
+      c = new grpc.Client(address, this.credentials, { ...this.channelOptions, interceptors });
       for (const [oldest, channel] of this.channels) {
         if (this.channels.size < this.maxChannels) break;
         channel.close();
@@ -285,6 +299,15 @@ export class A2AClient {
       });
     });
   }
+}
+
+function bearerInterceptor(token: () => string): grpc.Interceptor {
+  return (options, nextCall) => new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      metadata.set("authorization", `Bearer ${token()}`);
+      next(metadata, listener);
+    },
+  });
 }
 
 function formatAddress(host: string, port: number): string {

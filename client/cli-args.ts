@@ -42,6 +42,8 @@ Options:
   --request-id ID        invoke: request id to send (default: a random UUID)
   -h, --help             this text
 
+Environment: PAR_A2A_TOKEN, when set, is sent as "authorization: Bearer <token>" (routers with authentication on).
+
 Exit codes: 0 ok, 1 unhealthy / call failed / registry unreadable, 2 usage error.
 `;
 

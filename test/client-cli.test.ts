@@ -6,6 +6,7 @@ import { runCli } from "../client/cli";
 import { EXIT, formatCheckTable, parseCli } from "../client/cli-args";
 import { silentLogger } from "../router/log";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startRecordingServer } from "./helpers/recording-agent";
 import { runCliProcess } from "./helpers/run-cli";
 
 describe("client-cli: argument parsing", () => {
@@ -113,6 +114,17 @@ describe("client-cli: the spawned command against demo agents", function () {
     assert.match(ping.stdout, /^pong from dep-a \([0-9.]+ ms\)$/m);
     assert.equal(caps.code, EXIT.OK, caps.stderr);
     assert.deepEqual((JSON.parse(caps.stdout) as { methods: string[] }).methods, ["Health", "DescribeCapabilities", "Invoke", "Ping"]);
+  });
+
+  it("sends PAR_A2A_TOKEN as a bearer token and the deployment id as x-deployment-id", async () => {
+    const rec = await startRecordingServer();
+    try {
+      const r = await runCliProcess(["health", "dep-tok", "--endpoint", `127.0.0.1:${rec.port}`], { PAR_A2A_TOKEN: "pac-token-123" });
+      assert.equal(r.code, EXIT.OK, r.stderr);
+      assert.deepEqual([rec.seen, rec.auth], [["dep-tok"], ["Bearer pac-token-123"]]);
+    } finally {
+      rec.stop();
+    }
   });
 
   it("a failed call: exit 1 and the gRPC status on stderr; a usage error: exit 2", async () => {

@@ -3,25 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { A2AClient, A2AError, methodPath, parseEndpoint, type DeploymentResolver } from "../client";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { agentServiceDefinition, type ActionResult } from "../proto";
-
-/** An AgentService that records the x-deployment-id of every call and answers NOT_FOUND for Ping. */
-async function startRecordingServer(): Promise<{ port: number; seen: string[]; stop: () => void }> {
-  const seen: string[] = [];
-  const server = new grpc.Server();
-  const record = (call: grpc.ServerUnaryCall<unknown, unknown>): void => { seen.push(String(call.metadata.get("x-deployment-id")[0] ?? "")); };
-  server.addService(agentServiceDefinition(), {
-    Health: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => { record(call); cb(null, { ok: true, message: "recorded", timestamp: "1" }); },
-    DescribeCapabilities: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => { record(call); cb(null, { methods: [], metadata: {} }); },
-    Invoke: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => { record(call); cb(null, { success: true, result: "", error: "", requestId: "", durationMs: "0" }); },
-    Ping: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-      record(call);
-      cb({ code: grpc.status.NOT_FOUND, details: "deployment nope is not registered" });
-    },
-  });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  return { port, seen, stop: () => server.forceShutdown() };
-}
+import { startRecordingServer } from "./helpers/recording-agent";
 
 describe("client: pure helpers", () => {
   it("parseEndpoint accepts HOST:PORT and explains what it expected otherwise", () => {
@@ -82,6 +64,26 @@ describe("client: A2AClient on loopback", () => {
       assert.deepEqual(rec.seen, ["dep-one", "dep-two", "dep-three"]);
     } finally {
       rec.stop();
+    }
+  });
+
+  it("sends the bearer token to the external endpoint only, never straight to an agent", async () => {
+    const router = await startRecordingServer();
+    const agent = await startRecordingServer();
+    try {
+      let token = "token-one";
+      const resolver: DeploymentResolver = { lookup: (id) => (id === "dep-internal" ? { host: "127.0.0.1", port: agent.port } : undefined) };
+      client = new A2AClient({ endpoint: `127.0.0.1:${router.port}`, resolver, token: () => token });
+      await client.health("dep-external");
+      token = "token-two";
+      await client.invoke("dep-external", { action: "x" });
+      await client.health("dep-internal");
+      await client.invoke("dep-internal", { action: "x" });
+      assert.deepEqual(router.auth, ["Bearer token-one", "Bearer token-two"], "a rotated token is used from the next call");
+      assert.deepEqual(agent.auth, ["(none)", "(none)"]);
+    } finally {
+      router.stop();
+      agent.stop();
     }
   });
 
