@@ -45,7 +45,12 @@ export interface A2AClientOptions {
   readonly token?: string | (() => string);
   /** Default deadline per call, in ms. Default 10000. */
   readonly timeoutMs?: number;
-  /** Channel credentials. Default insecure (the NLB listener is plain TCP; TLS ends where your endpoint says). */
+  /**
+   * Connect to the external endpoint with TLS (system CAs): for an NLB whose A2A listener
+   * terminates TLS. Default: env PAR_A2A_TLS (`true`/`1`), else plaintext.
+   */
+  readonly tls?: boolean;
+  /** Credentials for the external endpoint, overriding `tls` (e.g. `createSsl(myCa)`). Agents on the internal path are always plaintext. */
   readonly credentials?: grpc.ChannelCredentials;
   /** Extra grpc-js channel options, applied to every channel. */
   readonly channelOptions?: grpc.ChannelOptions;
@@ -146,6 +151,7 @@ export class A2AClient {
   readonly endpoint: string;
   private readonly resolver: DeploymentResolver | undefined;
   private readonly timeoutMs: number;
+  /** For the external endpoint; internal (agent) addresses are task-internal plaintext ports. */
   private readonly credentials: grpc.ChannelCredentials;
   private readonly channelOptions: grpc.ChannelOptions;
   private readonly maxChannels: number;
@@ -161,7 +167,8 @@ export class A2AClient {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`invalid timeout ${timeoutMs} ms: expected a positive number of milliseconds`);
     this.timeoutMs = timeoutMs;
     this.resolver = opts.resolver;
-    this.credentials = opts.credentials ?? grpc.credentials.createInsecure();
+    const tls = opts.tls ?? parseTlsSetting(process.env.PAR_A2A_TLS);
+    this.credentials = opts.credentials ?? (tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure());
     this.channelOptions = opts.channelOptions ?? {};
     const token = opts.token ?? (process.env.PAR_A2A_TOKEN || undefined);
     // An empty string means no token (an unset variable passed through as "").
@@ -243,8 +250,10 @@ export class A2AClient {
     } else {
       // The token rides only on the external endpoint's channel, added by an interceptor so the
       // shared checkHealth and every other call carry it without knowing about it.
-      const interceptors = address === this.endpoint && this.token ? [bearerInterceptor(this.token)] : [];
-      c = new grpc.Client(address, this.credentials, { ...this.channelOptions, interceptors });
+      const external = address === this.endpoint;
+      const interceptors = external && this.token ? [bearerInterceptor(this.token)] : [];
+      const credentials = external ? this.credentials : grpc.credentials.createInsecure();
+      c = new grpc.Client(address, credentials, { ...this.channelOptions, interceptors });
       for (const [oldest, channel] of this.channels) {
         if (this.channels.size < this.maxChannels) break;
         channel.close();
@@ -299,6 +308,14 @@ export class A2AClient {
       });
     });
   }
+}
+
+/** `PAR_A2A_TLS`: true/1 or false/0 (unset or empty: false). Throws naming the variable otherwise. */
+export function parseTlsSetting(value: string | undefined, name = "PAR_A2A_TLS"): boolean {
+  const v = (value ?? "").trim().toLowerCase();
+  if (v === "" || v === "false" || v === "0") return false;
+  if (v === "true" || v === "1") return true;
+  throw new Error(`${name} must be true, false, 1 or 0, got ${JSON.stringify(value)}`);
 }
 
 function bearerInterceptor(token: () => string): grpc.Interceptor {

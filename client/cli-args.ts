@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { isValidDeploymentId } from "../router/registry/types";
 import type { HealthCheckResult } from "./health";
-import { DEFAULT_A2A_ENDPOINT, parseEndpoint } from "./a2a-client";
+import { DEFAULT_A2A_ENDPOINT, parseEndpoint, parseTlsSetting } from "./a2a-client";
 
 export const DEFAULT_CLI_TIMEOUT_MS = 5000;
 /** Actions do real work (model calls): a Health-sized deadline would cut them off. */
@@ -36,6 +36,7 @@ Options:
   --endpoint HOST:PORT   A2A endpoint (default: $PAR_A2A_ENDPOINT, else ${DEFAULT_A2A_ENDPOINT})
   --timeout MS           deadline per call in milliseconds (default ${DEFAULT_CLI_TIMEOUT_MS}; invoke ${DEFAULT_INVOKE_TIMEOUT_MS})
   --json                 print one JSON document instead of text
+  --tls                  TLS to the endpoint, system CAs (default: $PAR_A2A_TLS, else plaintext)
   --registry SOURCE      check: file:PATH, par:URL or cloudmap:NAMESPACE/SERVICE, comma-separated
                          (default: $ROUTER_REGISTRY)
   --concurrency N        check: Health calls in flight at once (default ${DEFAULT_CHECK_CONCURRENCY})
@@ -51,6 +52,8 @@ export interface CommonOptions {
   readonly endpoint: string;
   readonly timeoutMs: number;
   readonly json: boolean;
+  /** TLS to the endpoint (the NLB's TLS listener), system CAs. */
+  readonly tls: boolean;
 }
 
 export type CliCommand =
@@ -79,6 +82,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Parse
         endpoint: { type: "string" },
         timeout: { type: "string" },
         json: { type: "boolean", default: false },
+        tls: { type: "boolean" },
         registry: { type: "string" },
         concurrency: { type: "string" },
         "request-id": { type: "string" },
@@ -102,7 +106,13 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Parse
   const defaultTimeout = command === "invoke" ? DEFAULT_INVOKE_TIMEOUT_MS : DEFAULT_CLI_TIMEOUT_MS;
   const timeoutMs = values.timeout === undefined ? defaultTimeout : positiveInt(values.timeout, "--timeout", 600_000);
   if (typeof timeoutMs === "string") return { kind: "usage-error", message: timeoutMs };
-  const common: CommonOptions = { endpoint, timeoutMs, json: values.json };
+  let tls: boolean;
+  try {
+    tls = values.tls ?? parseTlsSetting(env.PAR_A2A_TLS);
+  } catch (err) {
+    return { kind: "usage-error", message: (err as Error).message };
+  }
+  const common: CommonOptions = { endpoint, timeoutMs, json: values.json, tls };
 
   const needId = (): string | { error: string } => {
     const id = args[0];

@@ -37,7 +37,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   }
   const out = (value: unknown, text: string): void => io.stdout(cmd.json ? JSON.stringify(value, null, 2) + "\n" : text);
   // The token comes from the environment only, never a flag: it stays out of shell history and `ps`.
-  const client = new A2AClient({ endpoint: cmd.endpoint, timeoutMs: cmd.timeoutMs, token: io.env.PAR_A2A_TOKEN ?? "" });
+  const client = new A2AClient({ endpoint: cmd.endpoint, timeoutMs: cmd.timeoutMs, tls: cmd.tls, token: io.env.PAR_A2A_TOKEN ?? "" });
   try {
     return await runCommand(cmd, client, io, out);
   } catch (err) {

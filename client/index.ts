@@ -19,6 +19,7 @@ export {
   DEPLOYMENT_ID_HEADER,
   methodPath,
   parseEndpoint,
+  parseTlsSetting,
   type A2AClientOptions,
   type CallOptions,
   type DeploymentResolver,

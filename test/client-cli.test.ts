@@ -8,12 +8,23 @@ import { silentLogger } from "../router/log";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { startRecordingServer } from "./helpers/recording-agent";
 import { runCliProcess } from "./helpers/run-cli";
+import { makeSelfSigned } from "./helpers/self-signed";
+import * as grpc from "@grpc/grpc-js";
 
 describe("client-cli: argument parsing", () => {
   it("reads the endpoint from --endpoint, then PAR_A2A_ENDPOINT, then 127.0.0.1:50051", () => {
-    assert.deepEqual(parseCli(["health", "dep-a"], {}), { kind: "health", deploymentId: "dep-a", endpoint: "127.0.0.1:50051", timeoutMs: 5000, json: false });
+    assert.deepEqual(parseCli(["health", "dep-a"], {}), { kind: "health", deploymentId: "dep-a", endpoint: "127.0.0.1:50051", timeoutMs: 5000, json: false, tls: false });
     assert.equal((parseCli(["ping", "dep-a"], { PAR_A2A_ENDPOINT: "nlb.example.com:50051" }) as { endpoint: string }).endpoint, "nlb.example.com:50051");
     assert.equal((parseCli(["ping", "dep-a", "--endpoint", "10.0.0.1:50052"], { PAR_A2A_ENDPOINT: "nlb:50051" }) as { endpoint: string }).endpoint, "10.0.0.1:50052");
+  });
+
+  it("turns TLS on with --tls or PAR_A2A_TLS, and refuses a PAR_A2A_TLS it cannot read", () => {
+    assert.equal((parseCli(["ping", "dep-a", "--tls"], {}) as { tls: boolean }).tls, true);
+    assert.equal((parseCli(["ping", "dep-a"], { PAR_A2A_TLS: "1" }) as { tls: boolean }).tls, true);
+    assert.equal((parseCli(["ping", "dep-a"], { PAR_A2A_TLS: "false" }) as { tls: boolean }).tls, false);
+    const bad = parseCli(["ping", "dep-a"], { PAR_A2A_TLS: "yes" });
+    assert.equal(bad.kind, "usage-error");
+    assert.match((bad as { message: string }).message, /PAR_A2A_TLS must be true, false, 1 or 0, got "yes"/);
   });
 
   it("gives invoke a longer default deadline than the quick calls", () => {
@@ -24,13 +35,13 @@ describe("client-cli: argument parsing", () => {
   it("parses invoke's action and key=value parameters (values may contain '=')", () => {
     assert.deepEqual(parseCli(["invoke", "dep-a", "summarize", "lang=en", "q=a=b", "empty=", "--request-id", "r-9", "--json", "--timeout", "1500"], {}), {
       kind: "invoke", deploymentId: "dep-a", action: "summarize", parameters: { lang: "en", q: "a=b", empty: "" }, requestId: "r-9",
-      endpoint: "127.0.0.1:50051", timeoutMs: 1500, json: true,
+      endpoint: "127.0.0.1:50051", timeoutMs: 1500, json: true, tls: false,
     });
   });
 
   it("check takes its registry from --registry or ROUTER_REGISTRY", () => {
     assert.deepEqual(parseCli(["check", "--registry", "file:/tmp/r.json", "--concurrency", "4"], {}), {
-      kind: "check", registry: "file:/tmp/r.json", concurrency: 4, endpoint: "127.0.0.1:50051", timeoutMs: 5000, json: false,
+      kind: "check", registry: "file:/tmp/r.json", concurrency: 4, endpoint: "127.0.0.1:50051", timeoutMs: 5000, json: false, tls: false,
     });
     assert.equal((parseCli(["check"], { ROUTER_REGISTRY: "cloudmap:ns/svc" }) as { registry: string }).registry, "cloudmap:ns/svc");
   });
@@ -124,6 +135,26 @@ describe("client-cli: the spawned command against demo agents", function () {
       assert.deepEqual([rec.seen, rec.auth], [["dep-tok"], ["Bearer pac-token-123"]]);
     } finally {
       rec.stop();
+    }
+  });
+
+  it("--tls: talks TLS to an endpoint whose certificate the system roots trust", async function () {
+    const cert = makeSelfSigned();
+    if (!cert) this.skip();
+    const rec = await startRecordingServer(grpc.ServerCredentials.createSsl(null, [{ private_key: cert!.keyPem, cert_chain: cert!.certPem }]));
+    try {
+      // grpc-js reads its default roots from this file: the stand-in for the system CAs.
+      const roots = { GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: cert!.certPath, PAR_A2A_TOKEN: "tls-token" };
+      const [tls, plain] = await Promise.all([
+        runCliProcess(["health", "dep-tls", "--tls", "--endpoint", `127.0.0.1:${rec.port}`], roots),
+        runCliProcess(["health", "dep-plain", "--endpoint", `127.0.0.1:${rec.port}`, "--timeout", "3000"], roots),
+      ]);
+      assert.equal(tls.code, EXIT.OK, tls.stderr + tls.stdout);
+      assert.equal(plain.code, EXIT.FAILED, "plaintext to a TLS listener fails");
+      assert.deepEqual([rec.seen, rec.auth], [["dep-tls"], ["Bearer tls-token"]]);
+    } finally {
+      rec.stop();
+      cert!.remove();
     }
   });
 

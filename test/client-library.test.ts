@@ -4,6 +4,7 @@ import { A2AClient, A2AError, methodPath, parseEndpoint, type DeploymentResolver
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { agentServiceDefinition, type ActionResult } from "../proto";
 import { startRecordingServer } from "./helpers/recording-agent";
+import { makeSelfSigned } from "./helpers/self-signed";
 
 describe("client: pure helpers", () => {
   it("parseEndpoint accepts HOST:PORT and explains what it expected otherwise", () => {
@@ -84,6 +85,23 @@ describe("client: A2AClient on loopback", () => {
     } finally {
       router.stop();
       agent.stop();
+    }
+  });
+
+  it("TLS to the external endpoint, plaintext to agents on the internal path", async function () {
+    const cert = makeSelfSigned();
+    if (!cert) this.skip();
+    const router = await startRecordingServer(grpc.ServerCredentials.createSsl(null, [{ private_key: cert!.keyPem, cert_chain: cert!.certPem }]));
+    try {
+      const resolver: DeploymentResolver = { lookup: (id) => (id === "dep-a" ? { host: "127.0.0.1", port: agentA.port } : undefined) };
+      client = new A2AClient({ endpoint: `127.0.0.1:${router.port}`, credentials: grpc.credentials.createSsl(cert!.certPem), resolver, token: "t-1" });
+      const external = await client.health("dep-x");
+      assert.deepEqual([external.ok, external.path], [true, "external"], external.message);
+      assert.equal((await client.ping("dep-a")).message, "pong from dep-a");
+      assert.deepEqual(router.auth, ["Bearer t-1"]);
+    } finally {
+      router.stop();
+      cert!.remove();
     }
   });
 

@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { agentServiceDefinition } from "../../proto";
 
 /** Records each call's x-deployment-id and authorization; answers NOT_FOUND for Ping. */
-export async function startRecordingServer(): Promise<{ port: number; seen: string[]; auth: string[]; stop: () => void }> {
+export async function startRecordingServer(credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<{ port: number; seen: string[]; auth: string[]; stop: () => void }> {
   const seen: string[] = [];
   const auth: string[] = [];
   const server = new grpc.Server();
@@ -21,7 +21,7 @@ export async function startRecordingServer(): Promise<{ port: number; seen: stri
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    server.bindAsync("127.0.0.1:0", credentials, (err, p) => (err ? reject(err) : resolve(p))));
   return { port, seen, auth, stop: () => server.forceShutdown() };
 }
 
