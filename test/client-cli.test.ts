@@ -6,7 +6,7 @@ import { runCli } from "../client/cli";
 import { EXIT, formatCheckTable, parseCli } from "../client/cli-args";
 import { silentLogger } from "../router/log";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
-import { startRecordingServer } from "./helpers/recording-agent";
+import { startRecordingServer } from "./helpers/recording-server";
 import { runCliProcess } from "./helpers/run-cli";
 import { makeSelfSigned } from "./helpers/self-signed";
 import * as grpc from "@grpc/grpc-js";

@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { A2AClient, A2AError, methodPath, parseEndpoint, type DeploymentResolver } from "../client";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { agentServiceDefinition, type ActionResult } from "../proto";
-import { startRecordingServer } from "./helpers/recording-agent";
+import { startRecordingServer } from "./helpers/recording-server";
 import { makeSelfSigned } from "./helpers/self-signed";
 
 describe("client: pure helpers", () => {
