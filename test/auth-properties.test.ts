@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { DEPLOYMENT_ID_KEYS, Status, extractDeploymentId } from "../router/routing";
 import { DEPLOYMENT_ID_PATTERN } from "../router/registry/types";
-import { MAX_TOKEN_LENGTH, compileAllowList, parseBearer } from "../router/auth";
+import { MAX_TOKEN_LENGTH, compileAllowList, parseBearer, parseTokensDocument } from "../router/auth";
 
 const ID_FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".split("");
 const ID_REST = [...ID_FIRST, ".", "_", "-"];
@@ -97,5 +97,34 @@ describe("properties: allow-list globs", () => {
       const reference = new RegExp(`^${pattern.replace(/[.\-]/g, "\\$&").replace(/\*/g, ".*")}$`);
       assert.equal(compileAllowList([pattern])(candidate), reference.test(candidate), `${pattern} vs ${candidate}`);
     }), { numRuns: 2000 });
+  });
+});
+
+describe("properties: tokens document errors", () => {
+  it("never contain a token, whatever is wrong with the document", () => {
+    const token = fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/);
+    const brokenEntry = (t: string) => fc.constantFrom<object>(
+      { name: "a", token: t },
+      { name: "a", token: t, allow: ["bad id"] },
+      { name: "a", token: t, sha256: "00", allow: [] },
+      { name: "", token: t, allow: [] },
+      { name: "a", token: t, allow: "team-*" },
+    );
+    fc.assert(fc.property(token, fc.boolean(), fc.nat({ max: 40 }), (t, asJson, cut) => {
+      fc.pre(!/^(?:a|tokens|name|allow|sha256|token|team-)$/.test(t));
+      let threw = 0;
+      fc.assert(fc.property(brokenEntry(t), (entry) => {
+        const text = asJson ? JSON.stringify({ tokens: [entry] }) : JSON.stringify({ tokens: [entry] }).slice(0, -1 - cut);
+        try {
+          parseTokensDocument(text);
+        } catch (err) {
+          threw++;
+          assert.ok(!(err as Error).message.includes(t), (err as Error).message);
+          return;
+        }
+        assert.fail("a broken document was accepted");
+      }), { numRuns: 5 });
+      assert.ok(threw > 0);
+    }), { numRuns: 200 });
   });
 });
