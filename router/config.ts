@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { parseRegistrySpec } from "./registry/chain";
+import { AUTH_ENV_FLAGS, AuthConfigError, parseAuthConfig, type AuthConfig } from "./auth";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -27,6 +28,8 @@ export interface RouterConfig {
   readonly cloudMapPollMs: number;
   readonly xds: HostPort | undefined;
   readonly logLevel: string;
+  /** Caller authentication (ROUTER_AUTH*); off unless set. */
+  readonly auth: AuthConfig;
 }
 
 /** Every setting: flag name, environment variable, default. The README's table mirrors this. */
@@ -60,7 +63,7 @@ const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"
 export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEnv): RouterConfig {
   let values: Record<string, string | undefined>;
   try {
-    const options = Object.fromEntries(Object.keys(ROUTER_SETTINGS).map((k) => [k, { type: "string" as const }]));
+    const options = Object.fromEntries([...Object.keys(ROUTER_SETTINGS), ...Object.values(AUTH_ENV_FLAGS)].map((k) => [k, { type: "string" as const }]));
     values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
   } catch (err) {
     throw new ConfigError(`${(err as Error).message}. Flags: ${Object.keys(ROUTER_SETTINGS).map((k) => `--${k}`).join(" ")}`);
@@ -81,6 +84,13 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
   const logLevel = get("log-level")!;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`${name("log-level")} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
   const xds = get("xds");
+  let auth: AuthConfig;
+  try {
+    auth = parseAuthConfig(env, values);
+  } catch (err) {
+    if (err instanceof AuthConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
   return {
     listen: parseHostPort(get("listen")!, name("listen")),
     admin: parseHostPort(get("admin")!, name("admin")),
@@ -90,5 +100,6 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     cloudMapPollMs: intSetting(get("cloudmap-poll-ms")!, name("cloudmap-poll-ms"), 100, 3_600_000),
     xds: xds === undefined ? undefined : parseHostPort(xds, name("xds")),
     logLevel,
+    auth,
   };
 }

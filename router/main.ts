@@ -6,6 +6,7 @@ import { ConfigError, parseRouterConfig } from "./config";
 import { createLogger } from "./log";
 import { cloudMapSourceFactory } from "./registry/cloudmap";
 import { startRouter } from "./server";
+import { buildAuthenticator } from "./auth";
 
 async function main(): Promise<void> {
   let config;
@@ -19,7 +20,11 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger("pixell-router", config.logLevel);
+  // Fails start-up (exit 1) when the tokens or the JWKS cannot be loaded: never serve unchecked.
+  const authenticator = await buildAuthenticator(config.auth, { logger });
+  logger.info({ auth: config.auth.mode }, "caller authentication");
   const router = await startRouter({
+    authenticator: config.auth.mode === "off" ? undefined : authenticator,
     listen: config.listen,
     admin: config.admin,
     registry: config.registry,

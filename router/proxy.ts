@@ -12,6 +12,7 @@
  */
 import * as http2 from "node:http2";
 import type { Logger } from "./log";
+import { isRefusal, prepareForwardedHeaders, type AuthResult, type Authenticator, type Principal } from "./auth";
 import type { RouterMetrics } from "./metrics";
 import { UNRESOLVED } from "./metrics";
 import type { RegistrySource, Target } from "./registry/types";
@@ -41,6 +42,8 @@ export interface ProxyOptions {
   /** Calls that already passed this many routers are refused (loop guard). */
   readonly maxHops: number;
   readonly isDraining: () => boolean;
+  /** Caller authentication (router/auth); none: every call is allowed (local mode). */
+  readonly authenticator?: Authenticator;
 }
 
 /** Counts calls in flight; the drain logic and /metrics read it. */
@@ -65,6 +68,8 @@ class Call {
   upError: Error | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
   timeoutMs = 0;
+  /** Who is calling, once authenticated (undefined when authentication is off). */
+  principal: Principal | undefined = undefined;
 
   constructor(
     readonly ctx: Context,
@@ -247,7 +252,7 @@ function routeFailed(this: Call, err: unknown): void {
 /** Builds the handler for the server's `stream` event. */
 export function createStreamHandler(opts: ProxyOptions, state: ProxyState): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void {
   const ctx: Context = { ...opts, state, debug: opts.logger.isLevelEnabled("debug") };
-  const { registry, maxHops, isDraining } = opts;
+  const { isDraining } = opts;
 
   return function onStream(stream, headers) {
     const call = new Call(ctx, stream, headers, performance.now());
@@ -265,39 +270,70 @@ export function createStreamHandler(opts: ProxyOptions, state: ProxyState): (str
       if (!stream.headersSent && !stream.destroyed) stream.respond({ ":status": 415, "content-type": "text/plain" }, END_STREAM_OPTIONS);
       return;
     }
-    const parsed = extractDeploymentId(headers);
-    if ("error" in parsed) return refuse(call, parsed.error.code, parsed.error.message);
-    const id = parsed.id;
-    call.id = id;
-
-    const hops = readHopCount(headers);
-    if (hops >= maxHops) {
-      return refuse(call, Status.FAILED_PRECONDITION,
-        `routing loop: the call for deployment ${id} already passed ${hops} routers (${HOP_COUNT_KEY}); ` +
-        "a registry entry probably points at a router instead of an agent", "warn");
-    }
-    const timeoutHeader = headers["grpc-timeout"];
-    if (timeoutHeader !== undefined) {
-      const ms = parseGrpcTimeout(String(timeoutHeader));
-      if (ms === undefined) {
-        return refuse(call, Status.INVALID_ARGUMENT, `malformed grpc-timeout ${JSON.stringify(String(timeoutHeader).slice(0, 32))}: expected 1-8 digits and a unit of H, M, S, m, u or n`);
-      }
-      call.timeoutMs = ms;
-    }
-    headers[HOP_COUNT_KEY] = String(hops + 1);
-
-    let resolution;
-    try {
-      resolution = registry.lookup(id);
-    } catch (err) {
-      return refuse(call, Status.UNAVAILABLE, `cannot resolve deployment ${id}: ${(err as Error).message}`, "warn");
-    }
-    if (resolution === undefined) return notFound(call);
-    if (resolution instanceof Promise) {
-      resolution.then(routeResolved.bind(call), routeFailed.bind(call));
+    // Authenticate before the id is read or looked up: strangers learn nothing about deployments.
+    const authenticator = ctx.authenticator;
+    if (authenticator === undefined) return route(call);
+    const auth = authenticator.authenticate(headers);
+    if (auth instanceof Promise) {
+      auth.then(authenticated.bind(call), authFailed.bind(call));
       return;
     }
-    call.deployment = id;
-    forward(call, resolution);
+    authenticated.call(call, auth);
   };
+}
+
+function authenticated(this: Call, result: AuthResult): void {
+  if (this.down.destroyed || this.down.closed) return;
+  if (isRefusal(result)) return refuse(this, result.code, result.message);
+  this.principal = result;
+  route(this);
+}
+function authFailed(this: Call, err: unknown): void {
+  refuse(this, Status.UNAUTHENTICATED, `cannot verify credentials: ${(err as Error).message}`, "warn");
+}
+
+/** Everything after authentication: the id, authorization, the loop guard, the deadline, the lookup. */
+function route(call: Call): void {
+  const { headers, ctx } = call;
+  const { registry, maxHops, authenticator } = ctx;
+  const parsed = extractDeploymentId(headers);
+  if ("error" in parsed) return refuse(call, parsed.error.code, parsed.error.message);
+  const id = parsed.id;
+  call.id = id;
+  if (authenticator !== undefined && call.principal !== undefined) {
+    const denied = authenticator.authorize(call.principal, id);
+    if (denied !== undefined) return refuse(call, denied.code, denied.message);
+    // The credential is for the router only; the agent learns who called.
+    prepareForwardedHeaders(headers, call.principal);
+  }
+
+  const hops = readHopCount(headers);
+  if (hops >= maxHops) {
+    return refuse(call, Status.FAILED_PRECONDITION,
+      `routing loop: the call for deployment ${id} already passed ${hops} routers (${HOP_COUNT_KEY}); ` +
+      "a registry entry probably points at a router instead of an agent", "warn");
+  }
+  const timeoutHeader = headers["grpc-timeout"];
+  if (timeoutHeader !== undefined) {
+    const ms = parseGrpcTimeout(String(timeoutHeader));
+    if (ms === undefined) {
+      return refuse(call, Status.INVALID_ARGUMENT, `malformed grpc-timeout ${JSON.stringify(String(timeoutHeader).slice(0, 32))}: expected 1-8 digits and a unit of H, M, S, m, u or n`);
+    }
+    call.timeoutMs = ms;
+  }
+  headers[HOP_COUNT_KEY] = String(hops + 1);
+
+  let resolution;
+  try {
+    resolution = registry.lookup(id);
+  } catch (err) {
+    return refuse(call, Status.UNAVAILABLE, `cannot resolve deployment ${id}: ${(err as Error).message}`, "warn");
+  }
+  if (resolution === undefined) return notFound(call);
+  if (resolution instanceof Promise) {
+    resolution.then(routeResolved.bind(call), routeFailed.bind(call));
+    return;
+  }
+  call.deployment = id;
+  forward(call, resolution);
 }

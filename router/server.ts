@@ -11,6 +11,7 @@ import { parseHostPort } from "./config";
 import { createLogger, type Logger } from "./log";
 import { RouterMetrics } from "./metrics";
 import { createStreamHandler, type ProxyState } from "./proxy";
+import type { Authenticator } from "./auth";
 import { parseRegistrySpec, RegistryChain, type SourceSpec } from "./registry/chain";
 import { FileSource } from "./registry/file";
 import { ParSource } from "./registry/par";
@@ -28,6 +29,8 @@ export interface RouterOptions {
   readonly drainMs?: number;
   readonly maxHops?: number;
   readonly logger?: Logger;
+  /** Caller authentication and authorization (router/auth); none: every call is allowed. */
+  readonly authenticator?: Authenticator;
   /** Builds sources for specs this module does not construct itself (cloudmap). */
   readonly sourceFactory?: (spec: SourceSpec, logger: Logger) => RegistrySource | undefined;
 }
@@ -102,7 +105,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     session.on("error", (err: Error) => logger.debug({ err: err.message }, "client session error"));
     session.once("close", () => sessions.delete(session));
   });
-  server.on("stream", createStreamHandler({ registry, pool, metrics, logger, maxHops: opts.maxHops ?? 3, isDraining: () => draining }, state));
+  server.on("stream", createStreamHandler({ registry, pool, metrics, logger, maxHops: opts.maxHops ?? 3, isDraining: () => draining, authenticator: opts.authenticator }, state));
   const port = await listenOn(server, listen);
   logger.info({ listen: `${listen.host}:${port}`, admin: `${adminAddr.host}:${adminPort}`, registry: registry.description }, "router started");
 
