@@ -15,7 +15,10 @@ import { runProbe, type ProbeSummary } from "./run";
 
 const config = readProbeConfig(process.env);
 const logger = createLogger("probe-lambda");
-const serviceDiscovery = new ServiceDiscoveryClient({});
+// DiscoverInstances goes to the `data-` prefixed host; an endpoint override (AWS_ENDPOINT_URL_SERVICEDISCOVERY,
+// e.g. a VPC endpoint or a local fake) already names the full host, so the prefix is dropped then.
+const endpointOverride = Boolean(process.env.AWS_ENDPOINT_URL_SERVICEDISCOVERY ?? process.env.AWS_ENDPOINT_URL);
+const serviceDiscovery = new ServiceDiscoveryClient({ disableHostPrefix: endpointOverride });
 // putBatches retries with its own deadline-aware backoff; SDK retries on top would multiply attempts.
 const cloudWatch = new CloudWatchClient({ maxAttempts: 1 });
 

@@ -1,0 +1,71 @@
+import { strict as assert } from "node:assert";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { buildProbeBundle, type ProbeBundle } from "../probe-lambda/build";
+import type { ProbeSummary } from "../probe-lambda/run";
+import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
+import { startFakeCloudWatch, type FakeCloudWatch } from "./helpers/fake-cloudwatch";
+
+type Handler = (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<ProbeSummary>;
+
+describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function () {
+  this.timeout(30_000);
+  let dir: string;
+  let bundle: ProbeBundle;
+  let agent: DemoAgent;
+  let cloudMap: FakeCloudMap;
+  let cloudWatch: FakeCloudWatch;
+  const savedEnv = { ...process.env };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "probe-bundle-"));
+    bundle = await buildProbeBundle(dir);
+    agent = await startDemoAgent({ deploymentId: "bundle-agent" });
+    cloudMap = await startFakeCloudMap({ instances: [{ id: "bundle-agent", ipv4: "127.0.0.1", port: agent.port, health: "UNHEALTHY" }] });
+    cloudWatch = await startFakeCloudWatch();
+  });
+  after(async () => {
+    process.env = savedEnv;
+    await Promise.all([agent.stop(true), cloudMap.close(), cloudWatch.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is one file with agent.proto beside it", () => {
+    assert.equal(bundle.file, join(dir, "index.js"));
+    assert.ok(existsSync(bundle.proto));
+    assert.ok(bundle.bytes > 0);
+  });
+
+  it("runs the handler from the bundle: Cloud Map, one probe, PutMetricData", async () => {
+    process.env = {
+      ...savedEnv,
+      PROBE_ENDPOINT: `127.0.0.1:${agent.port}`,
+      AWS_REGION: "us-east-2",
+      AWS_ACCESS_KEY_ID: "AKIAFAKEFAKEFAKEFAKE",
+      AWS_SECRET_ACCESS_KEY: "fake-secret",
+      AWS_ENDPOINT_URL_SERVICEDISCOVERY: cloudMap.url,
+      AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.url,
+      LOG_LEVEL: "silent",
+    };
+    // The bundle is plain CommonJS, loaded the way the Lambda runtime loads it.
+    const mod = require(bundle.file) as { handler: Handler };
+    const summary = await mod.handler({}, { getRemainingTimeInMillis: () => 60_000 });
+    assert.equal(summary.probed, 1);
+    assert.equal(summary.healthy, 1);
+    assert.deepEqual(summary.results.map((r) => [r.deploymentId, r.ok, r.codeName, r.message]), [["bundle-agent", true, "OK", "deployment bundle-agent is healthy"]]);
+    assert.equal(agent.calls.get("Health"), 1);
+    assert.equal(cloudMap.count("DiscoverInstances"), 1);
+    assert.deepEqual(cloudWatch.accepted.flatMap((a) => a.MetricData).map((d) => [d.MetricName, d.Dimensions?.[0]?.Value ?? "", d.MetricName === "ProbeLatency" ? "ms" : d.Value]), [
+      ["ProbeSuccess", "bundle-agent", 1],
+      ["ProbeLatency", "bundle-agent", "ms"],
+      ["DeploymentsProbed", "", 1],
+      ["DeploymentsHealthy", "", 1],
+      ["DeploymentsUnhealthy", "", 0],
+      ["DeploymentsNotProbed", "", 0],
+      ["DiscoveryErrors", "", 0],
+    ]);
+    assert.equal(cloudWatch.accepted[0]!.Namespace, "Pixell/A2A");
+  });
+});
