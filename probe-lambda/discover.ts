@@ -9,6 +9,7 @@ import {
   paginateListInstances,
   type ServiceDiscoveryClient,
 } from "@aws-sdk/client-servicediscovery";
+import { parseRegistryFile } from "../router/registry/file";
 import { silentLogger, type Logger } from "../router/log";
 
 /** DiscoverInstances has no NextToken: this is the most one call returns (the API's maximum MaxResults). */
@@ -81,16 +82,6 @@ export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: C
   } catch (err) {
     throw new DiscoveryError(`ListInstances on ${where} (service id ${target.serviceId}) failed (${describe(err)}): check CLOUDMAP_SERVICE_ID and that the probe's role may call servicediscovery:ListInstances`, { cause: err });
   }
-}
-
-// TEMPORARY until router/registry/file.ts lands on main: the same format, ids only.
-function parseRegistryFile(text: string): { id: string }[] {
-  const doc = JSON.parse(text) as { deployments?: unknown };
-  if (!Array.isArray(doc.deployments)) throw new Error('expected {"deployments":[...]}');
-  return doc.deployments.map((d: { id?: unknown }, i: number) => {
-    if (typeof d?.id !== "string" || d.id === "") throw new Error(`deployments[${i}].id must be a non-empty string`);
-    return { id: d.id };
-  });
 }
 
 /** The deployments of a router registry file (`{"deployments":[{"id":...}]}`), the local stand-in for Cloud Map. */

@@ -1,10 +1,12 @@
 import { strict as assert } from "node:assert";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { buildProbeBundle, type ProbeBundle } from "../probe-lambda/build";
 import type { ProbeSummary } from "../probe-lambda/run";
+import { startRouter, type RunningRouter } from "../router";
+import { silentLogger } from "../router/log";
 import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
 import { startFakeCloudWatch, type FakeCloudWatch } from "./helpers/fake-cloudwatch";
 
@@ -17,17 +19,26 @@ describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function
   let agent: DemoAgent;
   let cloudMap: FakeCloudMap;
   let cloudWatch: FakeCloudWatch;
+  let router: RunningRouter;
   const savedEnv = { ...process.env };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "probe-bundle-"));
     bundle = await buildProbeBundle(dir);
     agent = await startDemoAgent({ deploymentId: "bundle-agent" });
-    cloudMap = await startFakeCloudMap({ instances: [{ id: "bundle-agent", ipv4: "127.0.0.1", port: agent.port, health: "UNHEALTHY" }] });
+    const registry = join(dir, "registry.json");
+    writeFileSync(registry, JSON.stringify({ deployments: [{ id: "bundle-agent", port: agent.port }] }));
+    router = await startRouter({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", registry: `file:${registry}`, logger: silentLogger });
+    // Cloud Map also lists an id the router does not know: the probe must report it NOT_FOUND.
+    cloudMap = await startFakeCloudMap({ instances: [
+      { id: "bundle-agent", ipv4: "127.0.0.1", port: agent.port, health: "UNHEALTHY" },
+      { id: "ghost", ipv4: "127.0.0.1", port: 1 },
+    ] });
     cloudWatch = await startFakeCloudWatch();
   });
   after(async () => {
     process.env = savedEnv;
+    await router.close();
     await Promise.all([agent.stop(true), cloudMap.close(), cloudWatch.close()]);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -38,10 +49,10 @@ describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function
     assert.ok(bundle.bytes > 0);
   });
 
-  it("runs the handler from the bundle: Cloud Map, one probe, PutMetricData", async () => {
+  it("runs the handler from the bundle: Cloud Map, probes through the router, PutMetricData", async () => {
     process.env = {
       ...savedEnv,
-      PROBE_ENDPOINT: `127.0.0.1:${agent.port}`,
+      PROBE_ENDPOINT: `127.0.0.1:${router.port}`,
       AWS_REGION: "us-east-2",
       AWS_ACCESS_KEY_ID: "AKIAFAKEFAKEFAKEFAKE",
       AWS_SECRET_ACCESS_KEY: "fake-secret",
@@ -52,17 +63,17 @@ describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function
     // The bundle is plain CommonJS, loaded the way the Lambda runtime loads it.
     const mod = require(bundle.file) as { handler: Handler };
     const summary = await mod.handler({}, { getRemainingTimeInMillis: () => 60_000 });
-    assert.equal(summary.probed, 1);
-    assert.equal(summary.healthy, 1);
-    assert.deepEqual(summary.results.map((r) => [r.deploymentId, r.ok, r.codeName, r.message]), [["bundle-agent", true, "OK", "deployment bundle-agent is healthy"]]);
+    assert.deepEqual([summary.probed, summary.healthy, summary.unhealthy], [2, 1, 1]);
+    assert.deepEqual(summary.results.map((r) => [r.deploymentId, r.ok, r.codeName]), [["bundle-agent", true, "OK"], ["ghost", false, "NOT_FOUND"]]);
     assert.equal(agent.calls.get("Health"), 1);
     assert.equal(cloudMap.count("DiscoverInstances"), 1);
     assert.deepEqual(cloudWatch.accepted.flatMap((a) => a.MetricData).map((d) => [d.MetricName, d.Dimensions?.[0]?.Value ?? "", d.MetricName === "ProbeLatency" ? "ms" : d.Value]), [
       ["ProbeSuccess", "bundle-agent", 1],
       ["ProbeLatency", "bundle-agent", "ms"],
-      ["DeploymentsProbed", "", 1],
+      ["ProbeSuccess", "ghost", 0],
+      ["DeploymentsProbed", "", 2],
       ["DeploymentsHealthy", "", 1],
-      ["DeploymentsUnhealthy", "", 0],
+      ["DeploymentsUnhealthy", "", 1],
       ["DeploymentsNotProbed", "", 0],
       ["DiscoveryErrors", "", 0],
     ]);
