@@ -79,4 +79,17 @@ describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function
     ]);
     assert.equal(cloudWatch.accepted[0]!.Namespace, "Pixell/A2A");
   });
+
+  it("starts no probe when the Lambda's remaining time is inside the reserve, and says so in the metrics", async () => {
+    // The module (and its configuration) is already loaded: the default 5 s reserve and 3 s timeout apply.
+    // require returns the cached module, as a warm Lambda container would.
+    const mod = require(bundle.file) as { handler: Handler };
+    cloudWatch.accepted.length = 0;
+    const healthCalls = agent.calls.get("Health");
+    const summary = await mod.handler({}, { getRemainingTimeInMillis: () => 6_000 });
+    assert.deepEqual([summary.probed, summary.notProbed, summary.notProbedIds], [0, 2, ["bundle-agent", "ghost"]]);
+    assert.equal(agent.calls.get("Health"), healthCalls);
+    const run = Object.fromEntries(cloudWatch.accepted.flatMap((a) => a.MetricData).map((d) => [d.MetricName, d.Value]));
+    assert.deepEqual(run, { DeploymentsProbed: 0, DeploymentsHealthy: 0, DeploymentsUnhealthy: 0, DeploymentsNotProbed: 2, DiscoveryErrors: 0 });
+  });
 });

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,5 +76,33 @@ describe("probe CLI: runs (demo agents, no router: every id reaches the one agen
     assert.match(missing.err, /probe failed: cannot read registry file/);
     assert.deepEqual(missing.out.map((l) => (JSON.parse(l) as { DiscoveryErrors?: number }).DiscoveryErrors), [1]);
     assert.equal(good.calls.get("Health"), 2, "only the first run probed");
+  });
+});
+
+describe("probe CLI: `npm run probe` as a process", function () {
+  this.timeout(30_000);
+  let dir: string;
+  let agent: DemoAgent;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "probe-cli-proc-"));
+    writeFileSync(join(dir, "registry.json"), JSON.stringify({ deployments: [{ id: "alpha", port: 50054 }] }));
+    agent = await startDemoAgent({ deploymentId: "alpha" });
+  });
+  after(async () => {
+    await agent.stop(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("exits by itself with status 0 and the summary as its last stdout line", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "..", "probe-lambda", "cli.ts"),
+      "--endpoint", `127.0.0.1:${agent.port}`, "--registry", `file:${join(dir, "registry.json")}`, "--metrics", "stdout"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => { out += c.toString(); });
+    child.stderr.resume();
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 0);
+    const lines = out.trimEnd().split("\n");
+    assert.deepEqual((JSON.parse(lines.at(-1)!) as { probed: number; healthy: number }).healthy, 1);
+    assert.equal(lines.length, 3, "two EMF lines, then the summary");
   });
 });
