@@ -3,6 +3,7 @@
  * [--timeout-ms N] [--concurrency N] [--namespace NS]`: one probe run from a terminal.
  * stdout: EMF lines (with `--metrics stdout`), then the JSON summary as the last line.
  * stderr: a table for people. Exit 0 all healthy, 1 some not, 2 usage or discovery error.
+ * PROBE_AUTH_TOKEN (environment): bearer token for a router with authentication on.
  */
 import { parseArgs } from "node:util";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
@@ -83,7 +84,7 @@ const processIo: CliIo = {
 };
 
 /** Runs the command; resolves to the exit status. AWS clients use the default credential chain. */
-export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+export async function main(argv: readonly string[], io: CliIo = processIo, env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
   let opts: ProbeCliOptions;
   try {
     opts = parseProbeArgs(argv);
@@ -106,7 +107,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       }
       : undefined;
 
-  const client = createProbeClient(opts.endpoint, opts.tls);
+  // From the environment, not a flag: a token on the command line ends up in shell history and `ps`.
+  const client = createProbeClient(opts.endpoint, { tls: opts.tls, bearerToken: env.PROBE_AUTH_TOKEN?.trim() || undefined });
   try {
     const summary = await runProbe({
       discover, client, timeoutMs: opts.timeoutMs, concurrency: opts.concurrency, metricsNamespace: opts.namespace,

@@ -9,6 +9,8 @@ import { startRouter, type RunningRouter } from "../router";
 import { silentLogger } from "../router/log";
 import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
 import { startFakeCloudWatch, type FakeCloudWatch } from "./helpers/fake-cloudwatch";
+import { startFakeAwsJsonServer } from "./helpers/fake-aws";
+import { startRecordingAgent } from "./helpers/recording-agent";
 
 type Handler = (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<ProbeSummary>;
 
@@ -91,5 +93,31 @@ describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function
     assert.equal(agent.calls.get("Health"), healthCalls);
     const run = Object.fromEntries(cloudWatch.accepted.flatMap((a) => a.MetricData).map((d) => [d.MetricName, d.Value]));
     assert.deepEqual(run, { DeploymentsProbed: 0, DeploymentsHealthy: 0, DeploymentsUnhealthy: 0, DeploymentsNotProbed: 2, DiscoveryErrors: 0 });
+  });
+
+  it("reads the bearer token from Secrets Manager and sends it on every probe", async () => {
+    const secrets = await startFakeAwsJsonServer("application/x-amz-json-1.1", (operation, body) =>
+      operation === "GetSecretValue" && body.SecretId === "probe-token"
+        ? { body: { Name: "probe-token", SecretString: JSON.stringify({ token: "bundle-t0ken" }) } }
+        : { error: { status: 400, type: "ResourceNotFoundException", message: "not found" } });
+    const recorder = await startRecordingAgent();
+    try {
+      process.env = {
+        ...process.env,
+        PROBE_ENDPOINT: `127.0.0.1:${recorder.port}`,
+        PROBE_AUTH_TOKEN_SECRET: "probe-token",
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+      };
+      // A fresh container: the module reads its configuration again.
+      delete require.cache[bundle.file];
+      const mod = require(bundle.file) as { handler: Handler };
+      const summary = await mod.handler({}, { getRemainingTimeInMillis: () => 60_000 });
+      assert.deepEqual([summary.probed, summary.healthy], [2, 2]);
+      assert.deepEqual(recorder.seen.map((m) => m.get("authorization")), [["Bearer bundle-t0ken"], ["Bearer bundle-t0ken"]]);
+      assert.equal(secrets.count("GetSecretValue"), 1);
+    } finally {
+      recorder.stop();
+      await secrets.close();
+    }
   });
 });

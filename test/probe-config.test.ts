@@ -13,6 +13,7 @@ describe("probe config", () => {
       timeoutMs: 3000,
       concurrency: 64,
       reserveMs: PROBE_DEFAULTS.reserveMs,
+      authTokenSecret: undefined,
     });
   });
 
@@ -20,8 +21,9 @@ describe("probe config", () => {
     const c = readProbeConfig({
       PROBE_ENDPOINT: "[::1]:50051", PROBE_TLS: "true", CLOUDMAP_NAMESPACE: "ns.local", CLOUDMAP_SERVICE: "svc", CLOUDMAP_SERVICE_ID: "srv-123",
       METRICS_NAMESPACE: "Team/A2A", PROBE_TIMEOUT_MS: "1500", PROBE_CONCURRENCY: "8", PROBE_RESERVE_MS: "2000",
+      PROBE_AUTH_TOKEN_SECRET: "arn:aws:secretsmanager:us-east-2:123456789012:secret:probe-token",
     });
-    assert.deepEqual(c, { endpoint: "[::1]:50051", tls: true, cloudMapNamespace: "ns.local", cloudMapService: "svc", cloudMapServiceId: "srv-123", metricsNamespace: "Team/A2A", timeoutMs: 1500, concurrency: 8, reserveMs: 2000 });
+    assert.deepEqual(c, { endpoint: "[::1]:50051", tls: true, cloudMapNamespace: "ns.local", cloudMapService: "svc", cloudMapServiceId: "srv-123", metricsNamespace: "Team/A2A", timeoutMs: 1500, concurrency: 8, reserveMs: 2000, authTokenSecret: "arn:aws:secretsmanager:us-east-2:123456789012:secret:probe-token" });
   });
 
   const rejects = (env: Record<string, string>, pattern: RegExp): void => {
