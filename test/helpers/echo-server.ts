@@ -71,6 +71,8 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServ
   });
   // Never answers.
   unary("Hang", () => undefined);
+  // Answers after the number of milliseconds the request asks for.
+  unary("Slow", (req, _call, cb) => { setTimeout(() => cb(null, Buffer.from(`${opts.name}:slept`)), Number(req.toString())); });
   // Answers with a message of the size the request asks for (as ASCII digits).
   unary("Big", (req, _call, cb) => cb(null, Buffer.alloc(Number(req.toString()), 0x61)));
 
