@@ -8,6 +8,7 @@
  * - auth.ts      fetchBearerToken(sm, secretId): the token for a router with authentication on
  * - metrics.ts   buildMetricBatches(input, now, ns), buildEmfLines(batches), putBatches(cw, batches, retry)
  * - run.ts       runProbe(opts) -> summary, formatProbeTable(summary): one run, for the Lambda, the CLI and `npm start`
+ * - loop.ts      startProbeLoop(opts): the probe every 15 s with a table, for `npm start`
  * - handler.ts   handler(event, context): the Lambda entry point (bundled by build.ts)
  * - cli.ts       `npm run probe -- ...`
  * - build.ts     buildProbeBundle(outDir): the esbuild bundle the stack deploys
@@ -18,3 +19,4 @@ export { fetchBearerToken, tokenFromSecretString, ProbeTokenError } from "./auth
 export { createProbeClient, probeAll, type ProbeClientOptions, type ProbeResult, type ProbeOptions, type ProbeOutcome } from "./probe";
 export { buildMetricBatches, buildMetricData, buildEmfLines, putBatches, METRIC, DEFAULT_RETRY, type MetricBatch, type RetryPolicy, type PutResult } from "./metrics";
 export { runProbe, formatProbeTable, type ProbeSummary, type RunProbeOptions, type MetricSink } from "./run";
+export { startProbeLoop, type ProbeLoop, type ProbeLoopOptions } from "./loop";
