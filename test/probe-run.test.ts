@@ -53,7 +53,7 @@ describe("probe run against demo agents (no router: every id reaches the one age
 
   it("keeps at most `concurrency` calls in flight", async () => {
     const hung = await start({ deploymentId: "hung", hang: true });
-    const run = probeAll(hung.client, Array.from({ length: 6 }, (_, i) => `h${i}`), { timeoutMs: 1000, concurrency: 3 });
+    const run = probeAll(hung.client, Array.from({ length: 6 }, (_, i) => `h${i}`), { timeoutMs: 1500, concurrency: 3 });
     await waitFor(() => hung.agent.calls.get("Health") === 3);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(hung.agent.calls.get("Health"), 3, "no fourth call may start while three are hung");
