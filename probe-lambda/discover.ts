@@ -37,7 +37,7 @@ export interface Discovery {
   readonly truncated: boolean;
 }
 
-function describe(err: unknown): string {
+function errorText(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }
@@ -63,7 +63,7 @@ export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: C
     }));
     instanceIds = (res.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
   } catch (err) {
-    throw new DiscoveryError(`DiscoverInstances on ${where} failed (${describe(err)}): check that the namespace and service exist and that the probe's role may call servicediscovery:DiscoverInstances`, { cause: err });
+    throw new DiscoveryError(`DiscoverInstances on ${where} failed (${errorText(err)}): check that the namespace and service exist and that the probe's role may call servicediscovery:DiscoverInstances`, { cause: err });
   }
   if (instanceIds.length < DISCOVER_MAX_RESULTS) return { ids: uniqueSorted(instanceIds), truncated: false };
 
@@ -80,7 +80,7 @@ export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: C
     logger.info({ serviceId: target.serviceId, listed: all.length }, "DiscoverInstances page was full; listed every instance with ListInstances");
     return { ids: uniqueSorted(all), truncated: false };
   } catch (err) {
-    throw new DiscoveryError(`ListInstances on ${where} (service id ${target.serviceId}) failed (${describe(err)}): check CLOUDMAP_SERVICE_ID and that the probe's role may call servicediscovery:ListInstances`, { cause: err });
+    throw new DiscoveryError(`ListInstances on ${where} (service id ${target.serviceId}) failed (${errorText(err)}): check CLOUDMAP_SERVICE_ID and that the probe's role may call servicediscovery:ListInstances`, { cause: err });
   }
 }
 
@@ -90,7 +90,7 @@ export async function discoverFromFile(path: string): Promise<Discovery> {
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new DiscoveryError(`cannot read registry file ${path} (${describe(err)}): pass --registry file:PATH with an existing file`, { cause: err });
+    throw new DiscoveryError(`cannot read registry file ${path} (${errorText(err)}): pass --registry file:PATH with an existing file`, { cause: err });
   }
   try {
     return { ids: uniqueSorted(parseRegistryFile(text).map((d) => d.id)), truncated: false };

@@ -75,7 +75,9 @@ export async function runProbe(opts: RunProbeOptions): Promise<ProbeSummary> {
     results: outcome.results,
     notProbedIds: outcome.notProbed,
   };
-  await opts.sink?.(buildMetricBatches({ results: outcome.results, notProbed: outcome.notProbed.length, discoveryFailed: false }, new Date(), namespace));
+  await opts.sink?.(buildMetricBatches({
+    results: outcome.results, notProbed: outcome.notProbed.length, discoveryFailed: false, discoveryTruncated: discovery.truncated,
+  }, new Date(), namespace));
 
   const failures = outcome.results.filter((r) => !r.ok);
   logger.info({

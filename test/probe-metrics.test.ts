@@ -29,6 +29,11 @@ describe("probe metrics: building", () => {
     ]);
   });
 
+  it("reports a truncated discovery as DiscoveryErrors = 1 beside the measured data", () => {
+    const data = buildMetricData({ results: [result("a", true)], notProbed: 0, discoveryFailed: false, discoveryTruncated: true }, NOW);
+    assert.deepEqual(data.filter((d) => d.MetricName === "DiscoveryErrors" || d.MetricName === "ProbeSuccess").map((d) => [d.MetricName, d.Value]), [["ProbeSuccess", 1], ["DiscoveryErrors", 1]]);
+  });
+
   it("emits only DiscoveryErrors = 1 when discovery failed", () => {
     assert.deepEqual(buildMetricData({ results: [], notProbed: 0, discoveryFailed: true }, NOW),
       [{ MetricName: "DiscoveryErrors", Timestamp: NOW, Value: 1, Unit: "Count" }]);
