@@ -1,9 +1,12 @@
 import { strict as assert } from "node:assert";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
-import { buildProbeBundle, type ProbeBundle } from "../probe-lambda/build";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { agentProtoJson, buildProbeBundle, type ProbeBundle } from "../probe-lambda/build";
+import { agentServiceDefinition } from "../proto";
 import type { ProbeSummary } from "../probe-lambda/run";
 import { startRouter, type RunningRouter } from "../router";
 import { silentLogger } from "../router/log";
@@ -45,10 +48,25 @@ describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("is one file with agent.proto beside it", () => {
+  it("is one self-contained file: agent.proto is embedded, not read from beside it", () => {
     assert.equal(bundle.file, join(dir, "index.js"));
-    assert.ok(existsSync(bundle.proto));
-    assert.ok(bundle.bytes > 0);
+    assert.deepEqual(readdirSync(dir).filter((f) => f !== "registry.json"), ["index.js"]);
+    assert.equal(bundle.bytes, statSync(bundle.file).size);
+    assert.ok(!existsSync(join(dir, "agent.proto")));
+  });
+
+  it("embeds the same AgentService definition proto-loader builds from the file", () => {
+    const options = { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true };
+    const embedded = protoLoader.fromJSON(agentProtoJson(), options)["pixell.agent.AgentService"] as grpc.ServiceDefinition;
+    const fromFile = agentServiceDefinition();
+    assert.deepEqual(Object.keys(embedded).sort(), Object.keys(fromFile).sort());
+    const result = { success: true, result: "r", error: "", requestId: "req-1", durationMs: "42" };
+    for (const name of Object.keys(fromFile)) {
+      assert.equal(embedded[name]!.path, fromFile[name]!.path);
+    }
+    const a = embedded.Invoke!.responseSerialize(result);
+    assert.deepEqual(a, fromFile.Invoke!.responseSerialize(result));
+    assert.deepEqual(fromFile.Invoke!.responseDeserialize(a), result);
   });
 
   it("runs the handler from the bundle: Cloud Map, probes through the router, PutMetricData", async () => {
