@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { main, parseProbeArgs, parseRegistrySpec } from "../probe-lambda/cli";
+import { startFakeCloudWatch } from "./helpers/fake-cloudwatch";
 
 describe("probe CLI: arguments", () => {
   it("parses the documented flags with their defaults", () => {
@@ -104,5 +105,29 @@ describe("probe CLI: `npm run probe` as a process", function () {
     const lines = out.trimEnd().split("\n");
     assert.deepEqual((JSON.parse(lines.at(-1)!) as { probed: number; healthy: number }).healthy, 1);
     assert.equal(lines.length, 3, "two EMF lines, then the summary");
+  });
+
+  it("with --metrics cloudwatch, puts the metric data to CloudWatch (endpoint from the standard AWS settings)", async () => {
+    const cw = await startFakeCloudWatch();
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "..", "probe-lambda", "cli.ts"),
+        "--endpoint", `127.0.0.1:${agent.port}`, "--registry", `file:${join(dir, "registry.json")}`, "--metrics", "cloudwatch", "--namespace", "Test/CLI"], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, AWS_ENDPOINT_URL_CLOUDWATCH: cw.url, AWS_REGION: "us-east-2", AWS_ACCESS_KEY_ID: "AKIAFAKEFAKEFAKEFAKE", AWS_SECRET_ACCESS_KEY: "fake", AWS_PROFILE: "" },
+      });
+      let out = "";
+      child.stdout.on("data", (c: Buffer) => { out += c.toString(); });
+      child.stderr.resume();
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      assert.equal(code, 0);
+      assert.equal(out.trimEnd().split("\n").length, 1, "stdout holds only the summary");
+      assert.deepEqual(cw.accepted.map((a) => a.Namespace), ["Test/CLI"]);
+      assert.deepEqual(cw.accepted[0]!.MetricData.map((d) => [d.MetricName, d.Dimensions?.[0]?.Value ?? "", d.MetricName === "ProbeLatency" ? "ms" : d.Value]), [
+        ["ProbeSuccess", "alpha", 1], ["ProbeLatency", "alpha", "ms"],
+        ["DeploymentsProbed", "", 1], ["DeploymentsHealthy", "", 1], ["DeploymentsUnhealthy", "", 0], ["DeploymentsNotProbed", "", 0], ["DiscoveryErrors", "", 0],
+      ]);
+    } finally {
+      await cw.close();
+    }
   });
 });
