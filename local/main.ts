@@ -3,12 +3,16 @@
  * ports, a registry file for them, and the router on 127.0.0.1:50051 (Envoy's place in
  * AWS, so clients use the same port). Ctrl-C stops everything.
  *
- * Flags: --port N (router port, default 50051), --admin-port N (default 9902), --agents N (default 3).
+ * The probe runs against the router every 15 s and prints a table, as the Lambda does in AWS.
+ *
+ * Flags: --port N (router port, default 50051), --admin-port N (default 9902), --agents N (default 3),
+ * --probe-interval-ms N (default 15000; 0 turns the probe off).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { startProbeLoop } from "../probe-lambda/loop";
 import { startRouter } from "../router";
 import { createLogger } from "../router/log";
 import { startDemoAgent, type DemoAgent } from "./demo-agent";
@@ -17,7 +21,8 @@ const DEMO_IDS = ["demo-echo", "demo-summarizer", "demo-planner", "demo-translat
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { port: { type: "string", default: "50051" }, "admin-port": { type: "string", default: "9902" }, agents: { type: "string", default: "3" } },
+    options: { port: { type: "string", default: "50051" }, "admin-port": { type: "string", default: "9902" }, agents: { type: "string", default: "3" },
+      "probe-interval-ms": { type: "string", default: "15000" } },
   });
   const count = Math.min(Math.max(Number(values.agents), 1), DEMO_IDS.length);
   const agents: DemoAgent[] = [];
@@ -49,12 +54,18 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(lines.join("\n"));
 
+  const probeIntervalMs = Number(values["probe-interval-ms"]);
+  const probe = probeIntervalMs > 0
+    ? startProbeLoop({ endpoint: `127.0.0.1:${router.port}`, registryPath, intervalMs: probeIntervalMs, write: (t) => process.stdout.write(t) })
+    : undefined;
+
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
     process.stdout.write("\nstopping...\n");
     void (async () => {
+      await probe?.stop();
       await router.drain();
       await Promise.all(agents.map((a) => a.stop(true)));
       fs.rmSync(dir, { recursive: true, force: true });

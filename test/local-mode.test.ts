@@ -21,6 +21,13 @@ describe("local mode (npm start)", () => {
       const ids = [...out.matchAll(/^ {2}(demo-[a-z]+) +127\.0\.0\.1:\d+$/gm)].map((m) => m[1]!);
       assert.deepEqual(ids, ["demo-echo", "demo-summarizer", "demo-planner"]);
       assert.match(out, /npm run a2a -- invoke demo-echo/);
+      // The probe's first run prints a table with every deployment healthy.
+      await new Promise<void>((resolve) => {
+        const check = (): void => { if (/probe .*\n[\s\S]*demo-planner/.test(out.slice(out.indexOf("Ctrl-C")))) resolve(); else setTimeout(check, 50); };
+        check();
+      });
+      const table = out.slice(out.indexOf("Ctrl-C"));
+      for (const id of ids) assert.match(table, new RegExp(`${id}\\s.*(ok|healthy|OK)`, "i"));
       const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
       const results = await Promise.all(ids.map((id) => checkHealth(client, id, 3000)));
       client.close();
