@@ -302,10 +302,14 @@ export function buildRouterCluster(input: Pick<EnvoyConfigInput, "router" | "rou
   };
 }
 
+/** Every endpoint is in the task itself: one locality. gRPC xDS clients need it named and weighted. */
+const LOCAL_LOCALITY = { locality: {}, load_balancing_weight: 1 } as const;
+
 function routerLoadAssignment(input: Pick<EnvoyConfigInput, "router" | "routerAdminPort">): ClusterLoadAssignment {
   return {
     cluster_name: ROUTER_CLUSTER,
     endpoints: [{
+      ...LOCAL_LOCALITY,
       lb_endpoints: [{
         endpoint: { address: socketAddress(input.router.host, input.router.port), health_check_config: { port_value: input.routerAdminPort } },
       }],
@@ -339,7 +343,7 @@ export function buildEndpoints(deployments: readonly DeploymentRecord[], input: 
     routerLoadAssignment(input),
     ...routableDeployments(deployments).map((d) => ({
       cluster_name: deploymentClusterName(d.id),
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(d.host, d.port) } }] }],
+      endpoints: [{ ...LOCAL_LOCALITY, lb_endpoints: [{ endpoint: { address: socketAddress(d.host, d.port) } }] }],
     })),
   ];
 }

@@ -81,7 +81,12 @@ export interface LbEndpoint {
 
 export interface ClusterLoadAssignment {
   readonly cluster_name: string;
-  readonly endpoints: readonly { readonly lb_endpoints: readonly LbEndpoint[] }[];
+  /** gRPC xDS clients reject a locality group without `locality` and skip one without `load_balancing_weight`. */
+  readonly endpoints: readonly {
+    readonly locality?: { readonly region?: string; readonly zone?: string };
+    readonly lb_endpoints: readonly LbEndpoint[];
+    readonly load_balancing_weight?: number;
+  }[];
 }
 
 export interface CircuitBreakerThresholds {
