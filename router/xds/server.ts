@@ -88,9 +88,11 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
   /** Removed deployments whose clusters still linger, with when they go. */
   const lingering = new Map<string, { record: DeploymentRecord; until: number }>();
   let snapshot: VersionedSnapshot<AnyMessage>;
+  let encodeCache = new Map<string, AnyMessage>();
 
   /** Rebuilds the snapshot from the registry; returns true when some type's version moved. */
   const rebuild = (): boolean => {
+    const started = performance.now();
     const now = Date.now();
     const current = new Map(opts.registry.list().map((d) => [d.id, d]));
     for (const [id, d] of previous?.deployments ?? []) {
@@ -102,23 +104,36 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
       lingering: [...lingering.values()].map((l) => l.record),
       envoy: envoyInput,
     });
+    // Per resource: its JSON (content key) and, when unchanged since the last build, its encoding.
     const keys = {} as Record<ResourceKind, string>;
-    for (const kind of PUSH_ORDER) keys[kind] = JSON.stringify(resources[kind]);
+    const json = {} as Record<ResourceKind, string[]>;
+    for (const kind of PUSH_ORDER) {
+      json[kind] = resources[kind].map((r) => JSON.stringify(r));
+      keys[kind] = json[kind].join("\n");
+    }
     const versions = nextVersions(previous, keys, () => ++versionCounter);
     const moved = PUSH_ORDER.filter((k) => previous?.versions[k] !== versions[k]);
     if (moved.length > 0 || !snapshot) {
-      // Encoding checks every resource against Envoy's protos: a bad resource throws here, never reaches a client.
+      // Encoding checks every new resource against Envoy's protos: a bad one throws here and never reaches a client.
+      const nextCache = new Map<string, AnyMessage>();
       const encoded = {} as Record<ResourceKind, { name: string; namedOnly?: boolean; payload: AnyMessage }[]>;
       for (const kind of PUSH_ORDER) {
-        encoded[kind] = moved.includes(kind) || !snapshot
-          ? resources[kind].map((r) => ({ name: r.name, namedOnly: r.namedOnly, payload: encodeAny(TYPE_URLS[kind].split("/")[1]!, r.resource) }))
-          : [...snapshot.resources[kind]];
+        encoded[kind] = resources[kind].map((r, i) => {
+          const cacheKey = `${kind}\n${json[kind][i]}`;
+          const payload = encodeCache.get(cacheKey) ?? encodeAny(TYPE_URLS[kind].split("/")[1]!, r.resource);
+          nextCache.set(cacheKey, payload);
+          return { name: r.name, namedOnly: r.namedOnly, payload };
+        });
       }
+      encodeCache = nextCache;
       snapshot = { versions, resources: encoded };
     }
     previous = { versions, keys, deployments: current };
     if (lingering.size > 0) scheduleLingerExpiry();
-    if (moved.length > 0) logger.info({ versions, deployments: current.size, lingering: lingering.size, changed: moved }, "xds snapshot rebuilt");
+    if (moved.length > 0) {
+      const buildMs = Math.round(performance.now() - started);
+      logger.info({ versions, deployments: current.size, lingering: lingering.size, changed: moved, buildMs }, "xds snapshot rebuilt");
+    }
     return moved.length > 0;
   };
 
@@ -165,6 +180,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
   let burstStarted: number | undefined;
   let lingerTimer: NodeJS.Timeout | undefined;
   const push = (): void => {
+    if (debounceTimer) clearTimeout(debounceTimer);
     debounceTimer = undefined;
     burstStarted = undefined;
     try {
