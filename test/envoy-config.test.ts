@@ -1,11 +1,12 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { isIP } from "node:net";
 import fc from "fast-check";
 import YAML from "yaml";
 import {
   A2A_LISTENER, buildBootstrap, buildXdsSnapshot, DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT, deploymentClusterName,
-  ENVOY_MODES, ROUTER_CLUSTER, ROUTE_CONFIG_NAME, TYPE_URLS, validateEnvoyInput, type ResourceKind,
+  ENVOY_MODES, ROUTER_CLUSTER, ROUTE_CONFIG_NAME, TYPE_URLS, validateEnvoyInput, whyNotRoutable, type ResourceKind,
 } from "../infra/envoy/config";
 import { BOOTSTRAP_TYPE, committedBootstrapPath, renderBootstrapYaml } from "../infra/envoy/cli";
 import type { Bootstrap, Listener, RouteConfiguration, ClusterLoadAssignment } from "../infra/envoy/types";
@@ -190,6 +191,16 @@ describe("envoy config: xDS resources (Option B)", () => {
     assert.equal((apiHcm.rds as Json).route_config_name, ROUTE_CONFIG_NAME);
   });
 
+  it("gives no direct route to a record Envoy would reject (host name, bad port, bad id), saying why", () => {
+    assert.equal(whyNotRoutable({ id: "ok", host: "10.0.0.1", port: 50054 }), undefined);
+    assert.equal(whyNotRoutable({ id: "ok", host: "::1", port: 50054 }), undefined);
+    assert.equal(whyNotRoutable({ id: "ok", host: "localhost", port: 50054 }), 'host "localhost" is not an IP address');
+    assert.equal(whyNotRoutable({ id: "ok", host: "10.0.0.1", port: 0 }), "port 0 is not a TCP port");
+    assert.equal(whyNotRoutable({ id: "a/b", host: "10.0.0.1", port: 1 }), "malformed deployment id");
+    const snapshot = buildXdsSnapshot([{ id: "named", host: "agent.local", port: 50054 }, ...deployments]);
+    assert.ok(!snapshot.cluster.some((c) => c.name === deploymentClusterName("named")));
+  });
+
   it("keeps the clusters of just-removed deployments (lingering) without routing to them", () => {
     const snapshot = buildXdsSnapshot([deployments[0]!], { lingering: [deployments[1]!] });
     const clusterNames = snapshot.cluster.map((c) => c.name);
@@ -201,7 +212,7 @@ describe("envoy config: xDS resources (Option B)", () => {
   it("property: whatever the registry holds, only valid ids get a route, each route names a served cluster, the router route is last", () => {
     const record = fc.record({
       id: fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/), fc.string({ maxLength: 12 }), fc.constantFrom("", "a/b", "../x", "a b", "x,y")),
-      host: fc.constantFrom("127.0.0.1", "10.1.2.3"),
+      host: fc.constantFrom("127.0.0.1", "10.1.2.3", "::1", "localhost", "", "agent.local"),
       port: fc.oneof(fc.integer({ min: 1, max: 65535 }), fc.constantFrom(0, -1, 70000)),
     });
     fc.assert(fc.property(fc.array(record, { maxLength: 15 }), (records) => {
@@ -214,7 +225,11 @@ describe("envoy config: xDS resources (Option B)", () => {
       for (const r of routes.slice(0, -1)) {
         const id = r.match.headers![0]!.string_match!.exact!;
         assert.ok(isValidDeploymentId(id), `route for invalid id ${JSON.stringify(id)}`);
-        assert.ok(records.some((d) => d.id === id));
+        assert.ok(records.some((d) => d.id === id && whyNotRoutable(d) === undefined));
+      }
+      for (const e of snapshot.endpoint) {
+        const addr = (e.resource as ClusterLoadAssignment).endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address.address;
+        assert.notEqual(isIP(addr), 0, `EDS endpoint ${addr} is not an IP literal`);
       }
       for (const r of routes) {
         assert.ok(clusters.has(r.route!.cluster) && endpoints.has(r.route!.cluster), `route names missing cluster ${r.route!.cluster}`);

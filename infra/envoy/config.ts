@@ -6,6 +6,7 @@
  *   `buildListener`, `buildApiListener`, `buildRouteConfiguration`, `buildClusters`, `buildEndpoints`,
  *   and `buildXdsSnapshot` that puts them together for a list of deployments.
  */
+import { isIP } from "node:net";
 import {
   A2A_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT,
 } from "../ports";
@@ -199,11 +200,23 @@ export function buildRouteConfiguration(deployments: readonly DeploymentRecord[]
   };
 }
 
-/** Deployments Envoy may route to directly: valid ids only, first record of a duplicated id wins, sorted for stable output. */
+/**
+ * Why Envoy will not route a record directly (it still reaches the router), or undefined when it may.
+ * EDS endpoints must be IP literals: Envoy and gRPC clients reject a host name there, and one
+ * rejected endpoint would make them reject the whole update.
+ */
+export function whyNotRoutable(d: DeploymentRecord): string | undefined {
+  if (!isValidDeploymentId(d.id)) return "malformed deployment id";
+  if (!Number.isInteger(d.port) || d.port < 1 || d.port > 65535) return `port ${d.port} is not a TCP port`;
+  if (isIP(d.host) === 0) return `host ${JSON.stringify(d.host)} is not an IP address`;
+  return undefined;
+}
+
+/** Deployments Envoy may route to directly (see `whyNotRoutable`); first record of a duplicated id wins; sorted for stable output. */
 export function routableDeployments(deployments: readonly DeploymentRecord[]): DeploymentRecord[] {
   const byId = new Map<string, DeploymentRecord>();
   for (const d of deployments) {
-    if (isValidDeploymentId(d.id) && Number.isInteger(d.port) && d.port > 0 && d.port < 65536 && !byId.has(d.id)) byId.set(d.id, d);
+    if (whyNotRoutable(d) === undefined && !byId.has(d.id)) byId.set(d.id, d);
   }
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

@@ -7,7 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type * as protobuf from "protobufjs";
-import { buildXdsSnapshot, DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT, TYPE_URLS, type ResourceKind } from "../../infra/envoy/config";
+import { buildXdsSnapshot, DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT, TYPE_URLS, whyNotRoutable, type ResourceKind } from "../../infra/envoy/config";
 import { encodeAny, messageType } from "../../infra/envoy/proto";
 import { ROUTER_ADMIN_PORT } from "../../infra/ports";
 import { silentLogger, type Logger } from "../log";
@@ -89,12 +89,21 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
   const lingering = new Map<string, { record: DeploymentRecord; until: number }>();
   let snapshot: VersionedSnapshot<AnyMessage>;
   let encodeCache = new Map<string, AnyMessage>();
+  /** Records already warned about, so a bad record is logged once, not on every rebuild. */
+  const warnedUnroutable = new Set<string>();
 
   /** Rebuilds the snapshot from the registry; returns true when some type's version moved. */
   const rebuild = (): boolean => {
     const started = performance.now();
     const now = Date.now();
     const current = new Map(opts.registry.list().map((d) => [d.id, d]));
+    for (const d of current.values()) {
+      const why = whyNotRoutable(d);
+      if (why && !warnedUnroutable.has(`${d.id}\n${why}`)) {
+        warnedUnroutable.add(`${d.id}\n${why}`);
+        logger.warn({ deploymentId: d.id, host: d.host, port: d.port, reason: why }, `deployment ${d.id} gets no direct Envoy route (${why}): its calls go through the router`);
+      }
+    }
     for (const [id, d] of previous?.deployments ?? []) {
       if (!current.has(id) && !lingering.has(id)) lingering.set(id, { record: d, until: now + lingerMs });
     }
