@@ -143,6 +143,8 @@ describe("envoy config: the strict validator really rejects bad configs", () => 
     ["two members of a oneof", (b) => { hcm(b).rds = { route_config_name: "x", config_source: { ads: {}, resource_api_version: "V3" } }; }, /only one of route_specifier/],
     ["a missing required field (protoc-gen-validate)", (b) => { ((b.static_resources as Json).clusters as Json[])[0]!.health_checks = [{ timeout: "1s", interval: "1s", healthy_threshold: 1, http_health_check: { path: "/readyz" } }]; }, /unhealthy_threshold: required/],
     ["an empty required string (min_len)", (b) => { hcm(b).stat_prefix = ""; }, /stat_prefix: must have at least 1 character/],
+    ["a duration outside its range (connect_timeout must be > 0)", (b) => { ((b.static_resources as Json).clusters as Json[])[0]!.connect_timeout = "0s"; }, /connect_timeout: must be longer than 0s/],
+    ["an invalid HTTP header name", (b) => { (hcm(b).route_config as Json).request_headers_to_remove = ["x bad"]; }, /request_headers_to_remove\[0\]: "x bad" is not a valid HTTP_HEADER_NAME/],
     ["a deprecated field", (b) => { ((b.static_resources as Json).clusters as Json[])[0]!.max_requests_per_connection = 100; }, /max_requests_per_connection: field is deprecated/],
   ];
   for (const [what, mutate, expected] of cases) {

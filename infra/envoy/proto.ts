@@ -91,6 +91,17 @@ const WRAPPERS: Record<string, string> = {
   "google.protobuf.DoubleValue": "double", "google.protobuf.FloatValue": "float",
 };
 
+/** protoc-gen-validate's well-known patterns (strict mode), as Envoy applies them. */
+const WELL_KNOWN_REGEX: Record<string, RegExp> = {
+  HTTP_HEADER_NAME: /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/,
+  HTTP_HEADER_VALUE: /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/,
+};
+
+function durationSeconds(value: string): number | undefined {
+  const m = DURATION_PATTERN.exec(value);
+  return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) + Number(`0.${m[3] ?? "0"}`)) : undefined;
+}
+
 const isObject = (v: unknown): v is { [key: string]: JsonValue } => typeof v === "object" && v !== null && !Array.isArray(v);
 const fullName = (t: protobuf.Type): string => t.fullName.replace(/^\./, "");
 
@@ -150,16 +161,31 @@ class Checker {
     return out;
   }
 
-  /** The subset of protoc-gen-validate rules that matter for what we generate. */
+  /** protoc-gen-validate rules: every kind that occurs on a field our configs set (see docs/envoy.md). */
   private rules(value: unknown, rules: Record<string, unknown>, at: string): void {
     const str = rules.string;
     if (isObject(str) && typeof value === "string") {
       if (typeof str.min_len === "number" && value.length < str.min_len) this.problems.push(`${at}: must have at least ${str.min_len} character(s)`);
       if (typeof str.max_len === "number" && value.length > str.max_len) this.problems.push(`${at}: must have at most ${str.max_len} character(s)`);
+      const known = typeof str.well_known_regex === "string" ? WELL_KNOWN_REGEX[str.well_known_regex] : undefined;
+      if (known && !known.test(value)) this.problems.push(`${at}: ${JSON.stringify(value)} is not a valid ${str.well_known_regex}`);
     }
     const rep = rules.repeated;
-    if (isObject(rep) && Array.isArray(value) && typeof rep.min_items === "number" && value.length < rep.min_items) {
-      this.problems.push(`${at}: needs at least ${rep.min_items} item(s)`);
+    if (isObject(rep) && Array.isArray(value)) {
+      if (typeof rep.min_items === "number" && value.length < rep.min_items) this.problems.push(`${at}: needs at least ${rep.min_items} item(s)`);
+      if (isObject(rep.items)) value.forEach((item, i) => this.rules(item, rep.items as Record<string, unknown>, `${at}[${i}]`));
+    }
+    const dur = rules.duration;
+    if (isObject(dur) && typeof value === "string") {
+      const seconds = durationSeconds(value);
+      const bound = (b: unknown): number | undefined => (isObject(b) ? Number(b.seconds ?? 0) + Number(b.nanos ?? 0) / 1e9 : undefined);
+      const [gt, gte, lt, lte] = [bound(dur.gt), bound(dur.gte), bound(dur.lt), bound(dur.lte)];
+      if (seconds !== undefined) {
+        if (gt !== undefined && !(seconds > gt)) this.problems.push(`${at}: must be longer than ${gt}s`);
+        if (gte !== undefined && !(seconds >= gte)) this.problems.push(`${at}: must be at least ${gte}s`);
+        if (lt !== undefined && !(seconds < lt)) this.problems.push(`${at}: must be shorter than ${lt}s`);
+        if (lte !== undefined && !(seconds <= lte)) this.problems.push(`${at}: must be at most ${lte}s`);
+      }
     }
     for (const kind of ["uint32", "int32", "uint64", "int64", "double"]) {
       const r = rules[kind];
