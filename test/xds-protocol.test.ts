@@ -103,8 +103,8 @@ describe("xds protocol: versions per type", () => {
   it("a type keeps its version while its content is unchanged and gets a new one when it changes", () => {
     let n = 0;
     const keys = { listener: "L", route: "R1", cluster: "C1", endpoint: "E1" };
-    const first = nextVersions(undefined, keys, () => ++n);
-    const second = nextVersions({ versions: first, keys }, { ...keys, route: "R2", cluster: "C2" }, () => ++n);
+    const first = nextVersions(undefined, keys, () => String(++n));
+    const second = nextVersions({ versions: first, keys }, { ...keys, route: "R2", cluster: "C2" }, () => String(++n));
     assert.equal(second.listener, first.listener);
     assert.equal(second.endpoint, first.endpoint);
     assert.notEqual(second.route, first.route);

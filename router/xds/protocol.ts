@@ -37,10 +37,10 @@ export interface VersionedSnapshot<T> {
  * Versions of `next`: a type keeps its version when its content key is unchanged and
  * gets a new one otherwise. `contentKey` must be deterministic (e.g. the JSON of the resources).
  */
-export function nextVersions(previous: { versions: Record<ResourceKind, string>; keys: Record<ResourceKind, string> } | undefined, keys: Record<ResourceKind, string>, counter: () => number): Record<ResourceKind, string> {
+export function nextVersions(previous: { versions: Record<ResourceKind, string>; keys: Record<ResourceKind, string> } | undefined, keys: Record<ResourceKind, string>, newVersion: () => string): Record<ResourceKind, string> {
   const versions = {} as Record<ResourceKind, string>;
   for (const kind of PUSH_ORDER) {
-    versions[kind] = previous && previous.keys[kind] === keys[kind] ? previous.versions[kind] : String(counter());
+    versions[kind] = previous && previous.keys[kind] === keys[kind] ? previous.versions[kind] : newVersion();
   }
   return versions;
 }

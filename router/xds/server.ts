@@ -84,6 +84,8 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
   const c = codec();
 
   let versionCounter = 0;
+  // Versions differ across router restarts too, so a reconnecting client never sees an old version string reused for new content.
+  const versionPrefix = Date.now().toString(36);
   let previous: { versions: Record<ResourceKind, string>; keys: Record<ResourceKind, string>; deployments: Map<string, DeploymentRecord> } | undefined;
   /** Removed deployments whose clusters still linger, with when they go. */
   const lingering = new Map<string, { record: DeploymentRecord; until: number }>();
@@ -120,7 +122,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
       json[kind] = resources[kind].map((r) => JSON.stringify(r));
       keys[kind] = json[kind].join("\n");
     }
-    const versions = nextVersions(previous, keys, () => ++versionCounter);
+    const versions = nextVersions(previous, keys, () => `${versionPrefix}.${++versionCounter}`);
     const moved = PUSH_ORDER.filter((k) => previous?.versions[k] !== versions[k]);
     if (moved.length > 0 || !snapshot) {
       // Encoding checks every new resource against Envoy's protos: a bad one throws here and never reaches a client.
