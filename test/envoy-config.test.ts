@@ -127,6 +127,8 @@ describe("envoy config: bootstrap", () => {
     const dockerfile = fs.readFileSync(path.join(__dirname, "..", "infra", "envoy", "Dockerfile"), "utf8");
     assert.match(dockerfile, /^ARG ENVOY_IMAGE=envoyproxy\/envoy:v\d+\.\d+\.\d+$/m);
     assert.match(dockerfile, /^COPY envoy\.\$\{ENVOY_MODE\}\.yaml \/etc\/envoy\/envoy\.yaml$/m);
+    assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/local\/bin\/pixell-envoy-entrypoint"\]$/m);
+    assert.match(dockerfile, /^USER 101:101$/m, "runs unprivileged");
   });
 });
 
