@@ -179,7 +179,9 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
       }
       send(s, responses);
     });
-    const drop = (): void => { streams.delete(s); };
+    const drop = (): void => {
+      if (streams.delete(s)) logger.info({ node: s.node, types: s.state.status() }, "xds stream closed");
+    };
     call.on("end", () => { drop(); call.end(); });
     call.on("error", drop);
     call.on("cancelled", drop);
