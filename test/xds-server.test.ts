@@ -7,8 +7,10 @@ import * as grpc from "@grpc/grpc-js";
 import pino from "pino";
 import { buildXdsSnapshot, deploymentClusterName, ROUTE_CONFIG_NAME, ROUTER_CLUSTER, TYPE_URLS, type ResourceKind } from "../infra/envoy/config";
 import { encodeMessage, messageType } from "../infra/envoy/proto";
-import { ADS_METHOD_PATH, startXdsServer, type XdsServer } from "../router/xds";
-import type { RouteConfiguration } from "../infra/envoy/types";
+import { ADS_METHOD_PATH, startXdsIfConfigured, startXdsServer, xdsOptionsFor, type XdsServer } from "../router/xds";
+import type { ClusterLoadAssignment, RouteConfiguration } from "../infra/envoy/types";
+import { startRouter } from "../router";
+import { silentLogger } from "../router/log";
 import { assertValidEnvoyConfig } from "./helpers/envoy-validate";
 import { MemoryRegistry } from "./helpers/memory-registry";
 
@@ -237,5 +239,40 @@ describe("xds server: the ADS protocol on the wire", function () {
     await server.close();
     assert.equal(registry.listenerCount, 0);
     assert.deepEqual(server.streams(), []);
+  });
+});
+
+describe("xds server: wiring into the router process", () => {
+  it("is off without ROUTER_XDS, and points Envoy at the router over loopback when the router listens on a wildcard", () => {
+    const bound = { port: 50052, adminPort: 9902, registry: new MemoryRegistry() };
+    assert.equal(xdsOptionsFor({ listen: { host: "0.0.0.0", port: 50052 }, xds: undefined }, bound, silentLogger), undefined);
+    const opts = xdsOptionsFor({ listen: { host: "0.0.0.0", port: 50052 }, xds: { host: "127.0.0.1", port: 18000 } }, bound, silentLogger)!;
+    assert.equal(opts.listen, "127.0.0.1:18000");
+    assert.deepEqual(opts.routerTarget, { host: "127.0.0.1", port: 50052 });
+    assert.equal(opts.routerAdminPort, 9902);
+    assert.equal(opts.registry, bound.registry);
+    assert.equal(xdsOptionsFor({ listen: { host: "10.0.0.5", port: 50052 }, xds: { host: "::1", port: 18000 } }, bound, silentLogger)!.listen, "[::1]:18000");
+  });
+
+  it("starts next to a real router, serving the router's own registry", async () => {
+    const registry = new MemoryRegistry([{ id: "alpha", host: "127.0.0.1", port: 50054 }]);
+    const router = await startRouter({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", registry, logger: silentLogger });
+    const xds = await startXdsIfConfigured({ listen: { host: "0.0.0.0", port: router.port }, xds: { host: "127.0.0.1", port: 0 } }, router, silentLogger);
+    const client = new AdsTestClient(xds!.port, "wired");
+    try {
+      client.request("endpoint", { names: [ROUTER_CLUSTER, deploymentClusterName("alpha")] });
+      const eds = await client.next();
+      const byName = Object.fromEntries(eds.resources.map((r) => {
+        const d = decode("endpoint", r) as unknown as ClusterLoadAssignment;
+        return [d.cluster_name, d.endpoints[0]!.lb_endpoints[0]!.endpoint];
+      }));
+      assert.deepEqual(byName[ROUTER_CLUSTER]!.address.socket_address, { address: "127.0.0.1", port_value: router.port });
+      assert.equal(byName[ROUTER_CLUSTER]!.health_check_config!.port_value, router.adminPort);
+      assert.equal(byName[deploymentClusterName("alpha")]!.address.socket_address.port_value, 50054);
+    } finally {
+      client.close();
+      await xds?.close();
+      await router.close();
+    }
   });
 });
