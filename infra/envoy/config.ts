@@ -246,7 +246,15 @@ export function buildHttpConnectionManager(opts: HttpConnectionManagerOptions): 
     http_filters: [...(opts.filters ?? []), ROUTER_FILTER],
     ...(opts.streamIdleTimeout ? { stream_idle_timeout: opts.streamIdleTimeout } : {}),
     ...(opts.keepaliveInterval
-      ? { http2_protocol_options: { connection_keepalive: { interval: opts.keepaliveInterval, timeout: "20s" } } }
+      ? {
+        http2_protocol_options: {
+          // Envoy's edge recommendations: bound what one client can make Envoy buffer (defaults are 256 MiB).
+          // max_concurrent_streams stays unlimited: one caller may hold many long streams on one connection.
+          initial_stream_window_size: 65536,
+          initial_connection_window_size: 1048576,
+          connection_keepalive: { interval: opts.keepaliveInterval, timeout: "20s" },
+        },
+      }
       : {}),
     ...(opts.accessLog
       ? {
