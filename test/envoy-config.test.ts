@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { isIP } from "node:net";
 import fc from "fast-check";
 import YAML from "yaml";
@@ -113,6 +114,18 @@ describe("envoy config: bootstrap", () => {
     assert.equal(b.dynamic_resources!.ads_config.grpc_services[0]!.envoy_grpc.cluster_name, xds.name);
     assert.deepEqual(b.dynamic_resources!.lds_config, { ads: {}, resource_api_version: "V3" });
     assert.deepEqual(b.dynamic_resources!.cds_config, { ads: {}, resource_api_version: "V3" });
+  });
+
+  it("npm run envoy-config prints the same YAML, and refuses an unknown mode with exit code 2", function () {
+    this.timeout(20000);
+    const cli = path.join(__dirname, "..", "infra", "envoy", "cli.ts");
+    const run = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", cli, ...args], { encoding: "utf8" });
+    const ok = run("--mode", "xds");
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stdout, renderBootstrapYaml("xds"));
+    const bad = run("--mode", "mesh");
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--mode must be one of router, xds \(got "mesh"\)/);
   });
 
   it("rejects an input with a bad port or clashing ports, naming each problem", () => {
