@@ -11,15 +11,23 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as protobuf from "protobufjs";
 
-const XDS_DEPS = path.join(path.dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
-const INCLUDE_DIRS = [
-  path.join(XDS_DEPS, "envoy-api"),
-  path.join(XDS_DEPS, "xds"),
-  path.join(XDS_DEPS, "googleapis"),
-  path.join(XDS_DEPS, "protoc-gen-validate"),
-  // google/protobuf/descriptor.proto (imported by the validate annotations).
-  path.dirname(require.resolve("protobufjs/package.json")),
-];
+/** Where the protos are: resolved on first use, so importing this module never fails on its own. */
+function includeDirs(): string[] {
+  let xdsDeps: string;
+  try {
+    xdsDeps = path.join(path.dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
+  } catch {
+    throw new Error("Envoy's v3 protos come from the @grpc/grpc-js-xds package, which is not installed: install it (a runtime dependency of the router's xDS server)");
+  }
+  return [
+    path.join(xdsDeps, "envoy-api"),
+    path.join(xdsDeps, "xds"),
+    path.join(xdsDeps, "googleapis"),
+    path.join(xdsDeps, "protoc-gen-validate"),
+    // google/protobuf/descriptor.proto (imported by the validate annotations).
+    path.dirname(require.resolve("protobufjs/package.json")),
+  ];
+}
 
 /** Every proto the generated bootstrap and the xDS resources use, including each `typed_config` extension. */
 export const ENVOY_PROTO_FILES = [
@@ -43,9 +51,10 @@ let cachedRoot: protobuf.Root | undefined;
 /** The loaded Envoy API (cached: loading takes about a second). Field names are kept in snake_case. */
 export function envoyRoot(): protobuf.Root {
   if (cachedRoot) return cachedRoot;
+  const dirs = includeDirs();
   const root = new protobuf.Root();
   root.resolvePath = (_origin: string, target: string): string => {
-    for (const dir of INCLUDE_DIRS) {
+    for (const dir of dirs) {
       const candidate = path.join(dir, target);
       if (fs.existsSync(candidate)) return candidate;
     }
