@@ -1,0 +1,36 @@
+/**
+ * Wiring for the router's main: starts the xDS server next to a running router when
+ * ROUTER_XDS / --xds is set. `xdsOptionsFor` is the pure part (what the xDS server is told).
+ */
+import type { Logger } from "../log";
+import type { RouterConfig } from "../config";
+import type { RunningRouter } from "../server";
+import { startXdsServer, type XdsServer, type XdsServerOptions } from "./server";
+
+/** Wildcard listen addresses are not addresses Envoy can send to: it reaches the router over loopback. */
+function reachable(host: string): string {
+  return host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
+}
+
+/** The xDS server's options for a router config and the ports the router actually bound; undefined when xDS is off. */
+export function xdsOptionsFor(config: Pick<RouterConfig, "listen" | "xds">, bound: { port: number; adminPort: number; registry: XdsServerOptions["registry"] }, logger: Logger): XdsServerOptions | undefined {
+  if (!config.xds) return undefined;
+  const xdsHost = config.xds.host.includes(":") ? `[${config.xds.host}]` : config.xds.host;
+  return {
+    listen: `${xdsHost}:${config.xds.port}`,
+    registry: bound.registry,
+    routerTarget: { host: reachable(config.listen.host), port: bound.port },
+    routerAdminPort: bound.adminPort,
+    logger: logger.child({ component: "xds" }),
+  };
+}
+
+/**
+ * In router/main.ts, after startRouter:
+ *   const xds = await startXdsIfConfigured(config, router, logger);
+ *   ... and on shutdown: await xds?.close();
+ */
+export async function startXdsIfConfigured(config: Pick<RouterConfig, "listen" | "xds">, router: Pick<RunningRouter, "port" | "adminPort" | "registry">, logger: Logger): Promise<XdsServer | undefined> {
+  const opts = xdsOptionsFor(config, router, logger);
+  return opts ? startXdsServer(opts) : undefined;
+}
