@@ -15,6 +15,7 @@ export const Status = {
   NOT_FOUND: 5,
   PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
   INTERNAL: 13,
   UNAVAILABLE: 14,
   UNAUTHENTICATED: 16,
@@ -59,4 +60,31 @@ export function extractDeploymentId(headers: IncomingHttpHeaders): DeploymentIdR
     };
   }
   return { id: raw };
+}
+
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/**
+ * Parses a `grpc-timeout` header (gRPC over HTTP/2: 1-8 digits and a unit of H M S m u n)
+ * into milliseconds. Returns undefined when it is malformed.
+ */
+export function parseGrpcTimeout(value: string): number | undefined {
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
+  return m ? Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]! : undefined;
+}
+
+/** Percent-encodes a status message as `grpc-message` requires (bytes outside 0x20-0x7E, and '%'). */
+export function encodeGrpcMessage(message: string): string {
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(message)) return message;
+  let out = "";
+  for (const byte of Buffer.from(message, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+
+/** The hop count a call arrived with (0 when absent or unreadable: a client cannot lower it below what routers add). */
+export function readHopCount(headers: IncomingHttpHeaders): number {
+  const n = Number(firstValue(headers[HOP_COUNT_KEY]));
+  return Number.isInteger(n) && n > 0 ? n : 0;
 }

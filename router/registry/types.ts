@@ -15,7 +15,11 @@ export interface DeploymentRecord extends Target {
   readonly id: string;
 }
 
-/** `undefined` means the source does not know the id (the router answers NOT_FOUND if no source does). */
+/**
+ * `undefined` means the source does not know the id (the router answers NOT_FOUND if no source does).
+ * A source that cannot answer at all (its backend is down and it has nothing cached) throws or rejects;
+ * the router then answers UNAVAILABLE rather than claiming the deployment does not exist.
+ */
 export type Resolution = Target | undefined;
 
 export interface RegistrySource {
@@ -29,6 +33,8 @@ export interface RegistrySource {
   list(): DeploymentRecord[];
   /** Called after the set of known deployments changed. Returns a function that unsubscribes. */
   onChange(listener: () => void): () => void;
+  /** Seconds since the source's data was last refreshed successfully, for /metrics (omit when it does not apply). */
+  snapshotAgeSeconds?(): number | undefined;
   /** Stop timers and watchers. */
   close(): Promise<void>;
 }

@@ -1,0 +1,90 @@
+/**
+ * The router's configuration: flags first, then environment variables, then defaults.
+ * Pure: takes argv and env, returns a validated config or throws a ConfigError naming the key.
+ */
+import { parseArgs } from "node:util";
+import { parseRegistrySpec } from "./registry/chain";
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RouterConfig {
+  readonly listen: HostPort;
+  readonly admin: HostPort;
+  readonly registry: string;
+  readonly drainMs: number;
+  readonly maxHops: number;
+  readonly xds: HostPort | undefined;
+  readonly logLevel: string;
+}
+
+/** Every setting: flag name, environment variable, default. The README's table mirrors this. */
+export const ROUTER_SETTINGS = {
+  listen: { env: "ROUTER_LISTEN", default: "0.0.0.0:50052" },
+  admin: { env: "ROUTER_ADMIN", default: "0.0.0.0:9902" },
+  registry: { env: "ROUTER_REGISTRY", default: undefined },
+  "drain-ms": { env: "ROUTER_DRAIN_MS", default: "20000" },
+  "max-hops": { env: "ROUTER_MAX_HOPS", default: "3" },
+  xds: { env: "ROUTER_XDS", default: undefined },
+  "log-level": { env: "LOG_LEVEL", default: "info" },
+} as const;
+
+/** Parses `host:port` or `[v6]:port`; port 0 means "any free port". */
+export function parseHostPort(value: string, key: string): HostPort {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(`${key} must be HOST:PORT (for example 0.0.0.0:50052 or [::1]:50052), got ${JSON.stringify(value)}`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+function intSetting(value: string, key: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new ConfigError(`${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEnv): RouterConfig {
+  let values: Record<string, string | undefined>;
+  try {
+    const options = Object.fromEntries(Object.keys(ROUTER_SETTINGS).map((k) => [k, { type: "string" as const }]));
+    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}. Flags: ${Object.keys(ROUTER_SETTINGS).map((k) => `--${k}`).join(" ")}`);
+  }
+  const get = (k: keyof typeof ROUTER_SETTINGS): string | undefined => {
+    const s = ROUTER_SETTINGS[k];
+    return values[k] ?? (env[s.env] !== undefined && env[s.env] !== "" ? env[s.env] : s.default);
+  };
+  const name = (k: keyof typeof ROUTER_SETTINGS): string => `--${k} (${ROUTER_SETTINGS[k].env})`;
+
+  const registry = get("registry");
+  if (registry === undefined) throw new ConfigError(`${name("registry")} is required: file:PATH, par:URL or cloudmap:NAMESPACE/SERVICE, comma-separated`);
+  try {
+    parseRegistrySpec(registry);
+  } catch (err) {
+    throw new ConfigError(`${name("registry")}: ${(err as Error).message}`);
+  }
+  const logLevel = get("log-level")!;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`${name("log-level")} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+  const xds = get("xds");
+  return {
+    listen: parseHostPort(get("listen")!, name("listen")),
+    admin: parseHostPort(get("admin")!, name("admin")),
+    registry,
+    drainMs: intSetting(get("drain-ms")!, name("drain-ms"), 0, 3_600_000),
+    maxHops: intSetting(get("max-hops")!, name("max-hops"), 1, 16),
+    xds: xds === undefined ? undefined : parseHostPort(xds, name("xds")),
+    logLevel,
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * The A2A router: reads `x-deployment-id`, resolves it to an agent, forwards the call as raw HTTP/2.
+ *
+ * - server.ts   startRouter(): listener, admin server, draining
+ * - proxy.ts    the per-call forwarding (the hot path)
+ * - routing.ts  pure request parsing: deployment id, hop count, grpc-timeout, status codes
+ * - upstream.ts pooled HTTP/2 sessions to agents
+ * - registry/   where deployments are found: file, PAR REST API, Cloud Map; chained in order
+ * - admin.ts    /healthz /readyz /deployments /deployments/{id}/health /metrics
+ * - metrics.ts  Prometheus metrics
+ * - config.ts   flags and environment variables
+ * - main.ts     the process: config, signals, exit codes
+ */
+export { startRouter, createSources, type RouterOptions, type RunningRouter } from "./server";
+export { parseRouterConfig, ConfigError, ROUTER_SETTINGS, type RouterConfig } from "./config";
+export { parseRegistryFile, FileSource } from "./registry/file";
+export { ParSource } from "./registry/par";
+export { RegistryChain, parseRegistrySpec, type SourceSpec } from "./registry/chain";
+export type { RegistrySource, Target, DeploymentRecord } from "./registry/types";

@@ -1,0 +1,49 @@
+/**
+ * `npm run router -- --listen HOST:PORT --admin HOST:PORT --registry SOURCE`
+ * Exit codes: 0 after a clean drain, 2 on bad configuration, 1 on a failure to start.
+ */
+import { ConfigError, parseRouterConfig } from "./config";
+import { createLogger } from "./log";
+import { startRouter } from "./server";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = parseRouterConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`router: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger("pixell-router", config.logLevel);
+  const router = await startRouter({
+    listen: config.listen,
+    admin: config.admin,
+    registry: config.registry,
+    drainMs: config.drainMs,
+    maxHops: config.maxHops,
+    logger,
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    router.drain().then(({ drained }) => {
+      if (!drained) logger.warn("drain time ran out with calls still in flight");
+      process.exit(0);
+    }, (err: unknown) => {
+      logger.error({ err: (err as Error).message }, "drain failed");
+      process.exit(1);
+    });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`router failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,144 @@
+/**
+ * Assembles a running router: registry sources, the HTTP/2 gRPC listener with the proxy,
+ * the admin server, and graceful draining.
+ */
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { createAdminServer } from "./admin";
+import type { HostPort } from "./config";
+import { parseHostPort } from "./config";
+import { createLogger, type Logger } from "./log";
+import { RouterMetrics } from "./metrics";
+import { createStreamHandler, type ProxyState } from "./proxy";
+import { parseRegistrySpec, RegistryChain, type SourceSpec } from "./registry/chain";
+import { FileSource } from "./registry/file";
+import { ParSource } from "./registry/par";
+import type { RegistrySource } from "./registry/types";
+import { UpstreamPool } from "./upstream";
+
+export interface RouterOptions {
+  /** gRPC listen address, `host:port` (port 0: any free port). */
+  readonly listen: string | HostPort;
+  /** Admin HTTP address; default `127.0.0.1:0`. */
+  readonly admin?: string | HostPort;
+  /** A registry spec (`file:PATH,par:URL,cloudmap:NS/SVC`) or a ready-made source. */
+  readonly registry: string | RegistrySource;
+  /** How long in-flight calls may run after drain starts. */
+  readonly drainMs?: number;
+  readonly maxHops?: number;
+  readonly logger?: Logger;
+  /** Builds sources for specs this module does not construct itself (cloudmap). */
+  readonly sourceFactory?: (spec: SourceSpec, logger: Logger) => RegistrySource | undefined;
+}
+
+export interface RunningRouter {
+  readonly port: number;
+  readonly adminPort: number;
+  readonly registry: RegistrySource;
+  readonly metrics: RouterMetrics;
+  /** Calls in flight now. */
+  activeCalls(): number;
+  /** Stop taking calls (new ones get UNAVAILABLE, /readyz says 503), wait for in-flight ones up to drainMs, then close. */
+  drain(): Promise<{ drained: boolean }>;
+  /** Close everything now. */
+  close(): Promise<void>;
+}
+
+/** Builds the sources a spec names. Exported for the probe and the CLI, which read registries too. */
+export function createSources(spec: string, logger: Logger, factory?: RouterOptions["sourceFactory"]): RegistrySource[] {
+  return parseRegistrySpec(spec).map((s) => {
+    const custom = factory?.(s, logger);
+    if (custom) return custom;
+    switch (s.kind) {
+      case "file": return new FileSource({ path: s.path, logger });
+      case "par": return new ParSource({ url: s.url, logger });
+      case "cloudmap": throw new Error(`registry source cloudmap:${s.namespace}/${s.service} needs a Cloud Map client: start the router through router/main.ts`);
+    }
+  });
+}
+
+function listenOn(server: http.Server | http2.Http2Server, addr: HostPort): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(addr.port, addr.host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
+  const logger = opts.logger ?? createLogger("pixell-router");
+  const listen = typeof opts.listen === "string" ? parseHostPort(opts.listen, "listen") : opts.listen;
+  const adminAddr = opts.admin === undefined ? { host: "127.0.0.1", port: 0 } : typeof opts.admin === "string" ? parseHostPort(opts.admin, "admin") : opts.admin;
+  const drainMs = opts.drainMs ?? 20_000;
+
+  const registry = typeof opts.registry === "string" ? new RegistryChain(createSources(opts.registry, logger, opts.sourceFactory)) : opts.registry;
+  const pool = new UpstreamPool({ logger });
+  const state: ProxyState = { active: 0 };
+  let loaded = false;
+  let draining = false;
+  const metrics = new RouterMetrics({
+    activeStreams: () => state.active,
+    upstreamConnections: () => pool.size,
+    registry: () => (registry instanceof RegistryChain ? registry.sources : [registry]),
+  });
+
+  const admin = createAdminServer({ registry, metrics, logger, isReady: () => loaded && !draining });
+  const adminPort = await listenOn(admin, adminAddr);
+  await registry.start();
+  loaded = true;
+
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const server = http2.createServer({
+    // Large windows keep big messages and fast streams moving; per-stream backpressure still bounds memory.
+    settings: { initialWindowSize: 1 << 20, maxConcurrentStreams: 10_000 },
+    maxSessionMemory: 64,
+  });
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.setLocalWindowSize(16 << 20);
+    session.on("error", (err: Error) => logger.debug({ err: err.message }, "client session error"));
+    session.once("close", () => sessions.delete(session));
+  });
+  server.on("stream", createStreamHandler({ registry, pool, metrics, logger, maxHops: opts.maxHops ?? 3, isDraining: () => draining }, state));
+  const port = await listenOn(server, listen);
+  logger.info({ listen: `${listen.host}:${port}`, admin: `${adminAddr.host}:${adminPort}`, registry: registry.description }, "router started");
+
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    draining = true;
+    for (const s of sessions) s.destroy();
+    pool.closeAll(true);
+    await Promise.all([
+      new Promise<void>((r) => server.close(() => r())),
+      new Promise<void>((r) => { admin.closeAllConnections(); admin.close(() => r()); }),
+      registry.close(),
+    ]);
+  };
+
+  return {
+    port,
+    adminPort,
+    registry,
+    metrics,
+    activeCalls: () => state.active,
+    async drain() {
+      draining = true;
+      logger.info({ inFlight: state.active, drainMs }, "draining: refusing new calls, waiting for in-flight ones");
+      server.close();
+      // GOAWAY: clients open new connections elsewhere; streams already open run to their end.
+      for (const s of sessions) if (!s.closed) s.close();
+      const deadline = Date.now() + drainMs;
+      while (state.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      const drained = state.active === 0;
+      logger.info({ drained, left: state.active }, "drain finished");
+      await close();
+      return { drained };
+    },
+    close,
+  };
+}
