@@ -1,0 +1,109 @@
+/**
+ * Step 1 of a run: the ids of every registered deployment, from Cloud Map in AWS
+ * (PAR's contract: the instance id is the deployment id) or from the router's
+ * registry file locally. Clients come in as parameters.
+ */
+import { readFile } from "node:fs/promises";
+import {
+  DiscoverInstancesCommand,
+  paginateListInstances,
+  type ServiceDiscoveryClient,
+} from "@aws-sdk/client-servicediscovery";
+import { silentLogger, type Logger } from "../router/log";
+
+/** DiscoverInstances has no NextToken: this is the most one call returns (the API's maximum MaxResults). */
+export const DISCOVER_MAX_RESULTS = 1000;
+
+/** Listing the deployments failed; the run emits DiscoveryErrors = 1 and the invocation fails. */
+export class DiscoveryError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DiscoveryError";
+  }
+}
+
+export interface CloudMapTarget {
+  readonly namespace: string;
+  readonly service: string;
+  /** When set, a full DiscoverInstances page is completed with the paginated ListInstances on this service. */
+  readonly serviceId?: string | undefined;
+}
+
+export interface Discovery {
+  /** Unique deployment ids, sorted. */
+  readonly ids: string[];
+  /** True when more deployments may exist than were listed (a full page and no way to page further). */
+  readonly truncated: boolean;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+function uniqueSorted(ids: Iterable<string>): string[] {
+  return [...new Set(ids)].sort();
+}
+
+/**
+ * Every instance of the Cloud Map service, whatever its health (an agent Cloud Map thinks
+ * unhealthy is exactly the one to probe). DiscoverInstances returns at most 1000 instances
+ * and cannot page; a full page falls back to ListInstances when the service id is known.
+ */
+export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: CloudMapTarget, logger: Logger = silentLogger): Promise<Discovery> {
+  const where = `Cloud Map service ${target.namespace}/${target.service}`;
+  let instanceIds: string[];
+  try {
+    const res = await sd.send(new DiscoverInstancesCommand({
+      NamespaceName: target.namespace,
+      ServiceName: target.service,
+      HealthStatus: "ALL",
+      MaxResults: DISCOVER_MAX_RESULTS,
+    }));
+    instanceIds = (res.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
+  } catch (err) {
+    throw new DiscoveryError(`DiscoverInstances on ${where} failed (${describe(err)}): check that the namespace and service exist and that the probe's role may call servicediscovery:DiscoverInstances`, { cause: err });
+  }
+  if (instanceIds.length < DISCOVER_MAX_RESULTS) return { ids: uniqueSorted(instanceIds), truncated: false };
+
+  if (!target.serviceId) {
+    logger.error({ namespace: target.namespace, service: target.service, listed: instanceIds.length },
+      "DiscoverInstances returned a full page: deployments beyond it are not probed; set CLOUDMAP_SERVICE_ID to list them all with ListInstances");
+    return { ids: uniqueSorted(instanceIds), truncated: true };
+  }
+  try {
+    const all: string[] = [];
+    for await (const page of paginateListInstances({ client: sd, pageSize: 100 }, { ServiceId: target.serviceId })) {
+      for (const i of page.Instances ?? []) if (i.Id) all.push(i.Id);
+    }
+    logger.info({ serviceId: target.serviceId, listed: all.length }, "DiscoverInstances page was full; listed every instance with ListInstances");
+    return { ids: uniqueSorted(all), truncated: false };
+  } catch (err) {
+    throw new DiscoveryError(`ListInstances on ${where} (service id ${target.serviceId}) failed (${describe(err)}): check CLOUDMAP_SERVICE_ID and that the probe's role may call servicediscovery:ListInstances`, { cause: err });
+  }
+}
+
+// TEMPORARY until router/registry/file.ts lands on main: the same format, ids only.
+function parseRegistryFile(text: string): { id: string }[] {
+  const doc = JSON.parse(text) as { deployments?: unknown };
+  if (!Array.isArray(doc.deployments)) throw new Error('expected {"deployments":[...]}');
+  return doc.deployments.map((d: { id?: unknown }, i: number) => {
+    if (typeof d?.id !== "string" || d.id === "") throw new Error(`deployments[${i}].id must be a non-empty string`);
+    return { id: d.id };
+  });
+}
+
+/** The deployments of a router registry file (`{"deployments":[{"id":...}]}`), the local stand-in for Cloud Map. */
+export async function discoverFromFile(path: string): Promise<Discovery> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new DiscoveryError(`cannot read registry file ${path} (${describe(err)}): pass --registry file:PATH with an existing file`, { cause: err });
+  }
+  try {
+    return { ids: uniqueSorted(parseRegistryFile(text).map((d) => d.id)), truncated: false };
+  } catch (err) {
+    throw new DiscoveryError(`registry file ${path} is not valid: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
