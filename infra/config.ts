@@ -70,6 +70,9 @@ export const CONFIG_KEYS = [
 
 export const DEFAULT_REGION = "us-east-2";
 
+/** Milliseconds the probe Lambda keeps back for PutMetricData (probe-lambda's PROBE_RESERVE_MS default). */
+export const PROBE_RESERVE_MS = 5000;
+
 /** CloudWatch Logs accepts only these retention periods (days). */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
@@ -224,8 +227,9 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
 
   const probeTimeoutMs = int("probeTimeoutMs", 3000, 100, 60000);
   const probeLambdaTimeoutSeconds = int("probeLambdaTimeoutSeconds", 30, 3, 900);
-  if (probeLambdaTimeoutSeconds * 1000 <= probeTimeoutMs) {
-    bad("probeLambdaTimeoutSeconds", String(probeLambdaTimeoutSeconds), `more seconds than probeTimeoutMs (${probeTimeoutMs} ms) so a run can finish its calls`);
+  // The probe keeps PROBE_RESERVE_MS (5 s) of its time for emitting metrics and starts no call inside it.
+  if (probeLambdaTimeoutSeconds * 1000 < probeTimeoutMs + PROBE_RESERVE_MS + 1000) {
+    bad("probeLambdaTimeoutSeconds", String(probeLambdaTimeoutSeconds), `at least ${Math.ceil((probeTimeoutMs + PROBE_RESERVE_MS + 1000) / 1000)} s: probeTimeoutMs (${probeTimeoutMs} ms) plus the probe's 5 s reserved for metrics plus 1 s`);
   }
 
   const config: StackConfig = {

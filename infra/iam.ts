@@ -38,7 +38,7 @@ export interface CloudMapNames {
 }
 
 /** DiscoverInstances has no resource type: it is scoped by namespace and service name conditions. */
-function discoverStatement(sid: string, names: CloudMapNames): Statement {
+function discoverStatement(sid: string, names: Pick<CloudMapNames, "namespaceName" | "serviceName">): Statement {
   return {
     Sid: sid,
     Effect: "Allow",
@@ -92,7 +92,7 @@ export function taskRolePolicy(names: CloudMapNames): PolicyDocument {
   };
 }
 
-export interface ProbePolicyInput extends CloudMapNames {
+export interface ProbePolicyInput extends Omit<CloudMapNames, "hostedZoneId"> {
   readonly metricsNamespace: string;
   readonly logGroupArn: string;
   /** The Lambda runs in the VPC and must manage its network interfaces. */
@@ -103,6 +103,13 @@ export interface ProbePolicyInput extends CloudMapNames {
 export function probeRolePolicy(input: ProbePolicyInput): PolicyDocument {
   const statements: Statement[] = [
     discoverStatement("DiscoverAgents", input),
+    {
+      // DiscoverInstances returns one page; beyond it the probe lists the service (CLOUDMAP_SERVICE_ID).
+      Sid: "ListAgentsBeyondOnePage",
+      Effect: "Allow",
+      Action: ["servicediscovery:ListInstances"],
+      Resource: input.serviceArn,
+    },
     {
       // PutMetricData has no resource type; the namespace condition is its only scope.
       Sid: "PutProbeMetrics",

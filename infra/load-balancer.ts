@@ -25,7 +25,7 @@ export interface TargetGroupSpec {
   readonly deregistrationDelay: number;
   /** Close long-lived HTTP/2 connections at the end of the delay so clients reconnect to live tasks. */
   readonly connectionTermination: boolean;
-  readonly preserveClientIp: boolean;
+  readonly preserveClientIp: "true" | "false";
   readonly healthCheck: {
     readonly protocol: "HTTP";
     readonly port: string;
@@ -46,7 +46,7 @@ function targetGroupSpec(port: number, healthPort: string, healthPath: string): 
     deregistrationDelay: DEREGISTRATION_DELAY_SECONDS,
     connectionTermination: true,
     // Off (the default for ip targets) so the tasks' security group can admit the NLB by group.
-    preserveClientIp: false,
+    preserveClientIp: "false",
     healthCheck: {
       protocol: "HTTP",
       port: healthPort,
