@@ -85,7 +85,7 @@ describe("infra decisions: containers", () => {
 
   it("serialises to JSON the task definition accepts (no undefined fields)", () => {
     const json = JSON.stringify(containerDefinitions({ ...inputs, envoyMode: "xds" }));
-    assert.ok(!json.includes("undefined") && !json.includes("null"));
+    assert.ok(!json.includes("undefined") && !json.includes(":null"));
     const router = (JSON.parse(json) as { name: string; environment: { name: string; value: string }[] }[])[1]!;
     assert.deepEqual(router.environment.find((e) => e.name === "ROUTER_XDS"), { name: "ROUTER_XDS", value: "127.0.0.1:18000" });
   });
