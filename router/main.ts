@@ -4,6 +4,7 @@
  */
 import { ConfigError, parseRouterConfig } from "./config";
 import { createLogger } from "./log";
+import { cloudMapSourceFactory } from "./registry/cloudmap";
 import { startRouter } from "./server";
 
 async function main(): Promise<void> {
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
     registry: config.registry,
     drainMs: config.drainMs,
     maxHops: config.maxHops,
+    // cloudmap: entries get a Cloud Map client from the task's environment (region, role).
+    sourceFactory: cloudMapSourceFactory({ pollIntervalMs: config.cloudMapPollMs }),
     logger,
   });
   let stopping = false;

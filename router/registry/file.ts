@@ -2,7 +2,8 @@
  * `file:PATH`: a JSON registry `{"deployments":[{"id","host","port"}]}` re-read when it
  * changes. A broken file keeps the last good table, so a bad edit never takes routing down.
  */
-import { promises as fs, watchFile, unwatchFile, type Stats } from "node:fs";
+import { promises as fs, watch, watchFile, unwatchFile, type FSWatcher, type Stats } from "node:fs";
+import * as path from "node:path";
 import type { Logger } from "../log";
 import { silentLogger } from "../log";
 import { isValidDeploymentId, type DeploymentRecord, type RegistrySource, type Resolution } from "./types";
@@ -50,8 +51,10 @@ export class FileSource implements RegistrySource {
   private readonly listeners = new Set<() => void>();
   private readonly logger: Logger;
   private loadedAt: number | undefined;
+  private dirWatcher: FSWatcher | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
   private readonly onStat = (curr: Stats, prev: Stats): void => {
-    if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size || curr.ino !== prev.ino) void this.reload();
+    if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size || curr.ino !== prev.ino) this.scheduleReload();
   };
 
   constructor(private readonly opts: FileSourceOptions) {
@@ -61,6 +64,17 @@ export class FileSource implements RegistrySource {
 
   async start(): Promise<void> {
     await this.reload();
+    // inotify on the directory sees writes and rename-on-save at once; the stat poll is the fallback
+    // for filesystems where it is silent (network mounts, some container volumes).
+    try {
+      const base = path.basename(this.opts.path);
+      this.dirWatcher = watch(path.dirname(this.opts.path), { persistent: false }, (_event, name) => {
+        if (name === null || name === base) this.scheduleReload();
+      });
+      this.dirWatcher.on("error", () => this.dirWatcher?.close());
+    } catch {
+      this.dirWatcher = undefined;
+    }
     watchFile(this.opts.path, { interval: this.opts.pollIntervalMs ?? 250, persistent: false }, this.onStat);
   }
 
@@ -83,6 +97,17 @@ export class FileSource implements RegistrySource {
 
   async close(): Promise<void> {
     unwatchFile(this.opts.path, this.onStat);
+    this.dirWatcher?.close();
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+  }
+
+  /** Coalesces the several events one save produces into one read. */
+  private scheduleReload(): void {
+    if (this.reloadTimer) return;
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = undefined;
+      void this.reload();
+    }, 20);
   }
 
   private async reload(): Promise<void> {
