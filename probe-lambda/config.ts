@@ -19,6 +19,8 @@ export interface ProbeConfig {
   readonly concurrency: number;
   /** Time kept back from the Lambda's limit for emitting metrics: no probe starts inside it. */
   readonly reserveMs: number;
+  /** Secrets Manager secret id/ARN holding the bearer token for a router with authentication on. */
+  readonly authTokenSecret: string | undefined;
 }
 
 export const PROBE_DEFAULTS = {
@@ -102,5 +104,6 @@ export function readProbeConfig(env: Readonly<Record<string, string | undefined>
     timeoutMs: parseIntSetting("PROBE_TIMEOUT_MS", env.PROBE_TIMEOUT_MS, PROBE_DEFAULTS.timeoutMs, 100, 60_000),
     concurrency: parseIntSetting("PROBE_CONCURRENCY", env.PROBE_CONCURRENCY, PROBE_DEFAULTS.concurrency, 1, 1024),
     reserveMs: parseIntSetting("PROBE_RESERVE_MS", env.PROBE_RESERVE_MS, PROBE_DEFAULTS.reserveMs, 0, 600_000),
+    authTokenSecret: env.PROBE_AUTH_TOKEN_SECRET?.trim() || undefined,
   };
 }

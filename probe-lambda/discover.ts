@@ -9,6 +9,7 @@ import {
   paginateListInstances,
   type ServiceDiscoveryClient,
 } from "@aws-sdk/client-servicediscovery";
+import { parseRegistryFile } from "../router/registry/file";
 import { silentLogger, type Logger } from "../router/log";
 
 /** DiscoverInstances has no NextToken: this is the most one call returns (the API's maximum MaxResults). */
@@ -36,7 +37,7 @@ export interface Discovery {
   readonly truncated: boolean;
 }
 
-function describe(err: unknown): string {
+function errorText(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }
@@ -62,7 +63,7 @@ export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: C
     }));
     instanceIds = (res.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
   } catch (err) {
-    throw new DiscoveryError(`DiscoverInstances on ${where} failed (${describe(err)}): check that the namespace and service exist and that the probe's role may call servicediscovery:DiscoverInstances`, { cause: err });
+    throw new DiscoveryError(`DiscoverInstances on ${where} failed (${errorText(err)}): check that the namespace and service exist and that the probe's role may call servicediscovery:DiscoverInstances`, { cause: err });
   }
   if (instanceIds.length < DISCOVER_MAX_RESULTS) return { ids: uniqueSorted(instanceIds), truncated: false };
 
@@ -79,18 +80,8 @@ export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: C
     logger.info({ serviceId: target.serviceId, listed: all.length }, "DiscoverInstances page was full; listed every instance with ListInstances");
     return { ids: uniqueSorted(all), truncated: false };
   } catch (err) {
-    throw new DiscoveryError(`ListInstances on ${where} (service id ${target.serviceId}) failed (${describe(err)}): check CLOUDMAP_SERVICE_ID and that the probe's role may call servicediscovery:ListInstances`, { cause: err });
+    throw new DiscoveryError(`ListInstances on ${where} (service id ${target.serviceId}) failed (${errorText(err)}): check CLOUDMAP_SERVICE_ID and that the probe's role may call servicediscovery:ListInstances`, { cause: err });
   }
-}
-
-// TEMPORARY until router/registry/file.ts lands on main: the same format, ids only.
-function parseRegistryFile(text: string): { id: string }[] {
-  const doc = JSON.parse(text) as { deployments?: unknown };
-  if (!Array.isArray(doc.deployments)) throw new Error('expected {"deployments":[...]}');
-  return doc.deployments.map((d: { id?: unknown }, i: number) => {
-    if (typeof d?.id !== "string" || d.id === "") throw new Error(`deployments[${i}].id must be a non-empty string`);
-    return { id: d.id };
-  });
 }
 
 /** The deployments of a router registry file (`{"deployments":[{"id":...}]}`), the local stand-in for Cloud Map. */
@@ -99,7 +90,7 @@ export async function discoverFromFile(path: string): Promise<Discovery> {
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new DiscoveryError(`cannot read registry file ${path} (${describe(err)}): pass --registry file:PATH with an existing file`, { cause: err });
+    throw new DiscoveryError(`cannot read registry file ${path} (${errorText(err)}): pass --registry file:PATH with an existing file`, { cause: err });
   }
   try {
     return { ids: uniqueSorted(parseRegistryFile(text).map((d) => d.id)), truncated: false };

@@ -29,6 +29,8 @@ export interface MetricInput {
   readonly results: readonly ProbeResult[];
   readonly notProbed: number;
   readonly discoveryFailed: boolean;
+  /** Discovery listed only part of the deployments: DiscoveryErrors = 1 while the rest is still reported. */
+  readonly discoveryTruncated?: boolean;
 }
 
 export interface MetricBatch {
@@ -65,7 +67,7 @@ export function buildMetricData(input: MetricInput, timestamp: Date): MetricDatu
     datum(METRIC.DeploymentsHealthy, healthy, "Count", timestamp),
     datum(METRIC.DeploymentsUnhealthy, input.results.length - healthy, "Count", timestamp),
     datum(METRIC.DeploymentsNotProbed, input.notProbed, "Count", timestamp),
-    datum(METRIC.DiscoveryErrors, 0, "Count", timestamp),
+    datum(METRIC.DiscoveryErrors, input.discoveryTruncated ? 1 : 0, "Count", timestamp),
   );
   return data;
 }

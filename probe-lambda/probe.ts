@@ -28,13 +28,31 @@ export interface ProbeOutcome {
   readonly notProbed: string[];
 }
 
+export interface ProbeClientOptions {
+  /** Connect with TLS (system CAs). */
+  readonly tls?: boolean;
+  /** Sent as `authorization: Bearer <token>` on every call (a router with authentication on). */
+  readonly bearerToken?: string | undefined;
+}
+
+/** Adds the authorization metadata to each call; an interceptor works on plaintext channels too, unlike call credentials. */
+function bearerInterceptor(token: string): grpc.Interceptor {
+  return (options, nextCall) => new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      metadata.set("authorization", `Bearer ${token}`);
+      next(metadata, listener);
+    },
+  });
+}
+
 /** The run's channel to the endpoint: one HTTP/2 connection shared by every probe; the caller closes it. */
-export function createProbeClient(endpoint: string, tls = false): grpc.Client {
-  const credentials = tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+export function createProbeClient(endpoint: string, opts: ProbeClientOptions = {}): grpc.Client {
+  const credentials = opts.tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
   return new grpc.Client(endpoint, credentials, {
     // A probe must see the endpoint as it is now, not a backoff from an earlier failure.
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 1000,
+    ...(opts.bearerToken ? { interceptors: [bearerInterceptor(opts.bearerToken)] } : {}),
   });
 }
 

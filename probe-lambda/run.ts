@@ -4,6 +4,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { silentLogger, type Logger } from "../router/log";
+import { PROBE_DEFAULTS } from "./config";
 import { DiscoveryError, type Discovery } from "./discover";
 import { buildMetricBatches, type MetricBatch } from "./metrics";
 import { probeAll, type ProbeResult } from "./probe";
@@ -47,7 +48,7 @@ const MAX_LOGGED_FAILURES = 200;
  */
 export async function runProbe(opts: RunProbeOptions): Promise<ProbeSummary> {
   const logger = opts.logger ?? silentLogger;
-  const namespace = opts.metricsNamespace ?? "Pixell/A2A";
+  const namespace = opts.metricsNamespace ?? PROBE_DEFAULTS.metricsNamespace;
   const started = Date.now();
   let discovery: Discovery;
   try {
@@ -75,7 +76,9 @@ export async function runProbe(opts: RunProbeOptions): Promise<ProbeSummary> {
     results: outcome.results,
     notProbedIds: outcome.notProbed,
   };
-  await opts.sink?.(buildMetricBatches({ results: outcome.results, notProbed: outcome.notProbed.length, discoveryFailed: false }, new Date(), namespace));
+  await opts.sink?.(buildMetricBatches({
+    results: outcome.results, notProbed: outcome.notProbed.length, discoveryFailed: false, discoveryTruncated: discovery.truncated,
+  }, new Date(), namespace));
 
   const failures = outcome.results.filter((r) => !r.ok);
   logger.info({

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import fc from "fast-check";
 import {
   backoffMs, batchMetricData, buildEmfLines, buildMetricBatches, buildMetricData, isRetryable, putBatches, MAX_DATA_PER_REQUEST,
 } from "../probe-lambda/metrics";
@@ -26,6 +27,11 @@ describe("probe metrics: building", () => {
       { MetricName: "DeploymentsNotProbed", Timestamp: NOW, Value: 2, Unit: "Count" },
       { MetricName: "DiscoveryErrors", Timestamp: NOW, Value: 0, Unit: "Count" },
     ]);
+  });
+
+  it("reports a truncated discovery as DiscoveryErrors = 1 beside the measured data", () => {
+    const data = buildMetricData({ results: [result("a", true)], notProbed: 0, discoveryFailed: false, discoveryTruncated: true }, NOW);
+    assert.deepEqual(data.filter((d) => d.MetricName === "DiscoveryErrors" || d.MetricName === "ProbeSuccess").map((d) => [d.MetricName, d.Value]), [["ProbeSuccess", 1], ["DiscoveryErrors", 1]]);
   });
 
   it("emits only DiscoveryErrors = 1 when discovery failed", () => {
@@ -156,5 +162,24 @@ describe("probe metrics: PutMetricData against a local CloudWatch endpoint", () 
     assert.equal(put.failed[0]?.attempts, 1);
     assert.deepEqual(put.failed[0]?.lost, [{ metric: "DiscoveryErrors" }]);
     assert.equal(cw.count("PutMetricData"), 1);
+  });
+});
+
+describe("probe metrics: batching property", () => {
+  it("for any data, every batch is within both limits and the batches concatenate back to the input", () => {
+    const datumArb = fc.record({
+      MetricName: fc.constantFrom("ProbeSuccess", "ProbeLatency"),
+      Dimensions: fc.tuple(fc.string({ minLength: 1, maxLength: 128 })).map(([v]) => [{ Name: "DeploymentId", Value: v }]),
+      Value: fc.double({ min: 0, max: 1e6, noNaN: true }),
+    });
+    fc.assert(fc.property(fc.array(datumArb, { maxLength: 300 }), fc.integer({ min: 1, max: 50 }), fc.integer({ min: 200, max: 5000 }), (data, maxData, maxBytes) => {
+      const batches = batchMetricData("Pixell/A2A", data, maxData, maxBytes);
+      assert.deepEqual(batches.flatMap((b) => b.MetricData), data);
+      for (const b of batches) {
+        assert.ok(b.MetricData.length >= 1 && b.MetricData.length <= maxData);
+        // A single datum larger than the budget still goes alone (CloudWatch will judge it); otherwise within budget.
+        if (b.MetricData.length > 1) assert.ok(JSON.stringify(b).length <= maxBytes, `${JSON.stringify(b).length} > ${maxBytes}`);
+      }
+    }), { numRuns: 200 });
   });
 });

@@ -1,0 +1,43 @@
+import { strict as assert } from "node:assert";
+import { PROBE_DEFAULTS, ProbeConfigError, readProbeConfig } from "../probe-lambda/config";
+
+describe("probe config", () => {
+  it("applies the documented defaults", () => {
+    assert.deepEqual(readProbeConfig({ PROBE_ENDPOINT: "a2a.example.com:50051" }), {
+      endpoint: "a2a.example.com:50051",
+      tls: false,
+      cloudMapNamespace: "pixell-runtime.local",
+      cloudMapService: "agents",
+      cloudMapServiceId: undefined,
+      metricsNamespace: "Pixell/A2A",
+      timeoutMs: 3000,
+      concurrency: 64,
+      reserveMs: PROBE_DEFAULTS.reserveMs,
+      authTokenSecret: undefined,
+    });
+  });
+
+  it("reads every key", () => {
+    const c = readProbeConfig({
+      PROBE_ENDPOINT: "[::1]:50051", PROBE_TLS: "true", CLOUDMAP_NAMESPACE: "ns.local", CLOUDMAP_SERVICE: "svc", CLOUDMAP_SERVICE_ID: "srv-123",
+      METRICS_NAMESPACE: "Team/A2A", PROBE_TIMEOUT_MS: "1500", PROBE_CONCURRENCY: "8", PROBE_RESERVE_MS: "2000",
+      PROBE_AUTH_TOKEN_SECRET: "arn:aws:secretsmanager:us-east-2:123456789012:secret:probe-token",
+    });
+    assert.deepEqual(c, { endpoint: "[::1]:50051", tls: true, cloudMapNamespace: "ns.local", cloudMapService: "svc", cloudMapServiceId: "srv-123", metricsNamespace: "Team/A2A", timeoutMs: 1500, concurrency: 8, reserveMs: 2000, authTokenSecret: "arn:aws:secretsmanager:us-east-2:123456789012:secret:probe-token" });
+  });
+
+  const rejects = (env: Record<string, string>, pattern: RegExp): void => {
+    assert.throws(() => readProbeConfig({ PROBE_ENDPOINT: "h:50051", ...env }), (err: Error) => err instanceof ProbeConfigError && pattern.test(err.message));
+  };
+
+  it("names the key, the value and what is accepted", () => {
+    assert.throws(() => readProbeConfig({}), /PROBE_ENDPOINT is not set: set it to the host:port/);
+    rejects({ PROBE_ENDPOINT: "nlb.example.com" }, /PROBE_ENDPOINT="nlb.example.com" is not host:port/);
+    rejects({ PROBE_ENDPOINT: "h:70000" }, /port 1-65535/);
+    rejects({ PROBE_TIMEOUT_MS: "3s" }, /PROBE_TIMEOUT_MS="3s" is not accepted: expected a whole number from 100 to 60000 \(default 3000\)/);
+    rejects({ PROBE_CONCURRENCY: "0" }, /PROBE_CONCURRENCY="0" .* from 1 to 1024/);
+    rejects({ PROBE_TLS: "yes" }, /PROBE_TLS="yes" .* true or false/);
+    rejects({ METRICS_NAMESPACE: "AWS/Lambda" }, /METRICS_NAMESPACE="AWS\/Lambda" is not accepted/);
+    rejects({ CLOUDMAP_SERVICE: " " }, /CLOUDMAP_SERVICE is set but empty/);
+  });
+});
