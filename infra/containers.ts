@@ -140,7 +140,8 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
         { containerPort: A2A_PORT, protocol: "tcp", name: "a2a" },
         { containerPort: ENVOY_READY_PORT, protocol: "tcp", name: "envoy-ready" },
       ],
-      environment: [],
+      // The entrypoint fails Envoy's readiness on SIGTERM, then drains this long before stopping Envoy.
+      environment: [{ name: "ENVOY_DRAIN_SECONDS", value: String(Math.ceil(inputs.routerDrainMs / 1000)) }],
       dependsOn: [{ containerName: "router", condition: "HEALTHY" }],
       stopTimeout,
       ulimits: [{ name: "nofile", softLimit: 65536, hardLimit: 65536 }],

@@ -77,7 +77,8 @@ describe("infra decisions: containers", () => {
     assert.deepEqual(par!.portMappings[1], { containerPortRange: "50054-50060", protocol: "tcp" });
   });
 
-  it("gives the router time to drain before SIGKILL, within Fargate's 120 s cap", () => {
+  it("gives the router and Envoy time to drain before SIGKILL, within Fargate's 120 s cap", () => {
+    assert.deepEqual(containerDefinitions(inputs)[2]!.environment, [{ name: "ENVOY_DRAIN_SECONDS", value: "20" }]);
     assert.equal(routerStopTimeoutSeconds(20000), 25);
     assert.equal(routerStopTimeoutSeconds(200000), 120);
     assert.ok(containerDefinitions(inputs).every((c) => c.stopTimeout === 25));
@@ -125,10 +126,10 @@ describe("infra decisions: probe and images", () => {
       ["a2a-nlb.elb.us-east-2.amazonaws.com:50051", true, "srv-abc", 2500, 32]);
   });
 
-  it("builds both images from the repository root with the Envoy mode as a build arg", () => {
+  it("builds the router from the repository root and Envoy from infra/envoy with the mode as a build arg", () => {
     const specs = imageBuildSpecs("/repo", "xds");
     assert.deepEqual([specs.router.context, specs.router.dockerfile], ["/repo", "/repo/router/Dockerfile"]);
-    assert.deepEqual([specs.envoy.dockerfile, specs.envoy.args], ["/repo/infra/envoy/Dockerfile", { ENVOY_MODE: "xds" }]);
+    assert.deepEqual([specs.envoy.context, specs.envoy.dockerfile, specs.envoy.args], ["/repo/infra/envoy", "/repo/infra/envoy/Dockerfile", { ENVOY_MODE: "xds" }]);
   });
 });
 

@@ -202,6 +202,7 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     const images = Object.fromEntries(run.ofType("awsx:ecr:Image").map((i) => [i.name, i.inputs]));
     assert.match(images["a2a-router"]!.dockerfile, /router\/Dockerfile$/);
     assert.match(images["a2a-envoy"]!.dockerfile, /infra\/envoy\/Dockerfile$/);
+    assert.match(images["a2a-envoy"]!.context, /infra\/envoy$/);
     assert.deepEqual(images["a2a-envoy"]!.args, { ENVOY_MODE: "router" });
   });
 });
