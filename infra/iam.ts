@@ -37,12 +37,15 @@ export interface CloudMapNames {
   readonly hostedZoneId: string;
 }
 
-/** DiscoverInstances has no resource type: it is scoped by namespace and service name conditions. */
-function discoverStatement(sid: string, names: Pick<CloudMapNames, "namespaceName" | "serviceName">): Statement {
+/**
+ * DiscoverInstances(Revision) have no resource type: they are scoped by namespace and service name
+ * conditions. The router polls the revision and fetches the list only when it moved.
+ */
+function discoverStatement(sid: string, names: Pick<CloudMapNames, "namespaceName" | "serviceName">, withRevision: boolean): Statement {
   return {
     Sid: sid,
     Effect: "Allow",
-    Action: ["servicediscovery:DiscoverInstances"],
+    Action: withRevision ? ["servicediscovery:DiscoverInstances", "servicediscovery:DiscoverInstancesRevision"] : ["servicediscovery:DiscoverInstances"],
     Resource: "*",
     Condition: {
       StringEquals: {
@@ -87,7 +90,7 @@ export function taskRolePolicy(names: CloudMapNames): PolicyDocument {
         Action: ["route53:ChangeResourceRecordSets", "route53:GetHostedZone"],
         Resource: `arn:aws:route53:::hostedzone/${names.hostedZoneId}`,
       },
-      discoverStatement("RouterDiscoversAgents", names),
+      discoverStatement("RouterDiscoversAgents", names, true),
     ],
   };
 }
@@ -102,7 +105,7 @@ export interface ProbePolicyInput extends Omit<CloudMapNames, "hostedZoneId"> {
 /** The probe Lambda: discover agents, put metrics in one namespace, write its own log group. */
 export function probeRolePolicy(input: ProbePolicyInput): PolicyDocument {
   const statements: Statement[] = [
-    discoverStatement("DiscoverAgents", input),
+    discoverStatement("DiscoverAgents", input, false),
     {
       // DiscoverInstances returns one page; beyond it the probe lists the service (CLOUDMAP_SERVICE_ID).
       Sid: "ListAgentsBeyondOnePage",

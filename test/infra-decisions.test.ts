@@ -100,6 +100,7 @@ describe("infra decisions: IAM", () => {
     const register = doc.Statement.find((s) => s.Action.includes("servicediscovery:RegisterInstance"))!;
     assert.equal(register.Resource, names.serviceArn);
     const discover = doc.Statement.find((s) => s.Action.includes("servicediscovery:DiscoverInstances"))!;
+    assert.deepEqual(discover.Action, ["servicediscovery:DiscoverInstances", "servicediscovery:DiscoverInstancesRevision"]);
     assert.deepEqual(discover.Condition, { StringEquals: { "servicediscovery:NamespaceName": "ns.local", "servicediscovery:ServiceName": "agents" } });
     assert.equal(doc.Statement.find((s) => s.Action.includes("route53:ChangeResourceRecordSets"))!.Resource, "arn:aws:route53:::hostedzone/Z1");
   });
