@@ -109,7 +109,8 @@ export class AgentService extends pulumi.ComponentResource {
         { targetGroupArn: args.a2aTargetGroupArn, containerName: "envoy", containerPort: A2A_PORT },
         { targetGroupArn: args.restTargetGroupArn, containerName: "par", containerPort: PAR_REST_PORT },
       ],
-      // Time for PAR to start its agents and the NLB to see two passing checks before ECS counts failures.
+      // ECS ignores failing NLB checks this long after a task starts: PAR's start period (60 s), the
+      // router's first passing check, then two passing NLB checks 10 s apart: 120 s by default.
       healthCheckGracePeriodSeconds: args.healthCheckGracePeriodSeconds,
       deploymentCircuitBreaker: DEPLOYMENT.circuitBreaker,
       deploymentMinimumHealthyPercent: DEPLOYMENT.minimumHealthyPercent,

@@ -253,7 +253,7 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
       if (!(LOG_RETENTION_DAYS as readonly number[]).includes(days)) bad("logRetentionDays", String(days), `one of ${LOG_RETENTION_DAYS.join(", ")}`);
       return days;
     })(),
-    healthCheckGracePeriodSeconds: int("healthCheckGracePeriodSeconds", 60, 0, 2147483647),
+    healthCheckGracePeriodSeconds: int("healthCheckGracePeriodSeconds", 120, 0, 2147483647),
     cloudMapNamespace: matching("cloudMapNamespace", DNS_NAME, "a lower-case DNS name such as pixell-runtime.local", "pixell-runtime.local")!,
     cloudMapService: matching("cloudMapService", SERVICE_NAME, "a lower-case DNS label such as agents", "agents")!,
     probeSchedule: matching("probeSchedule", SCHEDULE, "an EventBridge schedule: rate(1 minute), rate(5 minutes) or cron(...)", "rate(1 minute)")!,

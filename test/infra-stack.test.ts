@@ -115,7 +115,7 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
   it("registers the Fargate service with both target groups, a grace period and the rollback circuit breaker", () => {
     const svc = run.one("aws:ecs/service:Service").inputs;
     assert.deepEqual(svc.deploymentCircuitBreaker, { enable: true, rollback: true });
-    assert.equal(svc.healthCheckGracePeriodSeconds, 60);
+    assert.equal(svc.healthCheckGracePeriodSeconds, 120);
     assert.equal(svc.desiredCount, 2);
     assert.equal(svc.launchType, "FARGATE");
     assert.deepEqual(svc.loadBalancers.map((lb: Inputs) => [lb.containerName, lb.containerPort]), [["envoy", 50051], ["par", 8080]]);
