@@ -1,0 +1,132 @@
+/**
+ * The pixell-a2a stack: `pulumi up` deploys it, `pulumi preview` shows it on every pull request.
+ * Read the config once, then build: network -> security groups -> NLB -> Cloud Map -> images ->
+ * ECS service (PAR + router + Envoy) -> probe -> alarms and dashboard.
+ */
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { loadStackConfig } from "./infra/config";
+import { Network } from "./infra/network";
+import { SecurityGroups } from "./infra/security-groups";
+import { LoadBalancer } from "./infra/load-balancer";
+import { ServiceDiscovery } from "./infra/service-discovery";
+import { Images } from "./infra/images";
+import { AgentService } from "./infra/agent-service";
+import { Probe } from "./infra/probe";
+import { probeCodeArchive } from "./infra/probe-code";
+import { METRICS_NAMESPACE, Monitoring } from "./infra/monitoring";
+
+const config = loadStackConfig();
+const tags = { project: "pixell-a2a", stack: pulumi.getStack() };
+const name = "a2a";
+// An internal NLB is reachable only from inside the VPC: the probe must run there too.
+const probeInVpc = !config.internetFacing;
+
+const network = new Network(name, { config: config.network, internetFacing: config.internetFacing, tags });
+
+const securityGroups = new SecurityGroups(name, {
+  vpcId: network.vpcId,
+  allowedCidrs: config.allowedCidrs,
+  restAllowedCidrs: config.restAllowedCidrs,
+  agentPortFirst: config.agentPortFirst,
+  agentPortLast: config.agentPortLast,
+  probeInVpc,
+  tags,
+});
+
+const loadBalancer = new LoadBalancer(name, {
+  vpcId: network.vpcId,
+  subnetIds: config.internetFacing ? network.publicSubnetIds : network.privateSubnetIds,
+  securityGroupId: securityGroups.nlb.id,
+  internal: !config.internetFacing,
+  tlsCertificateArn: config.tlsCertificateArn,
+  tags,
+});
+
+const discovery = new ServiceDiscovery(name, {
+  vpcId: network.vpcId,
+  namespace: config.cloudMapNamespace,
+  service: config.cloudMapService,
+  tags,
+});
+
+const images = new Images(name, { repoRoot: __dirname, envoyMode: config.envoyMode, tags });
+
+const cloudMap = {
+  namespaceName: discovery.namespaceName,
+  serviceName: discovery.serviceName,
+  serviceId: discovery.service.id,
+  serviceArn: discovery.service.arn,
+  hostedZoneId: discovery.namespace.hostedZone,
+};
+
+const agents = new AgentService(name, {
+  region: config.region,
+  containers: {
+    parImage: config.parImage,
+    envoyMode: config.envoyMode,
+    routerDrainMs: config.routerDrainMs,
+    logLevel: config.logLevel,
+    cloudMapNamespace: config.cloudMapNamespace,
+    cloudMapService: config.cloudMapService,
+    agentPortFirst: config.agentPortFirst,
+    agentPortLast: config.agentPortLast,
+  },
+  routerImage: images.routerImageUri,
+  envoyImage: images.envoyImageUri,
+  cpu: config.cpu,
+  memory: config.memory,
+  desiredCount: config.desiredCount,
+  healthCheckGracePeriodSeconds: config.healthCheckGracePeriodSeconds,
+  logRetentionDays: config.logRetentionDays,
+  subnetIds: network.privateSubnetIds,
+  securityGroupId: securityGroups.tasks.id,
+  a2aTargetGroupArn: loadBalancer.a2aTargetGroup.arn,
+  restTargetGroupArn: loadBalancer.restTargetGroup.arn,
+  cloudMap,
+  dependsOn: [loadBalancer.a2aListener, loadBalancer.restListener],
+  tags,
+});
+
+const probe = new Probe(name, {
+  code: probeCodeArchive(path.join(__dirname, ".tmp", "probe-lambda")),
+  endpoint: loadBalancer.a2aEndpoint,
+  tls: config.tlsCertificateArn !== undefined,
+  cloudMap,
+  metricsNamespace: METRICS_NAMESPACE,
+  schedule: config.probeSchedule,
+  timeoutMs: config.probeTimeoutMs,
+  concurrency: config.probeConcurrency,
+  lambdaTimeoutSeconds: config.probeLambdaTimeoutSeconds,
+  memoryMb: config.probeMemoryMb,
+  logLevel: config.logLevel,
+  logRetentionDays: config.logRetentionDays,
+  vpc: probeInVpc ? { subnetIds: network.privateSubnetIds, securityGroupId: securityGroups.probe!.id } : undefined,
+  tags,
+});
+
+const monitoring = new Monitoring(name, {
+  region: config.region,
+  probeSchedule: config.probeSchedule,
+  alarmEmail: config.alarmEmail,
+  loadBalancerArnSuffix: loadBalancer.nlb.arnSuffix,
+  a2aTargetGroupArnSuffix: loadBalancer.a2aTargetGroup.arnSuffix,
+  restTargetGroupArnSuffix: loadBalancer.restTargetGroup.arnSuffix,
+  clusterName: agents.cluster.name,
+  serviceName: agents.service.name,
+  probeFunctionName: probe.function.name,
+  tags,
+});
+
+export const a2aEndpoint = loadBalancer.a2aEndpoint;
+export const restEndpoint = loadBalancer.restEndpoint;
+export const dashboardUrl = monitoring.dashboardUrl;
+export const alarmTopicArn = monitoring.topic.arn;
+export const routerImageUri = images.routerImageUri;
+export const envoyImageUri = images.envoyImageUri;
+export const cloudMapNamespace = discovery.namespace.name;
+export const cloudMapService = discovery.service.name;
+export const clusterName = agents.cluster.name;
+export const serviceName = agents.service.name;
+export const probeFunctionName = probe.function.name;
+export const vpcId = network.vpcId;

@@ -1,0 +1,126 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { containerDefinitions, type ContainerInputs } from "./containers";
+import { assumeRolePolicy, ECS_TASK_EXECUTION_POLICY_ARN, taskRolePolicy } from "./iam";
+import { A2A_PORT, PAR_REST_PORT } from "./ports";
+
+/**
+ * The ECS side: a cluster with Container Insights, one Fargate task definition (PAR, router,
+ * Envoy) and the service behind both target groups, with the deployment circuit breaker rolling
+ * a failed deploy back on its own.
+ */
+
+/** Deployment settings: new tasks start before old ones stop; a deploy that cannot get healthy rolls back. */
+export const DEPLOYMENT = {
+  minimumHealthyPercent: 100,
+  maximumPercent: 200,
+  circuitBreaker: { enable: true, rollback: true },
+} as const;
+
+export interface AgentServiceArgs {
+  readonly containers: Omit<ContainerInputs, "routerImage" | "envoyImage" | "logGroups" | "region">;
+  readonly region: string;
+  readonly routerImage: pulumi.Input<string>;
+  readonly envoyImage: pulumi.Input<string>;
+  readonly cpu: number;
+  readonly memory: number;
+  readonly desiredCount: number;
+  readonly healthCheckGracePeriodSeconds: number;
+  readonly logRetentionDays: number;
+  readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  readonly securityGroupId: pulumi.Input<string>;
+  readonly a2aTargetGroupArn: pulumi.Input<string>;
+  readonly restTargetGroupArn: pulumi.Input<string>;
+  readonly cloudMap: {
+    readonly namespaceName: string;
+    readonly serviceName: string;
+    readonly serviceArn: pulumi.Input<string>;
+    readonly hostedZoneId: pulumi.Input<string>;
+  };
+  /** Resources the service must wait for (the listeners: a target group must be attached first). */
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  readonly tags?: Record<string, string>;
+}
+
+export class AgentService extends pulumi.ComponentResource {
+  readonly cluster: aws.ecs.Cluster;
+  readonly taskDefinition: aws.ecs.TaskDefinition;
+  readonly service: aws.ecs.Service;
+  readonly logGroups: { par: aws.cloudwatch.LogGroup; router: aws.cloudwatch.LogGroup; envoy: aws.cloudwatch.LogGroup };
+
+  constructor(name: string, args: AgentServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pixell:a2a:AgentService", name, {}, opts);
+    const parent = { parent: this };
+
+    this.cluster = new aws.ecs.Cluster(`${name}-cluster`, {
+      settings: [{ name: "containerInsights", value: "enabled" }],
+      tags: args.tags,
+    }, parent);
+
+    const logGroup = (container: string): aws.cloudwatch.LogGroup =>
+      new aws.cloudwatch.LogGroup(`${name}-${container}`, {
+        name: `/ecs/${pulumi.getProject()}-${pulumi.getStack()}/${container}`,
+        retentionInDays: args.logRetentionDays,
+        tags: args.tags,
+      }, parent);
+    this.logGroups = { par: logGroup("par"), router: logGroup("router"), envoy: logGroup("envoy") };
+
+    const executionRole = new aws.iam.Role(`${name}-execution`, {
+      assumeRolePolicy: JSON.stringify(assumeRolePolicy("ecs-tasks.amazonaws.com")),
+      tags: args.tags,
+    }, parent);
+    new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: executionRole.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, parent);
+
+    const taskRole = new aws.iam.Role(`${name}-task`, {
+      assumeRolePolicy: JSON.stringify(assumeRolePolicy("ecs-tasks.amazonaws.com")),
+      tags: args.tags,
+    }, parent);
+    new aws.iam.RolePolicy(`${name}-task`, {
+      role: taskRole.id,
+      policy: pulumi.all([args.cloudMap.serviceArn, args.cloudMap.hostedZoneId]).apply(([serviceArn, hostedZoneId]) =>
+        JSON.stringify(taskRolePolicy({ namespaceName: args.cloudMap.namespaceName, serviceName: args.cloudMap.serviceName, serviceArn, hostedZoneId }))),
+    }, parent);
+
+    const definitions = pulumi
+      .all([args.routerImage, args.envoyImage, this.logGroups.par.name, this.logGroups.router.name, this.logGroups.envoy.name])
+      .apply(([routerImage, envoyImage, par, router, envoy]) =>
+        JSON.stringify(containerDefinitions({ ...args.containers, region: args.region, routerImage, envoyImage, logGroups: { par, router, envoy } })));
+
+    this.taskDefinition = new aws.ecs.TaskDefinition(`${name}-task`, {
+      family: `${pulumi.getProject()}-${pulumi.getStack()}`,
+      cpu: String(args.cpu),
+      memory: String(args.memory),
+      networkMode: "awsvpc",
+      requiresCompatibilities: ["FARGATE"],
+      runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
+      executionRoleArn: executionRole.arn,
+      taskRoleArn: taskRole.arn,
+      containerDefinitions: definitions,
+      tags: args.tags,
+    }, parent);
+
+    this.service = new aws.ecs.Service(`${name}-service`, {
+      cluster: this.cluster.arn,
+      taskDefinition: this.taskDefinition.arn,
+      launchType: "FARGATE",
+      desiredCount: args.desiredCount,
+      networkConfiguration: { subnets: args.subnetIds, securityGroups: [args.securityGroupId], assignPublicIp: false },
+      loadBalancers: [
+        { targetGroupArn: args.a2aTargetGroupArn, containerName: "envoy", containerPort: A2A_PORT },
+        { targetGroupArn: args.restTargetGroupArn, containerName: "par", containerPort: PAR_REST_PORT },
+      ],
+      // ECS ignores failing NLB checks this long after a task starts: PAR's start period (60 s), the
+      // router's first passing check, then two passing NLB checks 10 s apart: 120 s by default.
+      healthCheckGracePeriodSeconds: args.healthCheckGracePeriodSeconds,
+      deploymentCircuitBreaker: DEPLOYMENT.circuitBreaker,
+      deploymentMinimumHealthyPercent: DEPLOYMENT.minimumHealthyPercent,
+      deploymentMaximumPercent: DEPLOYMENT.maximumPercent,
+      // `pulumi up` fails (after the circuit breaker has rolled back) instead of reporting success early.
+      waitForSteadyState: true,
+      propagateTags: "SERVICE",
+      tags: args.tags,
+    }, { parent: this, dependsOn: args.dependsOn });
+
+    this.registerOutputs({ clusterName: this.cluster.name, serviceName: this.service.name });
+  }
+}

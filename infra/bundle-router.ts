@@ -1,0 +1,40 @@
+/**
+ * Bundles the router (router/main.ts) into one CommonJS file with esbuild: what router/Dockerfile
+ * runs in its build stage (`npx tsx infra/bundle-router.ts dist/router`), and what the
+ * Dockerfile test runs to check the bundle starts and answers its health check.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as esbuild from "esbuild";
+
+const REPO_ROOT = path.join(__dirname, "..");
+
+export async function bundleRouter(outDir: string): Promise<{ file: string; bytes: number }> {
+  const file = path.join(outDir, "main.js");
+  const result = await esbuild.build({
+    entryPoints: [path.join(REPO_ROOT, "router", "main.ts")],
+    outfile: file,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    sourcemap: true, // stack traces in the logs point at the TypeScript source
+    minifySyntax: true,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "warning",
+  });
+  // proto/index.ts finds agent.proto next to itself (__dirname): in the bundle that is outDir.
+  fs.copyFileSync(path.join(REPO_ROOT, "proto", "agent.proto"), path.join(outDir, "agent.proto"));
+  return { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? fs.statSync(file).size };
+}
+
+if (require.main === module) {
+  const outDir = process.argv[2] ?? path.join(REPO_ROOT, "dist", "router");
+  bundleRouter(outDir).then(({ file, bytes }) => {
+    process.stdout.write(`router bundle: ${file} (${bytes} bytes)\n`);
+  }, (err: unknown) => {
+    process.stderr.write(`router bundle failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,291 @@
+import * as pulumi from "@pulumi/pulumi";
+import { AGENT_PORT_FIRST, AGENT_PORT_LAST } from "./ports";
+
+/**
+ * The stack's configuration: read once, validated once, one typed object.
+ * `parseStackConfig` is pure (raw strings in, typed config or one error listing every bad key out),
+ * so a bad value fails `pulumi preview` before any resource is declared.
+ */
+
+export type EnvoyMode = "router" | "xds";
+
+export interface NetworkConfig {
+  /** Existing VPC id; when unset the stack builds a VPC. */
+  readonly vpcId?: string;
+  /** Existing public subnets (NLB when internet-facing). Required with `vpcId`. */
+  readonly publicSubnetIds: readonly string[];
+  /** Existing private subnets (tasks, internal NLB, probe). Required with `vpcId`. */
+  readonly privateSubnetIds: readonly string[];
+  /** CIDR of the new VPC (ignored with `vpcId`). */
+  readonly vpcCidr: string;
+  /** Zones of the new VPC (ignored with `vpcId`). */
+  readonly availabilityZones: readonly string[];
+}
+
+export interface StackConfig {
+  readonly region: string;
+  readonly network: NetworkConfig;
+  readonly internetFacing: boolean;
+  /** Client CIDRs allowed to reach the A2A listener (50051). */
+  readonly allowedCidrs: readonly string[];
+  /** Client CIDRs allowed to reach PAR's REST API listener (8080). */
+  readonly restAllowedCidrs: readonly string[];
+  /** TLS on the A2A listener when set (ACM certificate ARN); plain TCP otherwise. */
+  readonly tlsCertificateArn?: string;
+  readonly desiredCount: number;
+  /** Fargate task CPU units and memory (MiB); a valid Fargate pair. */
+  readonly cpu: number;
+  readonly memory: number;
+  readonly parImage: string;
+  readonly agentPortFirst: number;
+  readonly agentPortLast: number;
+  readonly envoyMode: EnvoyMode;
+  readonly routerDrainMs: number;
+  readonly logLevel: string;
+  readonly logRetentionDays: number;
+  readonly healthCheckGracePeriodSeconds: number;
+  readonly cloudMapNamespace: string;
+  readonly cloudMapService: string;
+  readonly probeSchedule: string;
+  readonly probeTimeoutMs: number;
+  readonly probeConcurrency: number;
+  readonly probeLambdaTimeoutSeconds: number;
+  readonly probeMemoryMb: number;
+  readonly alarmEmail?: string;
+}
+
+/** Raw values as `pulumi config` holds them: strings (lists as JSON arrays or comma-separated). */
+export type RawConfig = Readonly<Record<string, string | undefined>>;
+
+/** Every key this stack reads from the `pixell-a2a` namespace (plus `aws:region`). */
+export const CONFIG_KEYS = [
+  "vpcId", "publicSubnetIds", "privateSubnetIds", "vpcCidr", "availabilityZones",
+  "internetFacing", "allowedCidrs", "restAllowedCidrs", "tlsCertificateArn",
+  "desiredCount", "cpu", "memory", "parImage", "agentPortFirst", "agentPortLast",
+  "envoyMode", "routerDrainMs", "logLevel", "logRetentionDays", "healthCheckGracePeriodSeconds",
+  "cloudMapNamespace", "cloudMapService",
+  "probeSchedule", "probeTimeoutMs", "probeConcurrency", "probeLambdaTimeoutSeconds", "probeMemoryMb",
+  "alarmEmail",
+] as const;
+
+export const DEFAULT_REGION = "us-east-2";
+
+/** Milliseconds the probe Lambda keeps back for PutMetricData (probe-lambda's PROBE_RESERVE_MS default). */
+export const PROBE_RESERVE_MS = 5000;
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
+
+/** Fargate's valid task sizes: CPU units -> allowed memory (MiB). */
+export function fargateMemoryOptions(cpu: number): number[] {
+  const range = (from: number, to: number, step: number): number[] =>
+    Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
+  switch (cpu) {
+    case 256: return [512, 1024, 2048];
+    case 512: return range(1024, 4096, 1024);
+    case 1024: return range(2048, 8192, 1024);
+    case 2048: return range(4096, 16384, 1024);
+    case 4096: return range(8192, 30720, 1024);
+    case 8192: return range(16384, 61440, 4096);
+    case 16384: return range(32768, 122880, 8192);
+    default: return [];
+  }
+}
+
+/** Thrown for bad configuration: one line per problem, each naming key, value and what is accepted. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
+// A container image reference: [registry/]repository[:tag][@digest], no spaces.
+const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+
+export function isCidr(value: string): boolean {
+  const m = CIDR.exec(value);
+  if (!m) return false;
+  const octets = m.slice(1, 5).map(Number);
+  return octets.every((o) => o <= 255) && Number(m[5]) <= 32;
+}
+
+/**
+ * Validate raw config into a StackConfig. Collects every problem before throwing,
+ * so one `pulumi preview` shows all of them.
+ */
+export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION): StackConfig {
+  const problems: string[] = [];
+  const bad = (key: string, value: string, accepted: string): void => {
+    problems.push(`pixell-a2a:${key} = ${JSON.stringify(value)} is not valid: expected ${accepted}`);
+  };
+  const str = (key: string): string | undefined => {
+    const v = raw[key]?.trim();
+    return v === undefined || v === "" ? undefined : v;
+  };
+  const int = (key: string, def: number, min: number, max: number): number => {
+    const v = str(key);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v) || n < min || n > max) {
+      bad(key, v, `an integer from ${min} to ${max}`);
+      return def;
+    }
+    return n;
+  };
+  const bool = (key: string, def: boolean): boolean => {
+    const v = str(key);
+    if (v === undefined) return def;
+    if (v === "true" || v === "false") return v === "true";
+    bad(key, v, "true or false");
+    return def;
+  };
+  const list = (key: string, def: readonly string[]): readonly string[] => {
+    const v = str(key);
+    if (v === undefined) return def;
+    if (v.startsWith("[")) {
+      try {
+        const parsed: unknown = JSON.parse(v);
+        if (Array.isArray(parsed) && parsed.every((x) => typeof x === "string")) return parsed.map((x: string) => x.trim());
+      } catch {
+        // Reported below as not a list.
+      }
+      bad(key, v, "a list of strings (a YAML list or comma-separated)");
+      return def;
+    }
+    return v.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  };
+  const oneOf = <T extends string>(key: string, def: T, allowed: readonly T[]): T => {
+    const v = str(key);
+    if (v === undefined) return def;
+    if ((allowed as readonly string[]).includes(v)) return v as T;
+    bad(key, v, `one of ${allowed.join(", ")}`);
+    return def;
+  };
+  const matching = (key: string, pattern: RegExp, accepted: string, def?: string): string | undefined => {
+    const v = str(key);
+    if (v === undefined) return def;
+    if (!pattern.test(v)) bad(key, v, accepted);
+    return v;
+  };
+
+  if (!REGION.test(region)) problems.push(`aws:region = ${JSON.stringify(region)} is not valid: expected an AWS region such as us-east-2`);
+
+  // Network: an existing VPC brings its own subnets; a new one needs a CIDR and at least two zones.
+  const vpcId = matching("vpcId", /^vpc-[0-9a-f]{8,17}$/, "a VPC id such as vpc-0123456789abcdef0");
+  const publicSubnetIds = list("publicSubnetIds", []);
+  const privateSubnetIds = list("privateSubnetIds", []);
+  for (const [key, ids] of [["publicSubnetIds", publicSubnetIds], ["privateSubnetIds", privateSubnetIds]] as const) {
+    for (const id of ids) if (!/^subnet-[0-9a-f]{8,17}$/.test(id)) bad(key, id, "subnet ids such as subnet-0123456789abcdef0");
+  }
+  const internetFacing = bool("internetFacing", true);
+  if (vpcId !== undefined) {
+    if (privateSubnetIds.length < 2) problems.push(`pixell-a2a:privateSubnetIds must list at least two subnets in different zones when pixell-a2a:vpcId is set (got ${privateSubnetIds.length})`);
+    if (internetFacing && publicSubnetIds.length < 2) problems.push(`pixell-a2a:publicSubnetIds must list at least two public subnets when pixell-a2a:vpcId is set and pixell-a2a:internetFacing is true (got ${publicSubnetIds.length}); or set internetFacing: false`);
+  } else if (publicSubnetIds.length + privateSubnetIds.length > 0) {
+    problems.push("pixell-a2a:publicSubnetIds/privateSubnetIds are only used with an existing VPC: set pixell-a2a:vpcId too, or remove them to let the stack build a VPC");
+  }
+  const vpcCidr = str("vpcCidr") ?? "10.0.0.0/16";
+  if (!isCidr(vpcCidr) || Number(vpcCidr.split("/")[1]) > 20) bad("vpcCidr", vpcCidr, "an IPv4 CIDR from /16 to /20, e.g. 10.0.0.0/16");
+  const availabilityZones = list("availabilityZones", [`${region}a`, `${region}b`]);
+  if (availabilityZones.length < 2 || availabilityZones.length > 4 || new Set(availabilityZones).size !== availabilityZones.length
+      || !availabilityZones.every((az) => az.startsWith(region))) {
+    bad("availabilityZones", availabilityZones.join(","), `2 to 4 distinct zones of ${region}, e.g. ${region}a,${region}b`);
+  }
+
+  const allowedCidrs = list("allowedCidrs", ["0.0.0.0/0"]);
+  // PAR's REST API is an operator interface: by default only the new VPC reaches it; with an existing
+  // VPC the stack does not know its CIDR, so the operator names the clients.
+  const restAllowedCidrs = list("restAllowedCidrs", vpcId === undefined ? [vpcCidr] : []);
+  for (const [key, cidrs] of [["allowedCidrs", allowedCidrs], ["restAllowedCidrs", restAllowedCidrs]] as const) {
+    if (cidrs.length === 0) problems.push(`pixell-a2a:${key} must list at least one IPv4 CIDR such as 10.0.0.0/16${vpcId !== undefined ? " (required with pixell-a2a:vpcId)" : ""}`);
+    for (const c of cidrs) if (!isCidr(c)) bad(key, c, "IPv4 CIDRs such as 203.0.113.0/24");
+  }
+
+  const cpu = int("cpu", 1024, 256, 16384);
+  const memory = int("memory", 2048, 512, 122880);
+  const memoryOptions = fargateMemoryOptions(cpu);
+  if (memoryOptions.length === 0) bad("cpu", String(cpu), "a Fargate CPU size: 256, 512, 1024, 2048, 4096, 8192 or 16384");
+  else if (!memoryOptions.includes(memory)) bad("memory", String(memory), `a Fargate memory size for cpu ${cpu}: ${memoryOptions[0]} to ${memoryOptions[memoryOptions.length - 1]} MiB in steps of ${memoryOptions.length > 1 ? memoryOptions[1]! - memoryOptions[0]! : 0}`);
+
+  const parImage = str("parImage");
+  if (parImage === undefined) problems.push("pixell-a2a:parImage is required: the PAR container image, e.g. 123456789012.dkr.ecr.us-east-2.amazonaws.com/pixell-agent-runtime:1.4.2");
+  else if (!IMAGE.test(parImage)) bad("parImage", parImage, "a container image reference such as registry/repository:tag");
+
+  const agentPortFirst = int("agentPortFirst", AGENT_PORT_FIRST, 1024, 65535);
+  const agentPortLast = int("agentPortLast", AGENT_PORT_LAST, 1024, 65535);
+  if (agentPortLast < agentPortFirst) bad("agentPortLast", String(agentPortLast), `a port not below agentPortFirst (${agentPortFirst})`);
+
+  const probeTimeoutMs = int("probeTimeoutMs", 3000, 100, 60000);
+  const probeLambdaTimeoutSeconds = int("probeLambdaTimeoutSeconds", 30, 3, 900);
+  // The probe keeps PROBE_RESERVE_MS (5 s) of its time for emitting metrics and starts no call inside it.
+  if (probeLambdaTimeoutSeconds * 1000 < probeTimeoutMs + PROBE_RESERVE_MS + 1000) {
+    bad("probeLambdaTimeoutSeconds", String(probeLambdaTimeoutSeconds), `at least ${Math.ceil((probeTimeoutMs + PROBE_RESERVE_MS + 1000) / 1000)} s: probeTimeoutMs (${probeTimeoutMs} ms) plus the probe's 5 s reserved for metrics plus 1 s`);
+  }
+
+  const config: StackConfig = {
+    region,
+    network: { vpcId, publicSubnetIds, privateSubnetIds, vpcCidr, availabilityZones },
+    internetFacing,
+    allowedCidrs,
+    restAllowedCidrs,
+    tlsCertificateArn: matching("tlsCertificateArn", ACM_ARN, "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<id>"),
+    desiredCount: int("desiredCount", 2, 1, 100),
+    cpu,
+    memory,
+    parImage: parImage ?? "",
+    agentPortFirst,
+    agentPortLast,
+    envoyMode: oneOf<EnvoyMode>("envoyMode", "router", ["router", "xds"]),
+    routerDrainMs: int("routerDrainMs", 20000, 0, 110000),
+    logLevel: oneOf("logLevel", "info", LOG_LEVELS),
+    logRetentionDays: ((): number => {
+      const days = int("logRetentionDays", 30, 1, 3653);
+      if (!(LOG_RETENTION_DAYS as readonly number[]).includes(days)) bad("logRetentionDays", String(days), `one of ${LOG_RETENTION_DAYS.join(", ")}`);
+      return days;
+    })(),
+    healthCheckGracePeriodSeconds: int("healthCheckGracePeriodSeconds", 120, 0, 2147483647),
+    cloudMapNamespace: matching("cloudMapNamespace", DNS_NAME, "a lower-case DNS name such as pixell-runtime.local", "pixell-runtime.local")!,
+    cloudMapService: matching("cloudMapService", SERVICE_NAME, "a lower-case DNS label such as agents", "agents")!,
+    probeSchedule: matching("probeSchedule", SCHEDULE, "an EventBridge schedule: rate(1 minute), rate(5 minutes) or cron(...)", "rate(1 minute)")!,
+    probeTimeoutMs,
+    probeConcurrency: int("probeConcurrency", 64, 1, 1024),
+    probeLambdaTimeoutSeconds,
+    probeMemoryMb: int("probeMemoryMb", 256, 128, 10240),
+    alarmEmail: matching("alarmEmail", EMAIL, "an email address"),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Read the stack's config from Pulumi (the `pixell-a2a` namespace and `aws:region`) and validate it. */
+export function loadStackConfig(): StackConfig {
+  const stackConfig = new pulumi.Config("pixell-a2a");
+  const raw: Record<string, string | undefined> = {};
+  for (const key of CONFIG_KEYS) raw[key] = stackConfig.get(key);
+  const unknown = unknownKeys(Object.keys(rawProjectConfig()));
+  if (unknown.length > 0) throw new ConfigError(unknown.map((k) => `pixell-a2a:${k} is not a key this stack reads (a typo?): known keys are ${CONFIG_KEYS.join(", ")}`));
+  return parseStackConfig(raw, new pulumi.Config("aws").get("region") ?? DEFAULT_REGION);
+}
+
+/** Keys set under `pixell-a2a:` that this stack does not read. */
+export function unknownKeys(keys: readonly string[]): string[] {
+  return keys.filter((k) => !(CONFIG_KEYS as readonly string[]).includes(k));
+}
+
+/** The `pixell-a2a:*` keys present in the stack's config (without the namespace). */
+function rawProjectConfig(): Record<string, string> {
+  const all = pulumi.runtime.allConfig();
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(all)) if (k.startsWith("pixell-a2a:")) out[k.slice("pixell-a2a:".length)] = v;
+  return out;
+}

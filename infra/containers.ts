@@ -1,0 +1,151 @@
+import type { EnvoyMode } from "./config";
+import { A2A_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "./ports";
+
+/**
+ * The task's three containers as a pure function of their inputs (serialised to the task
+ * definition's `containerDefinitions` JSON). Start order: PAR healthy -> router healthy -> Envoy,
+ * so Envoy never accepts A2A traffic it cannot route.
+ */
+
+export interface ContainerInputs {
+  readonly region: string;
+  readonly parImage: string;
+  readonly routerImage: string;
+  readonly envoyImage: string;
+  readonly logGroups: { readonly par: string; readonly router: string; readonly envoy: string };
+  readonly envoyMode: EnvoyMode;
+  readonly routerDrainMs: number;
+  readonly logLevel: string;
+  readonly cloudMapNamespace: string;
+  readonly cloudMapService: string;
+  readonly agentPortFirst: number;
+  readonly agentPortLast: number;
+}
+
+export interface KeyValue { readonly name: string; readonly value: string }
+
+export interface HealthCheck {
+  readonly command: readonly string[];
+  readonly interval: number;
+  readonly timeout: number;
+  readonly retries: number;
+  readonly startPeriod: number;
+}
+
+export interface PortMapping {
+  readonly containerPort?: number;
+  readonly containerPortRange?: string;
+  readonly protocol: "tcp";
+  readonly name?: string;
+}
+
+export interface ContainerDefinition {
+  readonly name: "par" | "router" | "envoy";
+  readonly image: string;
+  readonly essential: true;
+  readonly portMappings: readonly PortMapping[];
+  readonly environment: readonly KeyValue[];
+  readonly healthCheck?: HealthCheck;
+  readonly dependsOn?: readonly { readonly containerName: string; readonly condition: "START" | "HEALTHY" }[];
+  readonly stopTimeout: number;
+  readonly readonlyRootFilesystem?: boolean;
+  readonly ulimits?: readonly { readonly name: string; readonly softLimit: number; readonly hardLimit: number }[];
+  readonly logConfiguration: {
+    readonly logDriver: "awslogs";
+    readonly options: Readonly<Record<string, string>>;
+  };
+}
+
+/** PAR's /health check without assuming which HTTP client its image ships (curl, Python or wget). */
+export const PAR_HEALTH_COMMAND = [
+  "CMD-SHELL",
+  `if command -v curl >/dev/null 2>&1; then curl -fsS -m 4 -o /dev/null http://127.0.0.1:${PAR_REST_PORT}/health; `
+    + `elif command -v python3 >/dev/null 2>&1; then python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PAR_REST_PORT}/health', timeout=4)"; `
+    + `else wget -q -T 4 -O /dev/null http://127.0.0.1:${PAR_REST_PORT}/health; fi`,
+] as const;
+
+/** The router image has Node (no curl): fetch /readyz, exit 0 only on a 2xx. */
+export const ROUTER_HEALTH_COMMAND = [
+  "CMD",
+  "node",
+  "-e",
+  `fetch('http://127.0.0.1:${ROUTER_ADMIN_PORT}/readyz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
+] as const;
+
+/** Seconds ECS waits after SIGTERM before SIGKILL: the router's drain plus a margin, within Fargate's 120 s cap. */
+export function routerStopTimeoutSeconds(drainMs: number): number {
+  return Math.min(120, Math.ceil(drainMs / 1000) + 5);
+}
+
+export function routerRegistry(inputs: Pick<ContainerInputs, "cloudMapNamespace" | "cloudMapService">): string {
+  return `par:http://127.0.0.1:${PAR_REST_PORT},cloudmap:${inputs.cloudMapNamespace}/${inputs.cloudMapService}`;
+}
+
+function awslogs(inputs: ContainerInputs, group: string, prefix: string): ContainerDefinition["logConfiguration"] {
+  return { logDriver: "awslogs", options: { "awslogs-group": group, "awslogs-region": inputs.region, "awslogs-stream-prefix": prefix } };
+}
+
+export function containerDefinitions(inputs: ContainerInputs): ContainerDefinition[] {
+  const stopTimeout = routerStopTimeoutSeconds(inputs.routerDrainMs);
+  const routerEnv: KeyValue[] = [
+    { name: "ROUTER_LISTEN", value: `0.0.0.0:${ROUTER_PORT}` },
+    { name: "ROUTER_ADMIN", value: `0.0.0.0:${ROUTER_ADMIN_PORT}` },
+    { name: "ROUTER_REGISTRY", value: routerRegistry(inputs) },
+    { name: "ROUTER_DRAIN_MS", value: String(inputs.routerDrainMs) },
+    { name: "LOG_LEVEL", value: inputs.logLevel },
+  ];
+  // Option B: Envoy takes its clusters over ADS from the router, on the task's loopback only.
+  if (inputs.envoyMode === "xds") routerEnv.push({ name: "ROUTER_XDS", value: `127.0.0.1:${XDS_PORT}` });
+
+  return [
+    {
+      name: "par",
+      image: inputs.parImage,
+      essential: true,
+      portMappings: [
+        { containerPort: PAR_REST_PORT, protocol: "tcp", name: "par-rest" },
+        { containerPortRange: `${inputs.agentPortFirst}-${inputs.agentPortLast}`, protocol: "tcp" },
+      ],
+      environment: [
+        { name: "SERVICE_DISCOVERY_NAMESPACE", value: inputs.cloudMapNamespace },
+        { name: "SERVICE_DISCOVERY_SERVICE", value: inputs.cloudMapService },
+        { name: "AWS_REGION", value: inputs.region },
+      ],
+      healthCheck: { command: PAR_HEALTH_COMMAND, interval: 10, timeout: 5, retries: 3, startPeriod: 60 },
+      stopTimeout,
+      logConfiguration: awslogs(inputs, inputs.logGroups.par, "par"),
+    },
+    {
+      name: "router",
+      image: inputs.routerImage,
+      essential: true,
+      portMappings: [
+        { containerPort: ROUTER_PORT, protocol: "tcp", name: "router-grpc" },
+        { containerPort: ROUTER_ADMIN_PORT, protocol: "tcp", name: "router-admin" },
+      ],
+      environment: routerEnv,
+      healthCheck: { command: ROUTER_HEALTH_COMMAND, interval: 10, timeout: 5, retries: 3, startPeriod: 15 },
+      dependsOn: [{ containerName: "par", condition: "HEALTHY" }],
+      stopTimeout,
+      readonlyRootFilesystem: true,
+      logConfiguration: awslogs(inputs, inputs.logGroups.router, "router"),
+    },
+    {
+      // No container health check: the NLB's A2A target group checks Envoy's readiness listener,
+      // which already fails when the router is not ready.
+      name: "envoy",
+      image: inputs.envoyImage,
+      essential: true,
+      portMappings: [
+        { containerPort: A2A_PORT, protocol: "tcp", name: "a2a" },
+        { containerPort: ENVOY_READY_PORT, protocol: "tcp", name: "envoy-ready" },
+      ],
+      // The entrypoint fails Envoy's readiness on SIGTERM, then drains this long before stopping Envoy.
+      environment: [{ name: "ENVOY_DRAIN_SECONDS", value: String(Math.ceil(inputs.routerDrainMs / 1000)) }],
+      dependsOn: [{ containerName: "router", condition: "HEALTHY" }],
+      stopTimeout,
+      ulimits: [{ name: "nofile", softLimit: 65536, hardLimit: 65536 }],
+      logConfiguration: awslogs(inputs, inputs.logGroups.envoy, "envoy"),
+    },
+  ];
+}

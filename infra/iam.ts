@@ -1,0 +1,148 @@
+/**
+ * IAM policy documents as pure functions of the ARNs they grant on: least privilege, no wildcard
+ * actions, conditions where the service supports them. Resources that only accept "*" say why.
+ */
+
+export interface Statement {
+  readonly Sid: string;
+  readonly Effect: "Allow";
+  readonly Action: readonly string[];
+  readonly Resource: string | readonly string[];
+  readonly Condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
+}
+
+export interface PolicyDocument {
+  readonly Version: "2012-10-17";
+  readonly Statement: readonly Statement[];
+}
+
+export interface TrustPolicyDocument {
+  readonly Version: "2012-10-17";
+  readonly Statement: readonly [{ readonly Effect: "Allow"; readonly Principal: { readonly Service: string }; readonly Action: "sts:AssumeRole" }];
+}
+
+/** Trust policy letting one AWS service assume a role. */
+export function assumeRolePolicy(service: "ecs-tasks.amazonaws.com" | "lambda.amazonaws.com"): TrustPolicyDocument {
+  return { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }] };
+}
+
+/** AWS-managed execution-role policy: pull images and write container logs (no other access). */
+export const ECS_TASK_EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+export interface CloudMapNames {
+  readonly namespaceName: string;
+  readonly serviceName: string;
+  readonly serviceArn: string;
+  /** Route 53 hosted zone id behind the private DNS namespace (RegisterInstance writes its records). */
+  readonly hostedZoneId: string;
+}
+
+/**
+ * DiscoverInstances(Revision) have no resource type: they are scoped by namespace and service name
+ * conditions. The router polls the revision and fetches the list only when it moved.
+ */
+function discoverStatement(sid: string, names: Pick<CloudMapNames, "namespaceName" | "serviceName">, withRevision: boolean): Statement {
+  return {
+    Sid: sid,
+    Effect: "Allow",
+    Action: withRevision ? ["servicediscovery:DiscoverInstances", "servicediscovery:DiscoverInstancesRevision"] : ["servicediscovery:DiscoverInstances"],
+    Resource: "*",
+    Condition: {
+      StringEquals: {
+        "servicediscovery:NamespaceName": names.namespaceName,
+        "servicediscovery:ServiceName": names.serviceName,
+      },
+    },
+  };
+}
+
+/**
+ * The task role (shared by PAR, the router and Envoy in one task): PAR registers agents in the
+ * Cloud Map service and sets their custom health; the router discovers them.
+ */
+export function taskRolePolicy(names: CloudMapNames): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "ParRegistersAgents",
+        Effect: "Allow",
+        Action: [
+          "servicediscovery:RegisterInstance",
+          "servicediscovery:DeregisterInstance",
+          "servicediscovery:UpdateInstanceCustomHealthStatus",
+          "servicediscovery:GetInstance",
+          "servicediscovery:ListInstances",
+          "servicediscovery:GetInstancesHealthStatus",
+        ],
+        Resource: names.serviceArn,
+      },
+      {
+        // Register/DeregisterInstance are asynchronous; their operation ids have no ARN.
+        Sid: "ParFollowsRegistrationOperations",
+        Effect: "Allow",
+        Action: ["servicediscovery:GetOperation"],
+        Resource: "*",
+      },
+      {
+        Sid: "CloudMapWritesAgentDnsRecords",
+        Effect: "Allow",
+        Action: ["route53:ChangeResourceRecordSets", "route53:GetHostedZone"],
+        Resource: `arn:aws:route53:::hostedzone/${names.hostedZoneId}`,
+      },
+      discoverStatement("RouterDiscoversAgents", names, true),
+    ],
+  };
+}
+
+export interface ProbePolicyInput extends Omit<CloudMapNames, "hostedZoneId"> {
+  readonly metricsNamespace: string;
+  readonly logGroupArn: string;
+  /** The Lambda runs in the VPC and must manage its network interfaces. */
+  readonly inVpc: boolean;
+}
+
+/** The probe Lambda: discover agents, put metrics in one namespace, write its own log group. */
+export function probeRolePolicy(input: ProbePolicyInput): PolicyDocument {
+  const statements: Statement[] = [
+    discoverStatement("DiscoverAgents", input, false),
+    {
+      // DiscoverInstances returns one page; beyond it the probe lists the service (CLOUDMAP_SERVICE_ID).
+      Sid: "ListAgentsBeyondOnePage",
+      Effect: "Allow",
+      Action: ["servicediscovery:ListInstances"],
+      Resource: input.serviceArn,
+    },
+    {
+      // PutMetricData has no resource type; the namespace condition is its only scope.
+      Sid: "PutProbeMetrics",
+      Effect: "Allow",
+      Action: ["cloudwatch:PutMetricData"],
+      Resource: "*",
+      Condition: { StringEquals: { "cloudwatch:namespace": input.metricsNamespace } },
+    },
+    {
+      Sid: "WriteOwnLogs",
+      Effect: "Allow",
+      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: `${input.logGroupArn}:*`,
+    },
+  ];
+  if (input.inVpc) {
+    statements.push({
+      // What AWSLambdaVPCAccessExecutionRole grants; these EC2 actions do not support resource scoping.
+      Sid: "VpcNetworkInterfaces",
+      Effect: "Allow",
+      Action: [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+      ],
+      Resource: "*",
+    });
+  }
+  return { Version: "2012-10-17", Statement: statements };
+}

@@ -1,0 +1,145 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { assumeRolePolicy, probeRolePolicy } from "./iam";
+
+/**
+ * The synthetic probe: a Lambda (bundled from probe-lambda/) that lists every agent in Cloud Map
+ * and calls Health through the public A2A endpoint with each deployment id, run on a schedule.
+ * In the VPC only when the NLB is internal (it must reach a private address then).
+ */
+
+export const PROBE_RUNTIME = "nodejs22.x";
+export const PROBE_HANDLER = "index.handler";
+
+export interface ProbeEnvironmentInput {
+  readonly endpoint: string;
+  readonly tls: boolean;
+  readonly cloudMapNamespace: string;
+  readonly cloudMapService: string;
+  readonly cloudMapServiceId: string;
+  readonly metricsNamespace: string;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+  readonly logLevel: string;
+}
+
+/** The Lambda's environment, in the names probe-lambda/config.ts reads. */
+export function probeEnvironment(input: ProbeEnvironmentInput): Record<string, string> {
+  return {
+    PROBE_ENDPOINT: input.endpoint,
+    PROBE_TLS: String(input.tls),
+    CLOUDMAP_NAMESPACE: input.cloudMapNamespace,
+    CLOUDMAP_SERVICE: input.cloudMapService,
+    CLOUDMAP_SERVICE_ID: input.cloudMapServiceId,
+    METRICS_NAMESPACE: input.metricsNamespace,
+    PROBE_TIMEOUT_MS: String(input.timeoutMs),
+    PROBE_CONCURRENCY: String(input.concurrency),
+    LOG_LEVEL: input.logLevel,
+  };
+}
+
+export interface ProbeArgs {
+  /** The bundled Lambda code (an archive with index.js). */
+  readonly code: pulumi.Input<pulumi.asset.Archive>;
+  readonly endpoint: pulumi.Input<string>;
+  readonly tls: boolean;
+  readonly cloudMap: {
+    readonly namespaceName: string;
+    readonly serviceName: string;
+    readonly serviceId: pulumi.Input<string>;
+    readonly serviceArn: pulumi.Input<string>;
+  };
+  readonly metricsNamespace: string;
+  readonly schedule: string;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+  readonly lambdaTimeoutSeconds: number;
+  readonly memoryMb: number;
+  readonly logLevel: string;
+  readonly logRetentionDays: number;
+  /** Set when the probe must run inside the VPC (internal NLB). */
+  readonly vpc?: { readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>; readonly securityGroupId: pulumi.Input<string> };
+  readonly tags?: Record<string, string>;
+}
+
+export class Probe extends pulumi.ComponentResource {
+  readonly function: aws.lambda.Function;
+  readonly logGroup: aws.cloudwatch.LogGroup;
+  readonly rule: aws.cloudwatch.EventRule;
+
+  constructor(name: string, args: ProbeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pixell:a2a:Probe", name, {}, opts);
+    const parent = { parent: this };
+
+    this.logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, {
+      name: `/aws/lambda/${pulumi.getProject()}-${pulumi.getStack()}-probe`,
+      retentionInDays: args.logRetentionDays,
+      tags: args.tags,
+    }, parent);
+
+    const role = new aws.iam.Role(`${name}-role`, {
+      assumeRolePolicy: JSON.stringify(assumeRolePolicy("lambda.amazonaws.com")),
+      tags: args.tags,
+    }, parent);
+    const policy = new aws.iam.RolePolicy(`${name}-policy`, {
+      role: role.id,
+      policy: pulumi.all([args.cloudMap.serviceArn, this.logGroup.arn]).apply(([serviceArn, logGroupArn]) =>
+        JSON.stringify(probeRolePolicy({
+          namespaceName: args.cloudMap.namespaceName,
+          serviceName: args.cloudMap.serviceName,
+          serviceArn,
+          metricsNamespace: args.metricsNamespace,
+          logGroupArn,
+          inVpc: args.vpc !== undefined,
+        }))),
+    }, parent);
+
+    this.function = new aws.lambda.Function(`${name}-fn`, {
+      name: `${pulumi.getProject()}-${pulumi.getStack()}-probe`,
+      description: "Calls Health on every A2A deployment through the public endpoint and publishes ProbeSuccess/ProbeLatency",
+      runtime: PROBE_RUNTIME,
+      handler: PROBE_HANDLER,
+      architectures: ["arm64"], // plain JS bundle: Graviton is cheaper for the same work
+      code: args.code,
+      role: role.arn,
+      memorySize: args.memoryMb,
+      timeout: args.lambdaTimeoutSeconds,
+      environment: {
+        variables: pulumi.all([args.endpoint, args.cloudMap.serviceId]).apply(([endpoint, cloudMapServiceId]) => probeEnvironment({
+          endpoint,
+          tls: args.tls,
+          cloudMapNamespace: args.cloudMap.namespaceName,
+          cloudMapService: args.cloudMap.serviceName,
+          cloudMapServiceId,
+          metricsNamespace: args.metricsNamespace,
+          timeoutMs: args.timeoutMs,
+          concurrency: args.concurrency,
+          logLevel: args.logLevel,
+        })),
+      },
+      loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
+      vpcConfig: args.vpc === undefined ? undefined : { subnetIds: args.vpc.subnetIds, securityGroupIds: [args.vpc.securityGroupId] },
+      tags: args.tags,
+    }, { parent: this, dependsOn: [policy, this.logGroup] });
+
+    this.rule = new aws.cloudwatch.EventRule(`${name}-schedule`, {
+      description: "Runs the A2A probe",
+      scheduleExpression: args.schedule,
+      tags: args.tags,
+    }, parent);
+    new aws.cloudwatch.EventTarget(`${name}-target`, {
+      rule: this.rule.name,
+      arn: this.function.arn,
+      // A late probe is worthless: the next scheduled run replaces a failed one.
+      retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 },
+    }, parent);
+    new aws.lambda.Permission(`${name}-invoke`, {
+      action: "lambda:InvokeFunction",
+      function: this.function.name,
+      principal: "events.amazonaws.com",
+      sourceArn: this.rule.arn,
+    }, parent);
+
+    this.registerOutputs({ functionName: this.function.name });
+  }
+}

@@ -1,0 +1,116 @@
+import { strict as assert } from "node:assert";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { bundleRouter } from "../infra/bundle-router";
+import { ROUTER_HEALTH_COMMAND } from "../infra/containers";
+import { ROUTER_ADMIN_PORT } from "../infra/ports";
+import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { checkHealth } from "../client/health";
+
+/**
+ * What the router image runs: the esbuild bundle of router/main.ts (built exactly as
+ * router/Dockerfile builds it), started with plain `node` and the container's environment
+ * variables, checked with the task definition's own health check command.
+ */
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    }).on("error", reject);
+  });
+}
+
+/** The ECS health check command, aimed at this test's admin port instead of the container's 9902. */
+function runHealthCommand(adminPort: number): number {
+  const [, node, flag, script] = ROUTER_HEALTH_COMMAND;
+  const result = spawnSync(node === "node" ? process.execPath : node, [flag, script.replace(`:${ROUTER_ADMIN_PORT}/`, `:${adminPort}/`)], { timeout: 10000 });
+  return result.status ?? -1;
+}
+
+async function waitForExit(child: ChildProcess, ms: number): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`router did not exit within ${ms} ms`)), ms);
+    child.once("exit", (code) => { clearTimeout(timer); resolve(code); });
+  });
+}
+
+describe("infra router image: the bundled router", function () {
+  this.timeout(60000);
+  let dir: string;
+  let bundle: { file: string; bytes: number };
+  let agent: DemoAgent;
+  let router: ChildProcess | undefined;
+  let stderr = "";
+  let ports: { listen: number; admin: number };
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "router-image-"));
+    bundle = await bundleRouter(path.join(dir, "app"));
+    agent = await startDemoAgent({ deploymentId: "image-test" });
+    fs.writeFileSync(path.join(dir, "registry.json"), JSON.stringify({ deployments: [{ id: "image-test", host: "127.0.0.1", port: agent.port }] }));
+    ports = { listen: await freePort(), admin: await freePort() };
+    router = spawn(process.execPath, ["--enable-source-maps", bundle.file], {
+      cwd: path.join(dir, "app"),
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: "production",
+        ROUTER_LISTEN: `127.0.0.1:${ports.listen}`,
+        ROUTER_ADMIN: `127.0.0.1:${ports.admin}`,
+        ROUTER_REGISTRY: `file:${path.join(dir, "registry.json")}`,
+        ROUTER_DRAIN_MS: "2000",
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    router.stderr!.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
+    // Wait for readiness the way ECS does: run the health check until it passes (bounded).
+    for (let attempt = 0; attempt < 50 && runHealthCommand(ports.admin) !== 0; attempt++) {
+      if (router.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  after(async () => {
+    if (router && router.exitCode === null) {
+      router.kill("SIGKILL");
+      await waitForExit(router, 5000).catch(() => undefined);
+    }
+    await agent.stop(true);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is one file next to agent.proto, with no node_modules", () => {
+    assert.deepEqual(fs.readdirSync(path.dirname(bundle.file)).sort(), ["agent.proto", "main.js", "main.js.map"]);
+    assert.ok(bundle.bytes > 0);
+  });
+
+  it("starts from the container environment and passes the task definition's health check", () => {
+    assert.equal(router!.exitCode, null, `router exited: ${stderr}`);
+    assert.equal(runHealthCommand(ports.admin), 0);
+  });
+
+  it("routes a Health call by x-deployment-id to the agent", async () => {
+    const client = new grpc.Client(`127.0.0.1:${ports.listen}`, grpc.credentials.createInsecure());
+    try {
+      const result = await checkHealth(client, "image-test", 5000);
+      assert.deepEqual([result.ok, result.codeName], [true, "OK"]);
+      const unknown = await checkHealth(client, "no-such-deployment", 5000);
+      assert.equal(unknown.codeName, "NOT_FOUND");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("exits 0 on SIGTERM, after which the health check fails", async () => {
+    router!.kill("SIGTERM");
+    assert.equal(await waitForExit(router!, 15000), 0, stderr);
+    assert.equal(runHealthCommand(ports.admin), 1);
+  });
+});

@@ -1,0 +1,264 @@
+import { strict as assert } from "node:assert";
+import { loadStackConfigFile, runProgram, type Inputs, type ProgramRun } from "./helpers/pulumi-program";
+
+/** Every policy document the program attaches, parsed. */
+function policies(run: ProgramRun): { name: string; doc: { Statement: Inputs[] } }[] {
+  return run.ofType("aws:iam/rolePolicy:RolePolicy").map((r) => ({ name: r.name, doc: JSON.parse(r.inputs.policy) }));
+}
+
+function ingress(run: ProgramRun, group: "nlb" | "tasks" | "probe"): Inputs[] {
+  return run.ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.name.includes(`-${group}-in-`)).map((r) => r.inputs);
+}
+
+function containers(run: ProgramRun): Inputs[] {
+  return JSON.parse(run.one("aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions);
+}
+
+const env = (container: Inputs): Record<string, string> =>
+  Object.fromEntries((container.environment as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+
+describe("infra stack under mocks: Pulumi.dev.yaml", function () {
+  this.timeout(60000);
+  let run: ProgramRun;
+  before(async () => {
+    run = await runProgram(loadStackConfigFile());
+  });
+
+  it("exports the endpoints, dashboard, images and Cloud Map names", () => {
+    const nlb = run.one("aws:lb/loadBalancer:LoadBalancer");
+    assert.ok(nlb);
+    assert.match(String(run.outputs.a2aEndpoint), /^a2a-nlb-\S+\.elb\.us-east-2\.amazonaws\.com:50051$/);
+    assert.match(String(run.outputs.restEndpoint), /^http:\/\/\S+:8080$/);
+    assert.equal(run.outputs.dashboardUrl, "https://us-east-2.console.aws.amazon.com/cloudwatch/home?region=us-east-2#dashboards:name=pixell-a2a-dev");
+    assert.match(String(run.outputs.routerImageUri), /a2a-router@sha256:/);
+    assert.match(String(run.outputs.envoyImageUri), /a2a-envoy@sha256:/);
+    assert.equal(run.outputs.cloudMapNamespace, "pixell-runtime.local");
+    assert.equal(run.outputs.cloudMapService, "agents");
+  });
+
+  it("builds a new VPC over two zones with public and private subnets and a NAT per zone", () => {
+    assert.equal(run.one("aws:ec2/vpc:Vpc").inputs.cidrBlock, "10.0.0.0/16");
+    const subnets = run.ofType("aws:ec2/subnet:Subnet").map((s) => [s.inputs.availabilityZone, s.inputs.cidrBlock]).sort();
+    assert.deepEqual(subnets, [["us-east-2a", "10.0.0.0/20"], ["us-east-2a", "10.0.128.0/20"], ["us-east-2b", "10.0.144.0/20"], ["us-east-2b", "10.0.16.0/20"]]);
+    assert.equal(run.ofType("aws:ec2/natGateway:NatGateway").length, 2);
+  });
+
+  it("puts an internet-facing NLB with its own security group in the public subnets", () => {
+    const nlb = run.one("aws:lb/loadBalancer:LoadBalancer").inputs;
+    assert.equal(nlb.loadBalancerType, "network");
+    assert.equal(nlb.internal, false);
+    assert.equal(nlb.subnets.length, 2);
+    assert.ok(nlb.subnets.every((id: string) => id.includes("-public-")));
+    assert.deepEqual(nlb.securityGroups, ["a2a-nlb-id"]);
+  });
+
+  it("checks Envoy's readiness over HTTP for A2A and PAR's /health for REST, with short deregistration", () => {
+    const a2a = run.one("aws:lb/targetGroup:TargetGroup", "a2a-a2a").inputs;
+    assert.deepEqual([a2a.port, a2a.protocol, a2a.targetType, a2a.deregistrationDelay], [50051, "TCP", "ip", 30]);
+    assert.deepEqual([a2a.healthCheck.protocol, a2a.healthCheck.port, a2a.healthCheck.path, a2a.healthCheck.matcher], ["HTTP", "15021", "/ready", "200"]);
+    assert.deepEqual([a2a.healthCheck.interval, a2a.healthCheck.healthyThreshold, a2a.healthCheck.unhealthyThreshold], [10, 2, 2]);
+    const rest = run.one("aws:lb/targetGroup:TargetGroup", "a2a-rest").inputs;
+    assert.deepEqual([rest.port, rest.protocol, rest.targetType], [8080, "TCP", "ip"]);
+    assert.deepEqual([rest.healthCheck.protocol, rest.healthCheck.port, rest.healthCheck.path], ["HTTP", "traffic-port", "/health"]);
+  });
+
+  it("listens on 50051 (TCP) and 8080, each forwarding to its target group", () => {
+    const listeners = run.ofType("aws:lb/listener:Listener").map((l) => [l.inputs.port, l.inputs.protocol, l.inputs.defaultActions[0].targetGroupArn]).sort();
+    assert.deepEqual(listeners, [
+      [50051, "TCP", "arn:aws:mock:us-east-2:123456789012:targetgroup/a2a-a2a"],
+      [8080, "TCP", "arn:aws:mock:us-east-2:123456789012:targetgroup/a2a-rest"],
+    ]);
+    assert.equal(run.one("aws:lb/listener:Listener", "a2a-a2a").inputs.certificateArn, undefined);
+  });
+
+  it("runs PAR, the router and Envoy in one awsvpc Fargate task, started in that order", () => {
+    const td = run.one("aws:ecs/taskDefinition:TaskDefinition").inputs;
+    assert.deepEqual([td.networkMode, td.requiresCompatibilities, td.cpu, td.memory], ["awsvpc", ["FARGATE"], "1024", "2048"]);
+    const [par, router, envoy] = containers(run);
+    assert.deepEqual([par!.name, router!.name, envoy!.name], ["par", "router", "envoy"]);
+    assert.equal(par!.image, "ghcr.io/pixell-global/pixell-agent-runtime:latest");
+    assert.deepEqual(par!.portMappings.map((p: Inputs) => p.containerPort ?? p.containerPortRange), [8080, "50054-50153"]);
+    assert.deepEqual([env(par!).SERVICE_DISCOVERY_NAMESPACE, env(par!).SERVICE_DISCOVERY_SERVICE], ["pixell-runtime.local", "agents"]);
+    assert.match(par!.healthCheck.command[1], /127\.0\.0\.1:8080\/health/);
+
+    assert.equal(router!.image, run.outputs.routerImageUri);
+    assert.deepEqual(router!.dependsOn, [{ containerName: "par", condition: "HEALTHY" }]);
+    assert.deepEqual(env(router!), {
+      ROUTER_LISTEN: "0.0.0.0:50052",
+      ROUTER_ADMIN: "0.0.0.0:9902",
+      ROUTER_REGISTRY: "par:http://127.0.0.1:8080,cloudmap:pixell-runtime.local/agents",
+      ROUTER_DRAIN_MS: "20000",
+      LOG_LEVEL: "info",
+    });
+    assert.deepEqual(router!.healthCheck.command.slice(0, 3), ["CMD", "node", "-e"]);
+    assert.match(router!.healthCheck.command[3], /http:\/\/127\.0\.0\.1:9902\/readyz/);
+
+    assert.equal(envoy!.image, run.outputs.envoyImageUri);
+    assert.deepEqual(envoy!.dependsOn, [{ containerName: "router", condition: "HEALTHY" }]);
+    assert.deepEqual(envoy!.portMappings.map((p: Inputs) => p.containerPort), [50051, 15021]);
+    for (const c of [par!, router!, envoy!]) {
+      assert.equal(c.logConfiguration.logDriver, "awslogs");
+      assert.equal(c.logConfiguration.options["awslogs-group"], `/ecs/pixell-a2a-dev/${c.name}`);
+    }
+  });
+
+  it("gives every container and the probe a log group with the configured retention", () => {
+    const groups = run.ofType("aws:cloudwatch/logGroup:LogGroup").map((g) => [g.inputs.name, g.inputs.retentionInDays]).sort();
+    assert.deepEqual(groups, [
+      ["/aws/lambda/pixell-a2a-dev-probe", 30],
+      ["/ecs/pixell-a2a-dev/envoy", 30],
+      ["/ecs/pixell-a2a-dev/par", 30],
+      ["/ecs/pixell-a2a-dev/router", 30],
+    ]);
+  });
+
+  it("registers the Fargate service with both target groups, a grace period and the rollback circuit breaker", () => {
+    const svc = run.one("aws:ecs/service:Service").inputs;
+    assert.deepEqual(svc.deploymentCircuitBreaker, { enable: true, rollback: true });
+    assert.equal(svc.healthCheckGracePeriodSeconds, 120);
+    assert.equal(svc.desiredCount, 2);
+    assert.equal(svc.launchType, "FARGATE");
+    assert.deepEqual(svc.loadBalancers.map((lb: Inputs) => [lb.containerName, lb.containerPort]), [["envoy", 50051], ["par", 8080]]);
+    assert.equal(svc.networkConfiguration.assignPublicIp, false);
+    assert.ok(svc.networkConfiguration.subnets.every((id: string) => id.includes("-private-")));
+    assert.deepEqual(run.one("aws:ecs/cluster:Cluster").inputs.settings, [{ name: "containerInsights", value: "enabled" }]);
+  });
+
+  it("creates the Cloud Map namespace and the agents service with custom health checks", () => {
+    assert.equal(run.one("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace").inputs.name, "pixell-runtime.local");
+    const svc = run.one("aws:servicediscovery/service:Service").inputs;
+    assert.equal(svc.name, "agents");
+    assert.ok(svc.healthCheckCustomConfig);
+    assert.equal(svc.dnsConfig.dnsRecords[0].type, "SRV");
+  });
+
+  it("admits the NLB to the tasks only on 50051, 15021 and 8080; router and agent ports only from the tasks", () => {
+    const fromNlb = ingress(run, "tasks").filter((r) => r.referencedSecurityGroupId === "a2a-nlb-id").map((r) => r.fromPort).sort();
+    assert.deepEqual(fromNlb, [15021, 50051, 8080]);
+    const fromTasks = ingress(run, "tasks").filter((r) => r.referencedSecurityGroupId === "a2a-tasks-id").map((r) => [r.fromPort, r.toPort]).sort();
+    assert.deepEqual(fromTasks, [[50052, 50052], [50054, 50153], [9902, 9902]]);
+    assert.ok(ingress(run, "tasks").every((r) => r.cidrIpv4 === undefined), "no CIDR reaches the tasks directly");
+    assert.deepEqual(ingress(run, "nlb").map((r) => [r.fromPort, r.cidrIpv4]), [[50051, "0.0.0.0/0"], [8080, "10.0.0.0/16"]]);
+  });
+
+  it("grants least privilege: no wildcard actions, conditions on PutMetricData and DiscoverInstances", () => {
+    const all = policies(run);
+    for (const { doc } of all) for (const s of doc.Statement) for (const a of s.Action) assert.ok(!a.includes("*"), `wildcard action ${a}`);
+    const probe = all.find((p) => p.name.includes("policy"))!.doc.Statement;
+    const put = probe.find((s) => s.Action.includes("cloudwatch:PutMetricData"))!;
+    assert.deepEqual(put.Condition, { StringEquals: { "cloudwatch:namespace": "Pixell/A2A" } });
+    const discover = probe.find((s) => s.Action.includes("servicediscovery:DiscoverInstances"))!;
+    assert.deepEqual(discover.Condition.StringEquals, { "servicediscovery:NamespaceName": "pixell-runtime.local", "servicediscovery:ServiceName": "agents" });
+    const task = all.find((p) => p.name === "a2a-task")!.doc.Statement;
+    const register = task.find((s) => s.Action.includes("servicediscovery:RegisterInstance"))!;
+    assert.equal(register.Resource, "arn:aws:mock:us-east-2:123456789012:service/a2a-agents");
+    assert.equal(run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment").inputs.policyArn, "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy");
+  });
+
+  it("runs the probe Lambda every minute outside the VPC with the probe's environment", () => {
+    const fn = run.one("aws:lambda/function:Function").inputs;
+    assert.equal(fn.handler, "index.handler");
+    assert.match(fn.runtime, /^nodejs(2[0-9])\.x$/);
+    assert.deepEqual([fn.memorySize, fn.timeout], [256, 30]);
+    assert.equal(fn.vpcConfig, undefined);
+    assert.deepEqual(fn.environment.variables, {
+      PROBE_ENDPOINT: run.outputs.a2aEndpoint,
+      PROBE_TLS: "false",
+      CLOUDMAP_NAMESPACE: "pixell-runtime.local",
+      CLOUDMAP_SERVICE: "agents",
+      CLOUDMAP_SERVICE_ID: "a2a-agents-id",
+      METRICS_NAMESPACE: "Pixell/A2A",
+      PROBE_TIMEOUT_MS: "3000",
+      PROBE_CONCURRENCY: "64",
+      LOG_LEVEL: "info",
+    });
+    assert.equal(run.one("aws:cloudwatch/eventRule:EventRule").inputs.scheduleExpression, "rate(1 minute)");
+    assert.equal(run.one("aws:cloudwatch/eventTarget:EventTarget").inputs.arn, "arn:aws:mock:us-east-2:123456789012:function/a2a-fn");
+    const permission = run.one("aws:lambda/permission:Permission").inputs;
+    assert.deepEqual([permission.principal, permission.sourceArn], ["events.amazonaws.com", "arn:aws:mock:us-east-2:123456789012:eventrule/a2a-schedule"]);
+  });
+
+  it("alarms on unhealthy deployments, missing probe data, unhealthy targets and probe errors, all to the SNS topic", () => {
+    const alarms = run.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.inputs);
+    const byMetric = Object.fromEntries(alarms.map((a) => [a.metricName, a]));
+    assert.deepEqual(Object.keys(byMetric).sort(), ["DeploymentsProbed", "DeploymentsUnhealthy", "Errors", "UnHealthyHostCount"]);
+    assert.equal(byMetric.DeploymentsProbed.treatMissingData, "breaching");
+    assert.deepEqual(byMetric.UnHealthyHostCount.dimensions, { LoadBalancer: "net/a2a-nlb/0123456789abcdef", TargetGroup: "targetgroup/a2a-a2a/0123456789abcdef" });
+    assert.deepEqual(byMetric.Errors.dimensions, { FunctionName: "pixell-a2a-dev-probe" });
+    for (const a of alarms) assert.deepEqual(a.alarmActions, [run.outputs.alarmTopicArn]);
+    assert.equal(run.ofType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no email subscription without alarmEmail");
+  });
+
+  it("publishes a dashboard whose JSON parses and names the probe, NLB, ECS and Lambda metrics", () => {
+    const body = JSON.parse(run.one("aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody) as { widgets: { properties: { metrics: unknown[] } }[] };
+    const text = JSON.stringify(body);
+    for (const metric of ["ProbeSuccess", "ProbeLatency", "DeploymentsProbed", "DeploymentsUnhealthy", "HealthyHostCount", "UnHealthyHostCount", "ActiveFlowCount", "CPUUtilization", "MemoryUtilization", "Errors", "Duration"]) {
+      assert.ok(text.includes(metric), `dashboard names ${metric}`);
+    }
+    assert.ok(text.includes("net/a2a-nlb/0123456789abcdef") && text.includes("a2a-cluster") && text.includes("pixell-a2a-dev-probe"));
+  });
+
+  it("builds the router and Envoy images from their Dockerfiles in router mode", () => {
+    const images = Object.fromEntries(run.ofType("awsx:ecr:Image").map((i) => [i.name, i.inputs]));
+    assert.match(images["a2a-router"]!.dockerfile, /router\/Dockerfile$/);
+    assert.match(images["a2a-envoy"]!.dockerfile, /infra\/envoy\/Dockerfile$/);
+    assert.match(images["a2a-envoy"]!.context, /infra\/envoy$/);
+    assert.deepEqual(images["a2a-envoy"]!.args, { ENVOY_MODE: "router" });
+  });
+});
+
+describe("infra stack under mocks: variants", function () {
+  this.timeout(60000);
+  const base = loadStackConfigFile();
+  const existingVpc = {
+    "pixell-a2a:vpcId": "vpc-0123456789abcdef0",
+    "pixell-a2a:privateSubnetIds": JSON.stringify(["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]),
+    "pixell-a2a:restAllowedCidrs": JSON.stringify(["172.31.0.0/16"]),
+  };
+
+  it("uses an existing VPC with an internal NLB and puts the probe in the VPC", async () => {
+    const { "pixell-a2a:vpcCidr": _cidr, "pixell-a2a:restAllowedCidrs": _rest, ...rest } = base;
+    const run = await runProgram({ ...rest, ...existingVpc, "pixell-a2a:internetFacing": "false", "pixell-a2a:allowedCidrs": JSON.stringify(["10.20.0.0/16"]) });
+    assert.equal(run.ofType("aws:ec2/vpc:Vpc").length, 0);
+    assert.equal(run.ofType("aws:ec2/subnet:Subnet").length, 0);
+    assert.equal(run.outputs.vpcId, "vpc-0123456789abcdef0");
+    const nlb = run.one("aws:lb/loadBalancer:LoadBalancer").inputs;
+    assert.equal(nlb.internal, true);
+    assert.deepEqual(nlb.subnets, ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]);
+    assert.equal(run.one("aws:lb/targetGroup:TargetGroup", "a2a-a2a").inputs.vpcId, "vpc-0123456789abcdef0");
+    const fn = run.one("aws:lambda/function:Function").inputs;
+    assert.deepEqual(fn.vpcConfig, { subnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"], securityGroupIds: ["a2a-probe-id"] });
+    assert.ok(ingress(run, "nlb").some((r) => r.fromPort === 50051 && r.referencedSecurityGroupId === "a2a-probe-id"), "the probe may reach the NLB");
+    const probePolicy = policies(run).find((p) => p.name.includes("policy"))!.doc.Statement;
+    assert.ok(probePolicy.some((s) => s.Action.includes("ec2:CreateNetworkInterface")));
+  });
+
+  it("in xds mode bakes ENVOY_MODE=xds into Envoy and turns on the router's xDS server on loopback", async () => {
+    const run = await runProgram({ ...base, "pixell-a2a:envoyMode": "xds" });
+    assert.deepEqual(run.one("awsx:ecr:Image", "envoy").inputs.args, { ENVOY_MODE: "xds" });
+    assert.equal(env(containers(run)[1]!).ROUTER_XDS, "127.0.0.1:18000");
+  });
+
+  it("terminates TLS on the A2A listener when a certificate is set and tells the probe", async () => {
+    const arn = "arn:aws:acm:us-east-2:123456789012:certificate/0b1c2d3e-aaaa-bbbb-cccc-000000000000";
+    const run = await runProgram({ ...base, "pixell-a2a:tlsCertificateArn": arn, "pixell-a2a:alarmEmail": "oncall@example.com" });
+    const listener = run.one("aws:lb/listener:Listener", "a2a-a2a").inputs;
+    assert.deepEqual([listener.port, listener.protocol, listener.certificateArn, listener.alpnPolicy], [50051, "TLS", arn, "HTTP2Preferred"]);
+    assert.equal(run.one("aws:lambda/function:Function").inputs.environment.variables.PROBE_TLS, "true");
+    const sub = run.one("aws:sns/topicSubscription:TopicSubscription").inputs;
+    assert.deepEqual([sub.protocol, sub.endpoint], ["email", "oncall@example.com"]);
+  });
+
+  it("fails before declaring anything when a value is bad, naming key, value and what is accepted", async () => {
+    await assert.rejects(runProgram({ ...base, "pixell-a2a:memory": "3000", "pixell-a2a:envoyMode": "sidecar" }), (err: Error) => {
+      assert.equal(err.name, "ConfigError");
+      assert.match(err.message, /pixell-a2a:memory = "3000" is not valid: expected a Fargate memory size for cpu 1024/);
+      assert.match(err.message, /pixell-a2a:envoyMode = "sidecar" is not valid: expected one of router, xds/);
+      return true;
+    });
+  });
+
+  it("rejects a key it does not read (a typo would otherwise be silently ignored)", async () => {
+    await assert.rejects(runProgram({ ...base, "pixell-a2a:desiredcount": "3" }), /pixell-a2a:desiredcount is not a key this stack reads/);
+  });
+});
