@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
+import { BUNDLED_PROTO_DIR, PROTO_INCLUDE_DIRS } from "./envoy/proto";
 
 const REPO_ROOT = path.join(__dirname, "..");
 
@@ -26,6 +27,14 @@ export async function bundleRouter(outDir: string): Promise<{ file: string; byte
   });
   // proto/index.ts finds agent.proto next to itself (__dirname): in the bundle that is outDir.
   fs.copyFileSync(path.join(REPO_ROOT, "proto", "agent.proto"), path.join(outDir, "agent.proto"));
+  // The xDS server (Option B) loads Envoy's API protos at run time; the image has no node_modules,
+  // so they travel beside the bundle (infra/envoy/proto.ts looks there first).
+  const protoOut = path.join(outDir, BUNDLED_PROTO_DIR);
+  const xdsDeps = path.join(path.dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
+  for (const dir of PROTO_INCLUDE_DIRS) {
+    fs.cpSync(path.join(xdsDeps, dir), path.join(protoOut, dir), { recursive: true, filter: (src) => fs.statSync(src).isDirectory() || src.endsWith(".proto") });
+  }
+  fs.cpSync(path.join(path.dirname(require.resolve("protobufjs/package.json")), "google"), path.join(protoOut, "protobufjs", "google"), { recursive: true });
   return { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? fs.statSync(file).size };
 }
 

@@ -7,6 +7,7 @@ import { createLogger } from "./log";
 import { cloudMapSourceFactory } from "./registry/cloudmap";
 import { startRouter } from "./server";
 import { buildAuthenticator } from "./auth";
+import { startXdsIfConfigured } from "./xds/attach";
 
 async function main(): Promise<void> {
   let config;
@@ -34,13 +35,16 @@ async function main(): Promise<void> {
     sourceFactory: cloudMapSourceFactory({ pollIntervalMs: config.cloudMapPollMs }),
     logger,
   });
+  // Option B: Envoy gets routes and clusters for the registry's deployments over ADS.
+  const xds = await startXdsIfConfigured(config, router, logger);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "stopping");
-    router.drain().then(({ drained }) => {
+    router.drain().then(async ({ drained }) => {
       if (!drained) logger.warn("drain time ran out with calls still in flight");
+      await xds?.close();
       process.exit(0);
     }, (err: unknown) => {
       logger.error({ err: (err as Error).message }, "drain failed");

@@ -8,6 +8,9 @@ import * as grpc from "@grpc/grpc-js";
 import { bundleRouter } from "../infra/bundle-router";
 import { ROUTER_HEALTH_COMMAND } from "../infra/containers";
 import { ROUTER_ADMIN_PORT } from "../infra/ports";
+import { TYPE_URLS } from "../infra/envoy/config";
+import { BUNDLED_PROTO_DIR, messageType } from "../infra/envoy/proto";
+import { ADS_METHOD_PATH } from "../router/xds";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { checkHealth } from "../client/health";
 
@@ -48,14 +51,14 @@ describe("infra router image: the bundled router", function () {
   let agent: DemoAgent;
   let router: ChildProcess | undefined;
   let stderr = "";
-  let ports: { listen: number; admin: number };
+  let ports: { listen: number; admin: number; xds: number };
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "router-image-"));
     bundle = await bundleRouter(path.join(dir, "app"));
     agent = await startDemoAgent({ deploymentId: "image-test" });
     fs.writeFileSync(path.join(dir, "registry.json"), JSON.stringify({ deployments: [{ id: "image-test", host: "127.0.0.1", port: agent.port }] }));
-    ports = { listen: await freePort(), admin: await freePort() };
+    ports = { listen: await freePort(), admin: await freePort(), xds: await freePort() };
     router = spawn(process.execPath, ["--enable-source-maps", bundle.file], {
       cwd: path.join(dir, "app"),
       env: {
@@ -65,6 +68,7 @@ describe("infra router image: the bundled router", function () {
         ROUTER_ADMIN: `127.0.0.1:${ports.admin}`,
         ROUTER_REGISTRY: `file:${path.join(dir, "registry.json")}`,
         ROUTER_DRAIN_MS: "2000",
+        ROUTER_XDS: `127.0.0.1:${ports.xds}`,
         LOG_LEVEL: "warn",
       },
       stdio: ["ignore", "ignore", "pipe"],
@@ -86,8 +90,8 @@ describe("infra router image: the bundled router", function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("is one file next to agent.proto, with no node_modules", () => {
-    assert.deepEqual(fs.readdirSync(path.dirname(bundle.file)).sort(), ["agent.proto", "main.js", "main.js.map"]);
+  it("is one file next to agent.proto and Envoy's protos, with no node_modules", () => {
+    assert.deepEqual(fs.readdirSync(path.dirname(bundle.file)).sort(), ["agent.proto", BUNDLED_PROTO_DIR, "main.js", "main.js.map"]);
     assert.ok(bundle.bytes > 0);
   });
 
@@ -103,6 +107,30 @@ describe("infra router image: the bundled router", function () {
       assert.deepEqual([result.ok, result.codeName], [true, "OK"]);
       const unknown = await checkHealth(client, "no-such-deployment", 5000);
       assert.equal(unknown.codeName, "NOT_FOUND");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("serves Option B's xDS from the protos beside the bundle", async () => {
+    const REQ = messageType("envoy.service.discovery.v3.DiscoveryRequest");
+    const RES = messageType("envoy.service.discovery.v3.DiscoveryResponse");
+    const client = new grpc.Client(`127.0.0.1:${ports.xds}`, grpc.credentials.createInsecure());
+    try {
+      const call = client.makeBidiStreamRequest(ADS_METHOD_PATH,
+        (v: object) => Buffer.from(REQ.encode(REQ.fromObject(v)).finish()),
+        (b: Buffer) => RES.toObject(RES.decode(b), { defaults: true, arrays: true }) as { resources: Array<{ type_url: string }> });
+      call.on("error", () => undefined);
+      const first = new Promise<{ resources: Array<{ type_url: string }> }>((resolve, reject) => {
+        call.once("data", resolve);
+        setTimeout(() => reject(new Error(`no CDS answer; router stderr: ${stderr}`)), 10_000);
+      });
+      call.write({ node: { id: "image-test", cluster: "test" }, type_url: TYPE_URLS.cluster, resource_names: [] });
+      const res = await first;
+      call.cancel();
+      // The router's own cluster and one per registered deployment.
+      assert.equal(res.resources.length, 2);
+      assert.ok(res.resources.every((r) => r.type_url === TYPE_URLS.cluster));
     } finally {
       client.close();
     }

@@ -11,8 +11,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as protobuf from "protobufjs";
 
+/** Beside a bundle (the router image), the protos are copied here by infra/bundle-router.ts. */
+export const BUNDLED_PROTO_DIR = "envoy-protos";
+/** The include directories, in order, relative to the package that ships each one. */
+export const PROTO_INCLUDE_DIRS = ["envoy-api", "xds", "googleapis", "protoc-gen-validate"] as const;
+
 /** Where the protos are: resolved on first use, so importing this module never fails on its own. */
 function includeDirs(): string[] {
+  const bundled = path.join(__dirname, BUNDLED_PROTO_DIR);
+  if (fs.existsSync(bundled)) return [...PROTO_INCLUDE_DIRS.map((d) => path.join(bundled, d)), path.join(bundled, "protobufjs")];
   let xdsDeps: string;
   try {
     xdsDeps = path.join(path.dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
@@ -20,10 +27,7 @@ function includeDirs(): string[] {
     throw new Error("Envoy's v3 protos come from the @grpc/grpc-js-xds package, which is not installed: install it (a runtime dependency of the router's xDS server)");
   }
   return [
-    path.join(xdsDeps, "envoy-api"),
-    path.join(xdsDeps, "xds"),
-    path.join(xdsDeps, "googleapis"),
-    path.join(xdsDeps, "protoc-gen-validate"),
+    ...PROTO_INCLUDE_DIRS.map((d) => path.join(xdsDeps, d)),
     // google/protobuf/descriptor.proto (imported by the validate annotations).
     path.dirname(require.resolve("protobufjs/package.json")),
   ];
