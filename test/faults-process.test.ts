@@ -88,20 +88,14 @@ describe("faults: 10,000 calls to a dead agent, then to a live one (child proces
   let agent: EchoServer;
   let router: ChildRouter;
   let client: RawClient;
-  const heapAfterGc = async (): Promise<number> => {
-    const before = router.log().length;
-    router.process.kill("SIGUSR2");
-    let m: RegExpExecArray | null = null;
-    await eventually(() => (m = /\{"heapUsedAfterGc":(\d+)\}/.exec(router.log().slice(before))) !== null, 5000, "heap report");
-    return Number(m![1]);
-  };
+  const heapAfterGc = (): Promise<number> => router.heapAfterGc();
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-faults-dead-"));
     agent = await startEchoServer({ name: "live" });
     fs.writeFileSync(path.join(dir, "r.json"), JSON.stringify({ deployments: [{ id: "live", port: agent.port }, { id: "dead", port: await deadPort() }] }));
     router = await startChildRouter({
       registry: `file:${path.join(dir, "r.json")}`,
-      nodeArgs: ["--expose-gc", "--require", path.join(__dirname, "helpers", "gc-on-signal.cjs")],
+      gcProbe: true,
     });
     client = new RawClient(`127.0.0.1:${router.port}`);
   });

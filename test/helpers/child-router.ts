@@ -21,6 +21,8 @@ export interface ChildRouter {
   /** Resolves with the exit code (or the signal name) when the process ends. */
   readonly exited: Promise<number | string | null>;
   admin(pathname: string): Promise<{ status: number; body: string }>;
+  /** Heap used after a full GC, in bytes (only with `gcProbe: true`). */
+  heapAfterGc(): Promise<number>;
   /** SIGKILL if still running, and wait for it to be gone. */
   kill(): Promise<void>;
 }
@@ -33,10 +35,13 @@ export interface ChildRouterOptions {
   readonly extraArgs?: readonly string[];
   /** Node flags, e.g. --max-old-space-size. */
   readonly nodeArgs?: readonly string[];
+  /** Preload gc-on-signal.cjs so heapAfterGc() works (adds --expose-gc; the router code is untouched). */
+  readonly gcProbe?: boolean;
 }
 
 export async function startChildRouter(opts: ChildRouterOptions): Promise<ChildRouter> {
-  const args = [...(opts.nodeArgs ?? []), "--import", "tsx", path.join(REPO_ROOT, "router", "main.ts"),
+  const probe = opts.gcProbe ? ["--expose-gc", "--require", path.join(__dirname, "gc-on-signal.cjs")] : [];
+  const args = [...probe, ...(opts.nodeArgs ?? []), "--import", "tsx", path.join(REPO_ROOT, "router", "main.ts"),
     "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--registry", opts.registry, "--drain-ms", String(opts.drainMs ?? 10_000),
     ...(opts.extraArgs ?? [])];
   const child = spawn(process.execPath, args, {
@@ -69,6 +74,18 @@ export async function startChildRouter(opts: ChildRouterOptions): Promise<ChildR
     async admin(pathname) {
       const res = await fetch(`http://127.0.0.1:${ports.adminPort}${pathname}`);
       return { status: res.status, body: await res.text() };
+    },
+    async heapAfterGc() {
+      if (!opts.gcProbe) throw new Error("start the router with gcProbe: true to read its heap");
+      const from = out.length;
+      child.kill("SIGUSR2");
+      const until = Date.now() + 5000;
+      for (;;) {
+        const m = /\{"heapUsedAfterGc":(\d+)\}/.exec(out.slice(from));
+        if (m) return Number(m[1]);
+        if (Date.now() > until) throw new Error("the router did not report its heap in 5 s");
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
     async kill() {
       if (code === undefined) child.kill("SIGKILL");
