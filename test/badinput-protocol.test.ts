@@ -142,8 +142,10 @@ describe("bad input: protocol (router in a child process)", function () {
     await eventually(() => fdCount(router.pid) <= baselineFds, 5000, `router fds back to ${baselineFds}`);
     assert.equal((await router.admin("/healthz")).status, 200);
     process.stderr.write(`      steady client: ${steady.ok} OK, slowest ${Math.round(steady.maxMs)} ms, failures ${steady.failures.length}\n`);
+    // Answered again after all the abuse above, and never failed meanwhile.
+    const okSoFar = steady.ok;
+    await eventually(() => steady.ok > okSoFar, 5000, "another answer to the steady client");
     assert.deepEqual(steady.failures, []);
-    assert.ok(steady.ok >= 2, "the steady client was answered while the abuse ran");
   });
 });
 

@@ -55,7 +55,7 @@ describe("faults: SIGTERM with 50 slow calls in flight (child process)", functio
     const t0 = performance.now();
     router.process.kill("SIGTERM");
     // /readyz flips as soon as the signal is handled; poll briefly for the signal to arrive.
-    await eventually(async () => (await router.admin("/readyz")).status === 503, 500, "/readyz 503");
+    await eventually(async () => (await router.admin("/readyz")).status === 503, 1000, "/readyz 503");
     const readyzMs = performance.now() - t0;
 
     // A new call, on a new connection: refused.
