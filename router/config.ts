@@ -24,6 +24,7 @@ export interface RouterConfig {
   readonly registry: string;
   readonly drainMs: number;
   readonly maxHops: number;
+  readonly idleTimeoutMs: number;
   /** How often each cloudmap: source asks DiscoverInstancesRevision. */
   readonly cloudMapPollMs: number;
   readonly xds: HostPort | undefined;
@@ -39,6 +40,7 @@ export const ROUTER_SETTINGS = {
   registry: { env: "ROUTER_REGISTRY", default: undefined },
   "drain-ms": { env: "ROUTER_DRAIN_MS", default: "20000" },
   "max-hops": { env: "ROUTER_MAX_HOPS", default: "3" },
+  "idle-timeout-ms": { env: "ROUTER_IDLE_TIMEOUT_MS", default: "300000" },
   "cloudmap-poll-ms": { env: "ROUTER_CLOUDMAP_POLL_MS", default: "5000" },
   xds: { env: "ROUTER_XDS", default: undefined },
   "log-level": { env: "LOG_LEVEL", default: "info" },
@@ -97,6 +99,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     registry,
     drainMs: intSetting(get("drain-ms")!, name("drain-ms"), 0, 3_600_000),
     maxHops: intSetting(get("max-hops")!, name("max-hops"), 1, 16),
+    idleTimeoutMs: intSetting(get("idle-timeout-ms")!, name("idle-timeout-ms"), 1000, 86_400_000),
     cloudMapPollMs: intSetting(get("cloudmap-poll-ms")!, name("cloudmap-poll-ms"), 100, 3_600_000),
     xds: xds === undefined ? undefined : parseHostPort(xds, name("xds")),
     logLevel,

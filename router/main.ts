@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     registry: config.registry,
     drainMs: config.drainMs,
     maxHops: config.maxHops,
+    idleTimeoutMs: config.idleTimeoutMs,
     // cloudmap: entries get a Cloud Map client from the task's environment (region, role).
     sourceFactory: cloudMapSourceFactory({ pollIntervalMs: config.cloudMapPollMs }),
     logger,

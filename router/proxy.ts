@@ -20,6 +20,8 @@ import type { UpstreamPool } from "./upstream";
 import {
   encodeGrpcMessage,
   extractDeploymentId,
+  headerListSize,
+  MAX_HEADER_LIST_BYTES,
   HOP_COUNT_KEY,
   parseGrpcTimeout,
   readHopCount,
@@ -250,11 +252,11 @@ function routeFailed(this: Call, err: unknown): void {
 }
 
 /** Builds the handler for the server's `stream` event. */
-export function createStreamHandler(opts: ProxyOptions, state: ProxyState): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void {
+export function createStreamHandler(opts: ProxyOptions, state: ProxyState): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void {
   const ctx: Context = { ...opts, state, debug: opts.logger.isLevelEnabled("debug") };
   const { isDraining } = opts;
 
-  return function onStream(stream, headers) {
+  return function onStream(stream, headers, _flags, rawHeaders) {
     const call = new Call(ctx, stream, headers, performance.now());
     (stream as WithCall<http2.ServerHttp2Stream>)[kCall] = call;
     state.active++;
@@ -269,6 +271,12 @@ export function createStreamHandler(opts: ProxyOptions, state: ProxyState): (str
       call.code = Status.INVALID_ARGUMENT;
       if (!stream.headersSent && !stream.destroyed) stream.respond({ ":status": 415, "content-type": "text/plain" }, END_STREAM_OPTIONS);
       return;
+    }
+    // Refused here with a status the client will not retry; forwarded, the agent's connection would
+    // refuse the stream and the client would see UNAVAILABLE blaming the agent.
+    const metadataBytes = headerListSize(rawHeaders);
+    if (metadataBytes > MAX_HEADER_LIST_BYTES) {
+      return refuse(call, Status.RESOURCE_EXHAUSTED, `request metadata is ${metadataBytes} bytes, over the router's limit of ${MAX_HEADER_LIST_BYTES}: send less metadata`);
     }
     // Authenticate before the id is read or looked up: strangers learn nothing about deployments.
     const authenticator = ctx.authenticator;

@@ -88,3 +88,13 @@ export function readHopCount(headers: IncomingHttpHeaders): number {
   const n = Number(firstValue(headers[HOP_COUNT_KEY]));
   return Number.isInteger(n) && n > 0 ? n : 0;
 }
+
+/** The most request metadata the router forwards (HTTP/2's measure: name + value + 32 bytes per field). */
+export const MAX_HEADER_LIST_BYTES = 16 * 1024;
+
+/** A header list's size as HTTP/2 counts it (RFC 9113 6.5.2), from Node's flat `[name, value, ...]` array. */
+export function headerListSize(rawHeaders: readonly string[]): number {
+  let size = 0;
+  for (let i = 0; i < rawHeaders.length; i++) size += rawHeaders[i]!.length;
+  return size + 16 * rawHeaders.length; // 32 per field, two array entries per field
+}

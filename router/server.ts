@@ -28,6 +28,8 @@ export interface RouterOptions {
   /** How long in-flight calls may run after drain starts. */
   readonly drainMs?: number;
   readonly maxHops?: number;
+  /** Close a client connection after this long without any traffic (open streams may finish). */
+  readonly idleTimeoutMs?: number;
   readonly logger?: Logger;
   /** Caller authentication and authorization (router/auth); none: every call is allowed. */
   readonly authenticator?: Authenticator;
@@ -76,6 +78,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const listen = typeof opts.listen === "string" ? parseHostPort(opts.listen, "listen") : opts.listen;
   const adminAddr = opts.admin === undefined ? { host: "127.0.0.1", port: 0 } : typeof opts.admin === "string" ? parseHostPort(opts.admin, "admin") : opts.admin;
   const drainMs = opts.drainMs ?? 20_000;
+  const idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
 
   const registry = typeof opts.registry === "string" ? new RegistryChain(createSources(opts.registry, logger, opts.sourceFactory)) : opts.registry;
   const pool = new UpstreamPool({ logger });
@@ -103,6 +106,9 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     sessions.add(session);
     session.setLocalWindowSize(16 << 20);
     session.on("error", (err: Error) => logger.debug({ err: err.message }, "client session error"));
+    // Frees connections nobody uses, including ones Node stops reading after it sent GOAWAY for a
+    // protocol error (it never closes those itself). close(): streams still open run to their end.
+    session.setTimeout(idleTimeoutMs, () => session.close());
     session.once("close", () => sessions.delete(session));
   });
   server.on("stream", createStreamHandler({ registry, pool, metrics, logger, maxHops: opts.maxHops ?? 3, isDraining: () => draining, authenticator: opts.authenticator }, state));

@@ -54,14 +54,18 @@ export class UpstreamPool {
     const drop = (): void => {
       if (this.sessions.get(key) === session) this.sessions.delete(key);
     };
-    session.once("connect", () => session.setLocalWindowSize(this.connectionWindowBytes));
+    session.once("connect", () => {
+      session.setLocalWindowSize(this.connectionWindowBytes);
+      // Armed only once connected: Node never clears a timer set on a session whose connect failed,
+      // and it would keep that session and every call queued on it alive for the whole timeout.
+      session.setTimeout(this.idleTimeoutMs, () => session.close());
+    });
     session.on("error", (err: Error) => {
       drop();
       this.opts.logger.warn({ upstream: key, err: err.message }, "upstream session failed");
     });
     session.once("goaway", drop);
     session.once("close", drop);
-    session.setTimeout(this.idleTimeoutMs, () => session.close());
     return session;
   }
 }

@@ -1,0 +1,182 @@
+/**
+ * Faults around the registry: an agent restarted on a new port, and a registry source that
+ * goes away (PAR API down or hanging, the registry file deleted or corrupted).
+ */
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { startRouter, type RunningRouter } from "../router";
+import { silentLogger } from "../router/log";
+import { ParSource } from "../router/registry/par";
+import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
+import { startChildRouter, type ChildRouter } from "./helpers/child-router";
+
+const call = (id: string): grpc.Metadata => md({ "x-deployment-id": id });
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+async function failure(p: Promise<unknown>): Promise<grpc.ServiceError> {
+  try { await p; } catch (err) { return err as grpc.ServiceError; }
+  throw new Error("expected the call to fail");
+}
+
+describe("faults: agent restarted on a new port (router in a child process)", function () {
+  this.timeout(30_000);
+  let dir: string;
+  let reg: string;
+  let first: EchoServer | undefined;
+  let stale: EchoServer | undefined;
+  let restarted: EchoServer | undefined;
+  let router: ChildRouter | undefined;
+  let client: RawClient | undefined;
+  const write = (port: number): void => {
+    fs.writeFileSync(reg + ".tmp", JSON.stringify({ deployments: [{ id: "mover", port }] }));
+    fs.renameSync(reg + ".tmp", reg);
+  };
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-faults-move-"));
+    reg = path.join(dir, "registry.json");
+  });
+  after(async () => {
+    client?.close();
+    await router?.kill();
+    await Promise.all([first, stale, restarted].map((s) => s?.stop(true)));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("routes to the new port within a second of the registry change, and never to the old port again", async () => {
+    first = await startEchoServer({ name: "first" });
+    const oldPort = first.port;
+    write(oldPort);
+    router = await startChildRouter({ registry: `file:${reg}` });
+    client = new RawClient(`127.0.0.1:${router.port}`);
+    assert.equal((await client.unary("Unary", "a", call("mover"))).body.toString(), "first:a");
+
+    // The agent dies; something else (a stale instance) answers on the old port, so a call sent there is visible.
+    await first.stop(true);
+    stale = await startEchoServer({ name: "stale", port: oldPort });
+    restarted = await startEchoServer({ name: "restarted" });
+    const t0 = performance.now();
+    write(restarted.port);
+    let servedBy = "";
+    while (performance.now() - t0 < 3000) {
+      servedBy = (await client.unary("Unary", "b", call("mover"), { deadline: Date.now() + 1000 })).body.toString();
+      if (servedBy.startsWith("restarted:")) break;
+      await sleep(10);
+    }
+    const switchMs = performance.now() - t0;
+    process.stderr.write(`      registry change to first call on the new port: ${Math.round(switchMs)} ms\n`);
+    assert.equal(servedBy, "restarted:b");
+    assert.ok(switchMs < 1000, `took ${Math.round(switchMs)} ms`);
+
+    stale.lastMetadata.clear();
+    const after = await Promise.all(Array.from({ length: 50 }, (_, i) => client!.unary("Unary", String(i), call("mover"))));
+    assert.deepEqual(after.map((r) => r.body.toString().split(":")[0]), Array(50).fill("restarted"));
+    // Nothing reached the old port after the switch.
+    assert.equal(stale.lastMetadata.size, 0);
+  });
+});
+
+describe("faults: registry source down", function () {
+  this.timeout(20_000);
+  let agent: EchoServer;
+  let par: http.Server;
+  let parUrl: string;
+  let parMode: "up" | "hang";
+  let router: RunningRouter;
+  let client: RawClient;
+  let parRequests: number;
+
+  beforeEach(async () => {
+    agent = await startEchoServer({ name: "known" });
+    parMode = "up";
+    parRequests = 0;
+    par = http.createServer((req, res) => {
+      parRequests++;
+      if (parMode === "hang") return; // accepts and never answers
+      if (req.url === "/deployments/known/health") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ status: "running", healthy: true, ports: { a2a: agent.port } }));
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => par.listen(0, "127.0.0.1", r));
+    parUrl = `http://127.0.0.1:${(par.address() as { port: number }).port}`;
+    // A short TTL, so every call below is past it and would ask PAR again.
+    router = await startRouter({ listen: "127.0.0.1:0", registry: new ParSource({ url: parUrl, ttlMs: 20, negativeTtlMs: 20, requestTimeoutMs: 1500 }), logger: silentLogger });
+    client = new RawClient(`127.0.0.1:${router.port}`);
+  });
+  afterEach(async () => {
+    client.close();
+    await router.close();
+    await agent.stop(true);
+    par.closeAllConnections();
+    await new Promise((r) => par.close(r));
+  });
+
+  it("PAR API stopped (connection refused): known deployments keep routing for seconds past the TTL", async () => {
+    assert.equal((await client.unary("Unary", "x", call("known"))).body.toString(), "known:x");
+    par.closeAllConnections();
+    await new Promise((r) => par.close(r));
+    par.listen(0); // so afterEach's close has something to close; a new port, PAR's old one refuses
+    const until = Date.now() + 1500;
+    let n = 0;
+    while (Date.now() < until) {
+      assert.equal((await client.unary("Unary", String(n), call("known"), { deadline: Date.now() + 1000 })).body.toString(), `known:${n}`);
+      n++;
+      await sleep(25);
+    }
+    assert.ok(n > 10);
+    const err = await failure(client.unary("Unary", "x", call("never-seen")));
+    assert.equal(err.code, grpc.status.UNAVAILABLE);
+    assert.match(err.details, /PAR API at http:\/\/127\.0\.0\.1:\d+ could not be asked about never-seen/);
+  });
+
+  it("PAR API hanging: known deployments are answered from the stale entry without waiting for PAR", async () => {
+    assert.equal((await client.unary("Unary", "x", call("known"))).body.toString(), "known:x");
+    parMode = "hang";
+    await sleep(50);
+    // Deadline below PAR's request timeout: a call that waited for PAR would fail DEADLINE_EXCEEDED.
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await client.unary("Unary", String(i), call("known"), { deadline: Date.now() + 1000 })).body.toString(), `known:${i}`);
+      await sleep(30);
+    }
+    assert.ok(parRequests >= 2, "the router did try to refresh from PAR");
+  });
+});
+
+describe("faults: registry file deleted or corrupted", function () {
+  this.timeout(20_000);
+  let dir: string;
+  let agent: EchoServer;
+  let router: ChildRouter;
+  let client: RawClient;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-faults-file-"));
+    agent = await startEchoServer({ name: "kept" });
+    fs.writeFileSync(path.join(dir, "r.json"), JSON.stringify({ deployments: [{ id: "kept", port: agent.port }] }));
+    router = await startChildRouter({ registry: `file:${path.join(dir, "r.json")}` });
+    client = new RawClient(`127.0.0.1:${router.port}`);
+  });
+  after(async () => {
+    client.close();
+    await router.kill();
+    await agent.stop(true);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps the last good table when the file is corrupted, then deleted", async () => {
+    assert.equal((await client.unary("Unary", "1", call("kept"))).body.toString(), "kept:1");
+    fs.writeFileSync(path.join(dir, "r.json"), "{ this is not json");
+    await sleep(700);
+    assert.equal((await client.unary("Unary", "2", call("kept"))).body.toString(), "kept:2");
+    fs.rmSync(path.join(dir, "r.json"));
+    await sleep(700);
+    assert.equal((await client.unary("Unary", "3", call("kept"))).body.toString(), "kept:3");
+    assert.equal((await router.admin("/readyz")).status, 200);
+    assert.equal(router.exitCode(), undefined);
+  });
+});

@@ -1,0 +1,35 @@
+/** Starts test/helpers/echo-main.ts as a child process: an agent a test can SIGKILL. */
+import { spawn, type ChildProcess } from "node:child_process";
+import * as path from "node:path";
+
+export interface ChildAgent {
+  readonly port: number;
+  readonly process: ChildProcess;
+  /** SIGKILL (a crash: no GOAWAY, no trailers) and wait for the exit. */
+  kill(): Promise<void>;
+}
+
+export async function startChildAgent(name: string, port = 0): Promise<ChildAgent> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "echo-main.ts"), name, String(port)],
+    { cwd: path.resolve(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let out = "";
+  const listening = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent ${name} did not start in 15 s`)), 15_000);
+    child.stdout!.on("data", (b: Buffer) => {
+      out += b.toString();
+      const m = /\{"port":(\d+)\}/.exec(out);
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+    });
+    void exited.then(() => { clearTimeout(timer); reject(new Error(`agent ${name} exited early`)); });
+  });
+  let killed = false;
+  return {
+    port: listening,
+    process: child,
+    async kill() {
+      if (!killed) { killed = true; child.kill("SIGKILL"); }
+      await exited;
+    },
+  };
+}
