@@ -11,7 +11,7 @@
  *   probe-scale.ts  the probe run against a local CloudWatch endpoint
  *   echo-agent.ts   the streaming agent's process
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import * as path from "node:path";
 import { build } from "esbuild";
@@ -51,6 +51,15 @@ interface BenchPath {
 
 interface RoundSample {
   rps: number; c1: number[]; c64: number[]; cpuUsPerRequest: number; streamMBps: number; errors: number;
+}
+
+/** "model name" from /proc/cpuinfo (what os.cpus() reports elsewhere). */
+function cpuModel(): string {
+  try {
+    return /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown CPU";
+  } catch {
+    return cpus()[0]?.model ?? "unknown CPU";
+  }
 }
 
 function invokeBody(): Buffer {
@@ -178,6 +187,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const commands: string[] = [];
+  const files: { name: string; text: string }[] = [];
   try {
     const body = path.join(dir, "invoke.bin");
     writeFileSync(body, invokeBody());
@@ -200,7 +210,9 @@ async function main(): Promise<void> {
     const nginxPort = await freePort();
     const nginxVersion = versionLine(tools.nginx, ["-v"]);
     const nginxConf = path.join(dir, "nginx.conf");
-    writeFileSync(nginxConf, nginxConfig({ listenPort: nginxPort, deployments: real, dir, version: parseNginxVersion(nginxVersion) ?? [1, 22, 0], runningAsRoot: process.getuid?.() === 0 }));
+    const nginxText = nginxConfig({ listenPort: nginxPort, deployments: real, dir, version: parseNginxVersion(nginxVersion) ?? [1, 22, 0], runningAsRoot: process.getuid?.() === 0 });
+    writeFileSync(nginxConf, nginxText);
+    files.push({ name: "nginx.conf", text: nginxText });
     const nginxArgs = ["-p", dir, "-c", nginxConf, "-e", path.join(dir, "nginx-error.log"), "-g", "daemon off;"];
     const nginx = children.start("nginx", tools.nginx, nginxArgs);
     commands.push(`nginx ${nginxArgs.map((x) => (x.includes(" ") ? `'${x}'` : x)).join(" ")}   # ${nginxConf}`);
@@ -209,7 +221,9 @@ async function main(): Promise<void> {
     const mapPath = path.join(dir, "haproxy.map");
     writeFileSync(mapPath, haproxyMap(real));
     const haproxyConf = path.join(dir, "haproxy.cfg");
-    writeFileSync(haproxyConf, haproxyConfig({ listenPort: haproxyPort, deployments: real, mapPath }));
+    const haproxyText = haproxyConfig({ listenPort: haproxyPort, deployments: real, mapPath });
+    writeFileSync(haproxyConf, haproxyText);
+    files.push({ name: "haproxy.cfg", text: haproxyText }, { name: "haproxy.map", text: haproxyMap(real) });
     const haproxy = children.start("haproxy", tools.haproxy, ["-db", "-f", haproxyConf]);
     commands.push(`haproxy -db -f ${haproxyConf}`);
 
@@ -259,7 +273,7 @@ async function main(): Promise<void> {
       title: `pixell-a2a benchmark${opts.quick ? " (quick)" : ""}`,
       when: new Date(),
       machine: [
-        `${cpus().length} cores, ${cpus()[0]?.model ?? "unknown CPU"}`,
+        `${cpus().length} cores, ${cpuModel()}`,
         `Node ${process.version}`,
         nginxVersion,
         versionLine(tools.haproxy, ["-v"]),
@@ -278,6 +292,7 @@ async function main(): Promise<void> {
       paths: results,
       probe,
       commands,
+      files,
     });
     process.stdout.write(report);
     const out = path.resolve(REPO, opts.out);

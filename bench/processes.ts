@@ -77,15 +77,16 @@ export function waitForPortLine(child: Child, timeoutMs: number): Promise<number
         } catch { /* not the JSON line */ }
       }
     };
+    // "close" (not "exit") so the output read so far includes the child's last words.
     const onExit = (): void => done(new Error(`${child.name} exited before printing its port; output:\n${child.output()}`));
     const done = (err: Error | undefined, port?: number): void => {
       clearTimeout(timer);
       child.proc.stdout!.off("data", onData);
-      child.proc.off("exit", onExit);
+      child.proc.off("close", onExit);
       if (err) reject(err); else resolve(port!);
     };
     child.proc.stdout!.on("data", onData);
-    child.proc.once("exit", onExit);
+    child.proc.once("close", onExit);
   });
 }
 

@@ -49,6 +49,8 @@ export interface ReportInput {
   /** Undefined when the probe part was skipped; the reason then. */
   readonly probe: readonly ProbeFigures[] | string;
   readonly commands: readonly string[];
+  /** Generated config files, shown in full (the temp dir is removed after the run). */
+  readonly files: readonly { readonly name: string; readonly text: string }[];
 }
 
 const fmt = (n: number, digits = 0): string =>
@@ -145,6 +147,7 @@ export function renderReport(input: ReportInput): string {
       input.probe.map((p) => [p.label, fmt(p.deployments), fmt(p.hung), fmt(p.timeoutMs), fmt(p.concurrency), fmt(p.wallMs), fmt(p.healthy), fmt(p.unhealthy), fmt(p.putMetricDataRequests), fmt(p.metricData)])), "");
   }
 
-  out.push("## Commands", "", "```", ...input.commands, "```", "");
+  out.push("## Commands", "", "Paths under /tmp/pixell-bench-* are the run's temp dir (removed afterwards); ports are picked free per run.", "", "```", ...input.commands, "```", "");
+  for (const f of input.files) out.push(`<details><summary>${f.name}</summary>`, "", "```", f.text.trimEnd(), "```", "", "</details>", "");
   return out.join("\n");
 }
