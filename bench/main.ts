@@ -81,11 +81,11 @@ async function spawnAgent(children: Children, commands: string[], name: string, 
   return { child, port: await waitForPortLine(child, START_TIMEOUT_MS) };
 }
 
-async function spawnRouter(children: Children, commands: string[], bundle: string, dir: string, name: string, registry: string): Promise<{ child: Child; port: number }> {
+async function spawnRouter(children: Children, commands: string[], bundle: string, dir: string, name: string, registry: string, cpuProfDir?: string): Promise<{ child: Child; port: number }> {
   const registryFile = path.join(dir, `${name}.registry.json`);
   writeFileSync(registryFile, registry);
   const [port, admin] = [await freePort(), await freePort()];
-  const args = [bundle, "--listen", `127.0.0.1:${port}`, "--admin", `127.0.0.1:${admin}`, "--registry", `file:${registryFile}`];
+  const args = [...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(cpuProfDir)}`] : []), bundle, "--listen", `127.0.0.1:${port}`, "--admin", `127.0.0.1:${admin}`, "--registry", `file:${registryFile}`];
   commands.push(`LOG_LEVEL=info node ${args.join(" ")}`);
   return { child: children.start(name, process.execPath, args, { env: { ...process.env, LOG_LEVEL: "info" } }), port };
 }
@@ -203,7 +203,7 @@ async function main(): Promise<void> {
     const real: BenchDeployment[] = [LOADED, OTHER, ECHO].map((id) => ({ id, port: agentPorts[id]! }));
 
     log("starting the router, nginx and HAProxy");
-    const router = await spawnRouter(children, commands, bundle, dir, "router", registryJson(real, real.length, b.port));
+    const router = await spawnRouter(children, commands, bundle, dir, "router", registryJson(real, real.length, b.port), opts.cpuProfDir);
     const scaled = await Promise.all(opts.registrySizes.map(async (size) =>
       ({ size, ...(await spawnRouter(children, commands, bundle, dir, `router-${size}`, registryJson(real.slice(0, 1), size, b.port))) })));
 
@@ -299,6 +299,7 @@ async function main(): Promise<void> {
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, report);
     log(`wrote ${path.relative(REPO, out)}`);
+    if (opts.cpuProfDir) log(`the router's CPU profile goes to ${path.resolve(opts.cpuProfDir)} when it exits (open it in Chrome DevTools or speedscope)`);
   } finally {
     await children.stopAll();
     process.off("exit", onExit);

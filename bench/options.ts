@@ -32,9 +32,11 @@ export interface BenchOptions {
   readonly probe: { readonly deployments: number; readonly hungFraction: number; readonly timeoutMs: number; readonly concurrency: number } | undefined;
   /** Where the markdown table is written. */
   readonly out: string;
+  /** When set, the main router runs with `node --cpu-prof` and writes its profile here. */
+  readonly cpuProfDir: string | undefined;
 }
 
-export const BENCH_USAGE = "usage: npm run bench -- [--quick] [--rounds N] [--duration SECONDS] [--no-probe] [--out PATH]";
+export const BENCH_USAGE = "usage: npm run bench -- [--quick] [--rounds N] [--duration SECONDS] [--no-probe] [--out PATH] [--cpu-prof DIR]";
 
 export const DEFAULT_OUT = "bench/results/latest.md";
 
@@ -46,7 +48,7 @@ function positiveInt(flag: string, raw: string | undefined, fallback: number, ma
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
-  let values: { quick?: boolean; rounds?: string; duration?: string; "no-probe"?: boolean; out?: string };
+  let values: { quick?: boolean; rounds?: string; duration?: string; "no-probe"?: boolean; out?: string; "cpu-prof"?: string };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -56,6 +58,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         duration: { type: "string" },
         "no-probe": { type: "boolean" },
         out: { type: "string" },
+        "cpu-prof": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -78,5 +81,6 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     registrySizes: [1, 100, 10_000],
     probe: values["no-probe"] ? undefined : { deployments: 1000, hungFraction: 0.05, timeoutMs: 3000, concurrency: 64 },
     out: values.out ?? DEFAULT_OUT,
+    cpuProfDir: values["cpu-prof"],
   };
 }
