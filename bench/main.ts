@@ -69,8 +69,10 @@ function invokeBody(): Buffer {
 
 async function bundleRouter(dir: string, commands: string[]): Promise<string> {
   const outfile = path.join(dir, "router.js");
-  await build({ entryPoints: [path.join(REPO, "router/main.ts")], bundle: true, platform: "node", target: "node20", outfile, logLevel: "error" });
-  commands.push(`esbuild router/main.ts --bundle --platform=node --target=node20 --outfile=${outfile}`);
+  // preserveSymlinks: node_modules may be a symlink to a shared install; resolve within this checkout
+  // rather than next to the link's target (whose package.json is not ours).
+  await build({ entryPoints: [path.join(REPO, "router/main.ts")], bundle: true, platform: "node", target: "node20", outfile, logLevel: "error", preserveSymlinks: true });
+  commands.push(`esbuild router/main.ts --bundle --platform=node --target=node20 --preserve-symlinks --outfile=${outfile}`);
   return outfile;
 }
 
