@@ -1,0 +1,153 @@
+/**
+ * The results as markdown: absolute figures, the same figures as ratios to direct and to
+ * HAProxy (only ratios from one run compare across these shared machines), the router's
+ * targets, the probe, the machine and the exact commands. Pure: figures in, text out.
+ */
+import { ratio } from "./stats";
+
+export type PathKind = "direct" | "router" | "nginx" | "haproxy";
+
+/** Medians over the rounds for one path. NaN means "not measured on this path". */
+export interface PathFigures {
+  readonly name: string;
+  readonly kind: PathKind;
+  /** Registered deployments (router paths). */
+  readonly registrySize?: number;
+  readonly requestsPerSecond: number;
+  readonly c1P50Us: number;
+  readonly c1P99Us: number;
+  readonly c64P50Us: number;
+  readonly c64P99Us: number;
+  /** CPU (user + system) of the proxy's processes per request, µs; the agent's for direct. */
+  readonly cpuUsPerRequest: number;
+  /** Peak resident set (VmHWM) of the proxy's processes at the end, MiB; the agent's for direct. */
+  readonly peakRssMiB: number;
+  readonly streamMBps: number;
+  /** Requests h2load counted as failed, errored or timed out, summed over all runs. */
+  readonly errors: number;
+}
+
+export interface ProbeFigures {
+  readonly label: string;
+  readonly deployments: number;
+  readonly hung: number;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+  readonly wallMs: number;
+  readonly healthy: number;
+  readonly unhealthy: number;
+  readonly putMetricDataRequests: number;
+  readonly metricData: number;
+}
+
+export interface ReportInput {
+  readonly title: string;
+  readonly when: Date;
+  readonly machine: readonly string[];
+  readonly settings: readonly string[];
+  readonly paths: readonly PathFigures[];
+  /** Undefined when the probe part was skipped; the reason then. */
+  readonly probe: readonly ProbeFigures[] | string;
+  readonly commands: readonly string[];
+  /** Generated config files, shown in full (the temp dir is removed after the run). */
+  readonly files: readonly { readonly name: string; readonly text: string }[];
+}
+
+const fmt = (n: number, digits = 0): string =>
+  Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "–";
+const fmtRatio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : "–");
+
+/** Latency the path adds at concurrency 1 over direct (p50, µs). */
+export function addedLatencyUs(path: PathFigures, direct: PathFigures | undefined): number {
+  return direct ? path.c1P50Us - direct.c1P50Us : NaN;
+}
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly router: number;
+  readonly reference: number;
+  readonly met: boolean | undefined;
+}
+
+/**
+ * The router's targets from issue 7, in this run: CPU per request at or below nginx's,
+ * throughput at or above nginx's, added p50 latency at c=1 within 2x HAProxy's.
+ */
+export function targetChecks(paths: readonly PathFigures[]): TargetCheck[] {
+  const find = (kind: PathKind): PathFigures | undefined => paths.find((p) => p.kind === kind && p.registrySize === undefined) ?? paths.find((p) => p.kind === kind);
+  const router = find("router");
+  const nginx = find("nginx");
+  const haproxy = find("haproxy");
+  const direct = find("direct");
+  if (!router || !nginx || !haproxy) return [];
+  const check = (target: string, r: number, ref: number, ok: (r: number, ref: number) => boolean): TargetCheck =>
+    ({ target, router: r, reference: ref, met: Number.isFinite(r) && Number.isFinite(ref) ? ok(r, ref) : undefined });
+  return [
+    check("CPU per request (µs) ≤ nginx's", router.cpuUsPerRequest, nginx.cpuUsPerRequest, (r, ref) => r <= ref),
+    check("requests/s at c=64 ≥ nginx's", router.requestsPerSecond, nginx.requestsPerSecond, (r, ref) => r >= ref),
+    check("added p50 latency at c=1 (µs) ≤ 2 × HAProxy's", addedLatencyUs(router, direct), 2 * addedLatencyUs(haproxy, direct), (r, ref) => r <= ref),
+  ];
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  return [`| ${header.join(" | ")} |`, `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
+}
+
+function ratioRows(paths: readonly PathFigures[], base: PathFigures, direct: PathFigures | undefined): string[][] {
+  return paths.map((p) => [
+    p.name,
+    fmtRatio(ratio(p.requestsPerSecond, base.requestsPerSecond)),
+    fmtRatio(ratio(p.c1P50Us, base.c1P50Us)),
+    fmtRatio(ratio(p.c1P99Us, base.c1P99Us)),
+    fmtRatio(ratio(addedLatencyUs(p, direct), addedLatencyUs(base, direct))),
+    fmtRatio(ratio(p.c64P50Us, base.c64P50Us)),
+    fmtRatio(ratio(p.c64P99Us, base.c64P99Us)),
+    fmtRatio(ratio(p.cpuUsPerRequest, base.cpuUsPerRequest)),
+    fmtRatio(ratio(p.peakRssMiB, base.peakRssMiB)),
+    fmtRatio(ratio(p.streamMBps, base.streamMBps)),
+  ]);
+}
+
+const RATIO_HEADER = ["path", "req/s", "p50 c=1", "p99 c=1", "added p50 c=1", "p50 c=64", "p99 c=64", "CPU/req", "peak RSS", "stream MB/s"];
+
+export function renderReport(input: ReportInput): string {
+  const direct = input.paths.find((p) => p.kind === "direct");
+  const haproxy = input.paths.find((p) => p.kind === "haproxy");
+  const out: string[] = [`# ${input.title}`, "", `Run ${input.when.toISOString()}.`, "", "## Machine", "", ...input.machine.map((m) => `- ${m}`), "", "## Settings", "", ...input.settings.map((s) => `- ${s}`), ""];
+
+  out.push("## Figures (median over rounds)", "");
+  out.push(...table(
+    ["path", "req/s (c=64)", "p50 / p99 c=1 (µs)", "added p50 c=1 (µs)", "p50 / p99 c=64 (µs)", "CPU µs/req", "peak RSS (MiB)", "stream MB/s", "errors"],
+    input.paths.map((p) => [
+      p.name,
+      fmt(p.requestsPerSecond),
+      `${fmt(p.c1P50Us)} / ${fmt(p.c1P99Us)}`,
+      p.kind === "direct" ? "–" : fmt(addedLatencyUs(p, direct)),
+      `${fmt(p.c64P50Us)} / ${fmt(p.c64P99Us)}`,
+      fmt(p.cpuUsPerRequest, 1),
+      fmt(p.peakRssMiB, 1),
+      fmt(p.streamMBps, 0),
+      fmt(p.errors),
+    ]),
+  ), "");
+  if (direct) out.push("### Ratio to direct", "", ...table(RATIO_HEADER, ratioRows(input.paths, direct, direct)), "");
+  if (haproxy) out.push("### Ratio to HAProxy", "", ...table(RATIO_HEADER, ratioRows(input.paths, haproxy, direct)), "");
+
+  const checks = targetChecks(input.paths);
+  if (checks.length > 0) {
+    out.push("### Router targets (this run)", "", ...table(["target", "router", "reference", "met"], checks.map((c) => [
+      c.target, fmt(c.router, 1), fmt(c.reference, 1), c.met === undefined ? "not measured" : c.met ? "yes" : "**no**",
+    ])), "");
+  }
+
+  out.push("## Probe over many deployments", "");
+  if (typeof input.probe === "string") out.push(input.probe, "");
+  else {
+    out.push(...table(["run", "deployments", "hung", "timeout (ms)", "concurrency", "wall time (ms)", "healthy", "unhealthy", "PutMetricData requests", "metric data"],
+      input.probe.map((p) => [p.label, fmt(p.deployments), fmt(p.hung), fmt(p.timeoutMs), fmt(p.concurrency), fmt(p.wallMs), fmt(p.healthy), fmt(p.unhealthy), fmt(p.putMetricDataRequests), fmt(p.metricData)])), "");
+  }
+
+  out.push("## Commands", "", "Paths under /tmp/pixell-bench-* are the run's temp dir (removed afterwards); ports are picked free per run.", "", "```", ...input.commands, "```", "");
+  for (const f of input.files) out.push(`<details><summary>${f.name}</summary>`, "", "```", f.text.trimEnd(), "```", "", "</details>", "");
+  return out.join("\n");
+}
