@@ -4,11 +4,9 @@
  * pass through. The 1 GiB run is `npm run stress:big-stream` (too long for every CI run).
  */
 import { strict as assert } from "node:assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
-import { startChildRouter, type ChildRouter } from "./helpers/child-router";
+import type { EchoServer, RawClient } from "./helpers/echo-server";
+import type { ChildRouter } from "./helpers/child-router";
+import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "./helpers/child-setup";
 import { slowStream } from "./helpers/slow-stream";
 
 const MiB = 1024 * 1024;
@@ -20,23 +18,15 @@ const LEAD_BOUND = 48 * MiB;
 
 describe("faults: 64 MiB streamed through the router to a slow reader (child process)", function () {
   this.timeout(45_000);
-  let dir: string;
+  let setup: AgentBehindChildRouter;
   let agent: EchoServer;
   let router: ChildRouter;
   let client: RawClient;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-faults-big-"));
-    agent = await startEchoServer({ name: "big" });
-    fs.writeFileSync(path.join(dir, "r.json"), JSON.stringify({ deployments: [{ id: "big", port: agent.port }] }));
-    router = await startChildRouter({ registry: `file:${path.join(dir, "r.json")}` });
-    client = new RawClient(`127.0.0.1:${router.port}`);
+    setup = await startAgentBehindChildRouter({ agent: "big" });
+    ({ agent, router, client } = setup);
   });
-  after(async () => {
-    client.close();
-    await router.kill();
-    await agent.stop(true);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => setup.close());
 
   it(`delivers every byte with OK while the router's RSS grows less than ${RSS_GROWTH_BOUND / MiB} MiB`, async () => {
     const r = await slowStream({ client, routerPid: router.pid, deploymentId: "big", totalBytes: TOTAL, messageBytes: 64 * 1024, pauseMs: 20, pauseEvery: 8,

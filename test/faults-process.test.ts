@@ -12,6 +12,7 @@ import pLimit from "p-limit";
 import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
 import { eventually } from "./helpers/router-fixture";
 import { fdCount, metricValue, rssBytes, startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "./helpers/child-setup";
 
 const call = (id: string): grpc.Metadata => md({ "x-deployment-id": id });
 const MiB = 1024 * 1024;
@@ -28,23 +29,14 @@ async function deadPort(): Promise<number> {
 describe("faults: SIGTERM with 50 slow calls in flight (child process)", function () {
   this.timeout(30_000);
   const DRAIN_MS = 10_000;
-  let dir: string;
-  let agent: EchoServer;
+  let setup: AgentBehindChildRouter;
   let router: ChildRouter;
   let client: RawClient;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-faults-term-"));
-    agent = await startEchoServer({ name: "alpha" });
-    fs.writeFileSync(path.join(dir, "r.json"), JSON.stringify({ deployments: [{ id: "alpha", port: agent.port }] }));
-    router = await startChildRouter({ registry: `file:${path.join(dir, "r.json")}`, drainMs: DRAIN_MS });
-    client = new RawClient(`127.0.0.1:${router.port}`);
+    setup = await startAgentBehindChildRouter({ agent: "alpha", router: { drainMs: DRAIN_MS } });
+    ({ router, client } = setup);
   });
-  after(async () => {
-    client.close();
-    await router.kill();
-    await agent.stop(true);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => setup.close());
 
   it("finishes all 50, refuses new calls with UNAVAILABLE, turns /readyz 503 at once, exits 0 before the drain limit", async () => {
     const SLOW_MS = 1500;

@@ -13,6 +13,7 @@ import { silentLogger } from "../router/log";
 import { ParSource } from "../router/registry/par";
 import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
 import { startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "./helpers/child-setup";
 
 const call = (id: string): grpc.Metadata => md({ "x-deployment-id": id });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -150,30 +151,21 @@ describe("faults: registry source down", function () {
 
 describe("faults: registry file deleted or corrupted", function () {
   this.timeout(20_000);
-  let dir: string;
-  let agent: EchoServer;
+  let setup: AgentBehindChildRouter;
   let router: ChildRouter;
   let client: RawClient;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-faults-file-"));
-    agent = await startEchoServer({ name: "kept" });
-    fs.writeFileSync(path.join(dir, "r.json"), JSON.stringify({ deployments: [{ id: "kept", port: agent.port }] }));
-    router = await startChildRouter({ registry: `file:${path.join(dir, "r.json")}` });
-    client = new RawClient(`127.0.0.1:${router.port}`);
+    setup = await startAgentBehindChildRouter({ agent: "kept" });
+    ({ router, client } = setup);
   });
-  after(async () => {
-    client.close();
-    await router.kill();
-    await agent.stop(true);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => setup.close());
 
   it("keeps the last good table when the file is corrupted, then deleted", async () => {
     assert.equal((await client.unary("Unary", "1", call("kept"))).body.toString(), "kept:1");
-    fs.writeFileSync(path.join(dir, "r.json"), "{ this is not json");
+    fs.writeFileSync(setup.registryPath, "{ this is not json");
     await sleep(700);
     assert.equal((await client.unary("Unary", "2", call("kept"))).body.toString(), "kept:2");
-    fs.rmSync(path.join(dir, "r.json"));
+    fs.rmSync(setup.registryPath);
     await sleep(700);
     assert.equal((await client.unary("Unary", "3", call("kept"))).body.toString(), "kept:3");
     assert.equal((await router.admin("/readyz")).status, 200);
