@@ -15,9 +15,17 @@ import { AgentService } from "./infra/agent-service";
 import { Probe } from "./infra/probe";
 import { probeCodeArchive } from "./infra/probe-code";
 import { METRICS_NAMESPACE, Monitoring } from "./infra/monitoring";
+import { CallerAuthSecrets, type RouterAuthInput } from "./infra/caller-auth";
+import { REQUIRE_TLS_TAG } from "./infra/policy/policies";
 
 const config = loadStackConfig();
-const tags = { project: "pixell-a2a", stack: pulumi.getStack() };
+// With requireTls every resource carries pixell:requireTls=true: the policy pack's a2a-listener-tls
+// policy reads it (a program cannot set Pulumi stack tags), so a preview fails if TLS goes away.
+const tags: Record<string, string> = {
+  project: "pixell-a2a",
+  stack: pulumi.getStack(),
+  ...(config.requireTls ? { [REQUIRE_TLS_TAG]: "true" } : {}),
+};
 const name = "a2a";
 // An internal NLB is reachable only from inside the VPC: the probe must run there too.
 const probeInVpc = !config.internetFacing;
@@ -60,6 +68,14 @@ const cloudMap = {
   hostedZoneId: discovery.namespace.hostedZone,
 };
 
+// Caller authentication: the secrets the router (bearer) and the probe read, created unless named in config.
+const authSecrets = new CallerAuthSecrets(name, { auth: config.callerAuth, namePrefix: `${pulumi.getProject()}/${pulumi.getStack()}`, tags });
+const routerAuth: RouterAuthInput = config.callerAuth.mode === "bearer"
+  ? { mode: "bearer", tokensSecretArn: authSecrets.routerTokensSecretArn! }
+  : config.callerAuth.mode === "jwt"
+    ? { mode: "jwt", jwksUrl: config.callerAuth.jwksUrl, issuer: config.callerAuth.issuer, audience: config.callerAuth.audience, allowClaim: config.callerAuth.allowClaim }
+    : { mode: "off" };
+
 const agents = new AgentService(name, {
   region: config.region,
   containers: {
@@ -72,6 +88,7 @@ const agents = new AgentService(name, {
     agentPortFirst: config.agentPortFirst,
     agentPortLast: config.agentPortLast,
   },
+  routerAuth,
   routerImage: images.routerImageUri,
   envoyImage: images.envoyImageUri,
   cpu: config.cpu,
@@ -92,6 +109,7 @@ const probe = new Probe(name, {
   code: probeCodeArchive(path.join(__dirname, ".tmp", "probe-lambda")),
   endpoint: loadBalancer.a2aEndpoint,
   tls: config.tlsCertificateArn !== undefined,
+  authTokenSecretArn: authSecrets.probeTokenSecretArn,
   cloudMap,
   metricsNamespace: METRICS_NAMESPACE,
   schedule: config.probeSchedule,
@@ -130,3 +148,6 @@ export const clusterName = agents.cluster.name;
 export const serviceName = agents.service.name;
 export const probeFunctionName = probe.function.name;
 export const vpcId = network.vpcId;
+/** Where operators put the router's tokens document and the probe's token (callerAuth on). */
+export const callerAuthTokensSecretArn = authSecrets.routerTokensSecretArn;
+export const probeAuthTokenSecretArn = authSecrets.probeTokenSecretArn;
