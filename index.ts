@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackConfig } from "./infra/config";
+import { configWarnings, loadStackConfig } from "./infra/config";
 import { Network } from "./infra/network";
 import { SecurityGroups } from "./infra/security-groups";
 import { LoadBalancer } from "./infra/load-balancer";
@@ -17,8 +17,10 @@ import { probeCodeArchive } from "./infra/probe-code";
 import { METRICS_NAMESPACE, Monitoring } from "./infra/monitoring";
 import { CallerAuthSecrets, type RouterAuthInput } from "./infra/caller-auth";
 import { REQUIRE_TLS_TAG } from "./infra/policy/policies";
+import { A2A_PORT } from "./infra/ports";
 
 const config = loadStackConfig();
+for (const warning of configWarnings(config)) void pulumi.log.warn(warning);
 // With requireTls every resource carries pixell:requireTls=true: the policy pack's a2a-listener-tls
 // policy reads it (a program cannot set Pulumi stack tags), so a preview fails if TLS goes away.
 const tags: Record<string, string> = {
@@ -107,7 +109,8 @@ const agents = new AgentService(name, {
 
 const probe = new Probe(name, {
   code: probeCodeArchive(path.join(__dirname, ".tmp", "probe-lambda")),
-  endpoint: loadBalancer.a2aEndpoint,
+  // With TLS the probe must use the name on the certificate; the NLB's own name would fail verification.
+  endpoint: config.a2aDomainName !== undefined ? `${config.a2aDomainName}:${A2A_PORT}` : loadBalancer.a2aEndpoint,
   tls: config.tlsCertificateArn !== undefined,
   authTokenSecretArn: authSecrets.probeTokenSecretArn,
   cloudMap,

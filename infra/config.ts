@@ -58,6 +58,11 @@ export interface StackConfig {
   readonly restAllowedCidrs: readonly string[];
   /** TLS on the A2A listener when set (ACM certificate ARN); plain TCP otherwise. */
   readonly tlsCertificateArn?: string;
+  /**
+   * DNS name on the certificate that points at the NLB (a CNAME or alias the operator manages): the
+   * probe connects to it, since a TLS client checks the name and the NLB's own name is not on the certificate.
+   */
+  readonly a2aDomainName?: string;
   /** Refuse a deploy without TLS on the A2A listener; tags every resource `pixell:requireTls=true` for the policy pack. */
   readonly requireTls: boolean;
   readonly callerAuth: CallerAuthConfig;
@@ -95,7 +100,7 @@ export const CONFIG_KEYS = [
   "cloudMapNamespace", "cloudMapService",
   "probeSchedule", "probeTimeoutMs", "probeConcurrency", "probeLambdaTimeoutSeconds", "probeMemoryMb",
   "alarmEmail",
-  "requireTls", "callerAuth", "callerAuthTokensSecretArn", "callerAuthJwksUrl", "callerAuthIssuer",
+  "requireTls", "a2aDomainName", "callerAuth", "callerAuthTokensSecretArn", "callerAuthJwksUrl", "callerAuthIssuer",
   "callerAuthAudience", "callerAuthAllowClaim", "probeAuthTokenSecretArn",
 ] as const;
 
@@ -269,6 +274,10 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
 
   const tlsCertificateArn = matching("tlsCertificateArn", ACM_ARN, "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<id>");
   const requireTls = bool("requireTls", false);
+  const a2aDomainName = matching("a2aDomainName", DNS_NAME, "a lower-case DNS name on the certificate, e.g. a2a.example.com");
+  if (a2aDomainName !== undefined && tlsCertificateArn === undefined) {
+    problems.push(`pixell-a2a:a2aDomainName = ${JSON.stringify(a2aDomainName)} is only used with TLS: set pixell-a2a:tlsCertificateArn too, or remove a2aDomainName`);
+  }
   if (requireTls && tlsCertificateArn === undefined) {
     problems.push("pixell-a2a:requireTls is true but pixell-a2a:tlsCertificateArn is not set: the A2A listener would be plain TCP. Set tlsCertificateArn to an ACM certificate ARN (the NLB then terminates TLS on 50051), or set requireTls to false");
   }
@@ -282,6 +291,7 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     allowedCidrs,
     restAllowedCidrs,
     tlsCertificateArn,
+    a2aDomainName,
     requireTls,
     callerAuth,
     desiredCount: int("desiredCount", 2, 1, 100),
@@ -381,6 +391,20 @@ function isHttpsUrl(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Valid but risky combinations, shown by `pulumi preview` as warnings (pure: config in, messages out).
+ */
+export function configWarnings(config: StackConfig): string[] {
+  const warnings: string[] = [];
+  if (config.callerAuth.mode !== "off" && config.tlsCertificateArn === undefined) {
+    warnings.push(`pixell-a2a:callerAuth is ${config.callerAuth.mode} but the A2A listener is plain TCP: callers' tokens cross the network in clear text${config.internetFacing ? " (the NLB is internet-facing)" : ""}. Set pixell-a2a:tlsCertificateArn and pixell-a2a:requireTls: true`);
+  }
+  if (config.tlsCertificateArn !== undefined && config.a2aDomainName === undefined) {
+    warnings.push("pixell-a2a:tlsCertificateArn is set without pixell-a2a:a2aDomainName: the probe connects to the NLB's own DNS name, which the certificate does not name, so its TLS handshakes fail and every deployment reads unhealthy. Point a DNS name on the certificate at the NLB and set a2aDomainName to it");
+  }
+  return warnings;
 }
 
 /** Read the stack's config from Pulumi (the `pixell-a2a` namespace and `aws:region`) and validate it. */

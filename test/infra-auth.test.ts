@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ConfigError, parseStackConfig, unknownKeys, type RawConfig } from "../infra/config";
+import { ConfigError, configWarnings, parseStackConfig, unknownKeys, type RawConfig } from "../infra/config";
 import { EMPTY_TOKENS_DOCUMENT, routerAuthEnvironment } from "../infra/caller-auth";
 import { containerDefinitions, type ContainerInputs } from "../infra/containers";
 import { probeRolePolicy, taskRolePolicy } from "../infra/iam";
@@ -60,7 +60,7 @@ describe("infra auth: config", () => {
   });
 
   it("knows every new key (no 'not a key this stack reads')", () => {
-    const keys = ["requireTls", "callerAuth", "callerAuthTokensSecretArn", "callerAuthJwksUrl", "callerAuthIssuer", "callerAuthAudience", "callerAuthAllowClaim", "probeAuthTokenSecretArn"];
+    const keys = ["requireTls", "a2aDomainName", "callerAuth", "callerAuthTokensSecretArn", "callerAuthJwksUrl", "callerAuthIssuer", "callerAuthAudience", "callerAuthAllowClaim", "probeAuthTokenSecretArn"];
     assert.deepEqual(unknownKeys(keys), []);
   });
 
@@ -108,6 +108,24 @@ describe("infra auth: config", () => {
     assert.match(problemsOf({ ...MINIMAL, requireTls: "true" })[0]!, /pixell-a2a:requireTls is true but pixell-a2a:tlsCertificateArn is not set: the A2A listener would be plain TCP/);
     assert.match(problemsOf({ ...MINIMAL, requireTls: "yes" })[0]!, /pixell-a2a:requireTls = "yes" is not valid: expected true or false/);
     assert.equal(parseStackConfig({ ...MINIMAL, requireTls: "true", tlsCertificateArn: CERT_ARN }).requireTls, true);
+  });
+});
+
+describe("infra auth: preview warnings", () => {
+  it("warns when tokens would cross a plain-TCP listener, and when the probe would check the certificate against the NLB's name", () => {
+    assert.deepEqual(configWarnings(parseStackConfig(MINIMAL)), []);
+    const clear = configWarnings(parseStackConfig({ ...MINIMAL, callerAuth: "bearer" }));
+    assert.equal(clear.length, 1);
+    assert.match(clear[0]!, /callerAuth is bearer but the A2A listener is plain TCP: callers' tokens cross the network in clear text \(the NLB is internet-facing\)/);
+    const noName = configWarnings(parseStackConfig({ ...MINIMAL, tlsCertificateArn: CERT_ARN }));
+    assert.equal(noName.length, 1);
+    assert.match(noName[0]!, /tlsCertificateArn is set without pixell-a2a:a2aDomainName: the probe connects to the NLB's own DNS name/);
+    assert.deepEqual(configWarnings(parseStackConfig({ ...MINIMAL, callerAuth: "bearer", tlsCertificateArn: CERT_ARN, a2aDomainName: "a2a.example.com", requireTls: "true" })), []);
+  });
+
+  it("accepts a2aDomainName only as a DNS name and only with TLS", () => {
+    assert.match(problemsOf({ ...MINIMAL, a2aDomainName: "a2a.example.com" })[0]!, /pixell-a2a:a2aDomainName = "a2a.example.com" is only used with TLS: set pixell-a2a:tlsCertificateArn too/);
+    assert.match(problemsOf({ ...MINIMAL, tlsCertificateArn: CERT_ARN, a2aDomainName: "https://a2a.example.com" })[0]!, /pixell-a2a:a2aDomainName = "https:\/\/a2a.example.com" is not valid: expected a lower-case DNS name/);
   });
 });
 
@@ -287,13 +305,15 @@ describe("infra auth: requireTls and the policy pack on the recorded program", f
   }
 
   it("with requireTls and a certificate, tags every taggable resource and passes the TLS policy", async () => {
-    const run = await runProgram({ ...base, "pixell-a2a:requireTls": "true", "pixell-a2a:tlsCertificateArn": CERT_ARN, "pixell-a2a:callerAuth": "bearer" });
+    const run = await runProgram({ ...base, "pixell-a2a:requireTls": "true", "pixell-a2a:tlsCertificateArn": CERT_ARN, "pixell-a2a:a2aDomainName": "a2a.example.com", "pixell-a2a:callerAuth": "bearer" });
+    assert.deepEqual([probeEnv(run).PROBE_ENDPOINT, probeEnv(run).PROBE_TLS], ["a2a.example.com:50051", "true"], "the probe uses the name on the certificate");
     const listener = run.one("aws:lb/listener:Listener", "a2a-a2a").inputs;
     assert.equal(listener.protocol, "TLS");
     assert.equal(listener.tags["pixell:requireTls"], "true");
     assert.equal(run.one("aws:lb/loadBalancer:LoadBalancer").inputs.tags["pixell:requireTls"], "true");
     const resources = asStackResources(run);
     assert.equal(requireTls({}, new Map(), resources), true, "the pack reads the requirement from the stack's resources");
+    assert.equal(requireTls({ requireTls: false }, new Map(), resources), false, "policy config still wins");
     assert.deepEqual(await tlsPolicy(resources), []);
     assert.deepEqual(iamViolations(resources), []);
   });
