@@ -71,9 +71,12 @@ const cloudMap = {
 };
 
 // Caller authentication: the secrets the router (bearer) and the probe read, created unless named in config.
-const authSecrets = new CallerAuthSecrets(name, { auth: config.callerAuth, namePrefix: `${pulumi.getProject()}/${pulumi.getStack()}`, tags });
+// Off: nothing is declared, so an existing stack's preview shows no change.
+const authSecrets = config.callerAuth.mode === "off"
+  ? undefined
+  : new CallerAuthSecrets(name, { auth: config.callerAuth, namePrefix: `${pulumi.getProject()}/${pulumi.getStack()}`, tags });
 const routerAuth: RouterAuthInput = config.callerAuth.mode === "bearer"
-  ? { mode: "bearer", tokensSecretArn: authSecrets.routerTokensSecretArn! }
+  ? { mode: "bearer", tokensSecretArn: authSecrets!.routerTokensSecretArn! }
   : config.callerAuth.mode === "jwt"
     ? { mode: "jwt", jwksUrl: config.callerAuth.jwksUrl, issuer: config.callerAuth.issuer, audience: config.callerAuth.audience, allowClaim: config.callerAuth.allowClaim }
     : { mode: "off" };
@@ -112,7 +115,7 @@ const probe = new Probe(name, {
   // With TLS the probe must use the name on the certificate; the NLB's own name would fail verification.
   endpoint: config.a2aDomainName !== undefined ? `${config.a2aDomainName}:${A2A_PORT}` : loadBalancer.a2aEndpoint,
   tls: config.tlsCertificateArn !== undefined,
-  authTokenSecretArn: authSecrets.probeTokenSecretArn,
+  authTokenSecretArn: authSecrets?.probeTokenSecretArn,
   cloudMap,
   metricsNamespace: METRICS_NAMESPACE,
   schedule: config.probeSchedule,
@@ -152,5 +155,5 @@ export const serviceName = agents.service.name;
 export const probeFunctionName = probe.function.name;
 export const vpcId = network.vpcId;
 /** Where operators put the router's tokens document and the probe's token (callerAuth on). */
-export const callerAuthTokensSecretArn = authSecrets.routerTokensSecretArn;
-export const probeAuthTokenSecretArn = authSecrets.probeTokenSecretArn;
+export const callerAuthTokensSecretArn = authSecrets?.routerTokensSecretArn;
+export const probeAuthTokenSecretArn = authSecrets?.probeTokenSecretArn;

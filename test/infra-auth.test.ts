@@ -201,6 +201,7 @@ describe("infra auth: the stack under mocks", function () {
 
   it("off (Pulumi.dev.yaml as is): no secrets, no ROUTER_AUTH keys, no secret access, no probe token", async () => {
     const run = await runProgram(base);
+    assert.equal(run.ofType("pixell:a2a:CallerAuthSecrets").length, 0, "nothing new in an existing stack's preview");
     assert.equal(run.ofType("aws:secretsmanager/secret:Secret").length, 0);
     assert.deepEqual(Object.keys(routerEnv(run)).filter((k) => k.startsWith("ROUTER_AUTH")), []);
     assert.deepEqual(secretReads(run, "a2a-task"), []);
