@@ -83,7 +83,7 @@ export class AgentService extends pulumi.ComponentResource {
       assumeRolePolicy: JSON.stringify(assumeRolePolicy("ecs-tasks.amazonaws.com")),
       tags: args.tags,
     }, parent);
-    new aws.iam.RolePolicy(`${name}-task`, {
+    const taskPolicy = new aws.iam.RolePolicy(`${name}-task`, {
       role: taskRole.id,
       policy: pulumi.all([args.cloudMap.serviceArn, args.cloudMap.hostedZoneId, resolvedAuth]).apply(([serviceArn, hostedZoneId, auth]) =>
         JSON.stringify(taskRolePolicy(
@@ -130,7 +130,8 @@ export class AgentService extends pulumi.ComponentResource {
       waitForSteadyState: true,
       propagateTags: "SERVICE",
       tags: args.tags,
-    }, { parent: this, dependsOn: args.dependsOn });
+    }, { parent: this, dependsOn: [...(args.dependsOn ?? []), taskPolicy] }); // the role's permissions first: a router that cannot read its tokens exits
+
 
     this.registerOutputs({ clusterName: this.cluster.name, serviceName: this.service.name });
   }

@@ -94,10 +94,12 @@ export class CallerAuthSecrets extends pulumi.ComponentResource {
     }, { parent: this });
     this.createdSecrets.push(secret);
     if (initialValue !== undefined) {
-      new aws.secretsmanager.SecretVersion(resourceName, {
+      const version = new aws.secretsmanager.SecretVersion(resourceName, {
         secretId: secret.id,
         secretString: initialValue,
       }, { parent: this, ignoreChanges: ["secretString"] });
+      // The ARN carries the version as a dependency: nothing that reads the secret starts before it has a value.
+      return pulumi.all([secret.arn, version.id]).apply(([arn]) => arn);
     }
     return secret.arn;
   }
