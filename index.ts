@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackConfig } from "./infra/config";
+import { configWarnings, loadStackConfig } from "./infra/config";
 import { Network } from "./infra/network";
 import { SecurityGroups } from "./infra/security-groups";
 import { LoadBalancer } from "./infra/load-balancer";
@@ -15,9 +15,19 @@ import { AgentService } from "./infra/agent-service";
 import { Probe } from "./infra/probe";
 import { probeCodeArchive } from "./infra/probe-code";
 import { METRICS_NAMESPACE, Monitoring } from "./infra/monitoring";
+import { CallerAuthSecrets, type RouterAuthInput } from "./infra/caller-auth";
+import { REQUIRE_TLS_TAG } from "./infra/policy/policies";
+import { A2A_PORT } from "./infra/ports";
 
 const config = loadStackConfig();
-const tags = { project: "pixell-a2a", stack: pulumi.getStack() };
+for (const warning of configWarnings(config)) void pulumi.log.warn(warning);
+// With requireTls every resource carries pixell:requireTls=true: the policy pack's a2a-listener-tls
+// policy reads it (a program cannot set Pulumi stack tags), so a preview fails if TLS goes away.
+const tags: Record<string, string> = {
+  project: "pixell-a2a",
+  stack: pulumi.getStack(),
+  ...(config.requireTls ? { [REQUIRE_TLS_TAG]: "true" } : {}),
+};
 const name = "a2a";
 // An internal NLB is reachable only from inside the VPC: the probe must run there too.
 const probeInVpc = !config.internetFacing;
@@ -60,6 +70,17 @@ const cloudMap = {
   hostedZoneId: discovery.namespace.hostedZone,
 };
 
+// Caller authentication: the secrets the router (bearer) and the probe read, created unless named in config.
+// Off: nothing is declared, so an existing stack's preview shows no change.
+const authSecrets = config.callerAuth.mode === "off"
+  ? undefined
+  : new CallerAuthSecrets(name, { auth: config.callerAuth, namePrefix: `${pulumi.getProject()}/${pulumi.getStack()}`, tags });
+const routerAuth: RouterAuthInput = config.callerAuth.mode === "bearer"
+  ? { mode: "bearer", tokensSecretArn: authSecrets!.routerTokensSecretArn! }
+  : config.callerAuth.mode === "jwt"
+    ? { mode: "jwt", jwksUrl: config.callerAuth.jwksUrl, issuer: config.callerAuth.issuer, audience: config.callerAuth.audience, allowClaim: config.callerAuth.allowClaim }
+    : { mode: "off" };
+
 const agents = new AgentService(name, {
   region: config.region,
   containers: {
@@ -72,6 +93,7 @@ const agents = new AgentService(name, {
     agentPortFirst: config.agentPortFirst,
     agentPortLast: config.agentPortLast,
   },
+  routerAuth,
   routerImage: images.routerImageUri,
   envoyImage: images.envoyImageUri,
   cpu: config.cpu,
@@ -90,8 +112,10 @@ const agents = new AgentService(name, {
 
 const probe = new Probe(name, {
   code: probeCodeArchive(path.join(__dirname, ".tmp", "probe-lambda")),
-  endpoint: loadBalancer.a2aEndpoint,
+  // With TLS the probe must use the name on the certificate; the NLB's own name would fail verification.
+  endpoint: config.a2aDomainName !== undefined ? `${config.a2aDomainName}:${A2A_PORT}` : loadBalancer.a2aEndpoint,
   tls: config.tlsCertificateArn !== undefined,
+  authTokenSecretArn: authSecrets?.probeTokenSecretArn,
   cloudMap,
   metricsNamespace: METRICS_NAMESPACE,
   schedule: config.probeSchedule,
@@ -130,3 +154,6 @@ export const clusterName = agents.cluster.name;
 export const serviceName = agents.service.name;
 export const probeFunctionName = probe.function.name;
 export const vpcId = network.vpcId;
+/** Where operators put the router's tokens document and the probe's token (callerAuth on). */
+export const callerAuthTokensSecretArn = authSecrets?.routerTokensSecretArn;
+export const probeAuthTokenSecretArn = authSecrets?.probeTokenSecretArn;

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import type { RouterAuthInput, RouterAuthSettings } from "./caller-auth";
 import { containerDefinitions, type ContainerInputs } from "./containers";
 import { assumeRolePolicy, ECS_TASK_EXECUTION_POLICY_ARN, taskRolePolicy } from "./iam";
 import { A2A_PORT, PAR_REST_PORT } from "./ports";
@@ -18,7 +19,9 @@ export const DEPLOYMENT = {
 } as const;
 
 export interface AgentServiceArgs {
-  readonly containers: Omit<ContainerInputs, "routerImage" | "envoyImage" | "logGroups" | "region">;
+  readonly containers: Omit<ContainerInputs, "routerImage" | "envoyImage" | "logGroups" | "region" | "routerAuth">;
+  /** Caller authentication in the router; bearer mode grants the task role read on exactly the tokens secret. */
+  readonly routerAuth?: RouterAuthInput;
   readonly region: string;
   readonly routerImage: pulumi.Input<string>;
   readonly envoyImage: pulumi.Input<string>;
@@ -71,20 +74,28 @@ export class AgentService extends pulumi.ComponentResource {
     }, parent);
     new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: executionRole.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, parent);
 
+    const routerAuth = args.routerAuth ?? { mode: "off" };
+    // The tokens secret's ARN is an Output when the stack creates the secret: resolve it once for both uses.
+    const tokensSecretArn = pulumi.output(routerAuth.mode === "bearer" ? routerAuth.tokensSecretArn : "");
+    const resolvedAuth = tokensSecretArn.apply((arn): RouterAuthSettings => (routerAuth.mode === "bearer" ? { mode: "bearer", tokensSecretArn: arn } : routerAuth));
+
     const taskRole = new aws.iam.Role(`${name}-task`, {
       assumeRolePolicy: JSON.stringify(assumeRolePolicy("ecs-tasks.amazonaws.com")),
       tags: args.tags,
     }, parent);
-    new aws.iam.RolePolicy(`${name}-task`, {
+    const taskPolicy = new aws.iam.RolePolicy(`${name}-task`, {
       role: taskRole.id,
-      policy: pulumi.all([args.cloudMap.serviceArn, args.cloudMap.hostedZoneId]).apply(([serviceArn, hostedZoneId]) =>
-        JSON.stringify(taskRolePolicy({ namespaceName: args.cloudMap.namespaceName, serviceName: args.cloudMap.serviceName, serviceArn, hostedZoneId }))),
+      policy: pulumi.all([args.cloudMap.serviceArn, args.cloudMap.hostedZoneId, resolvedAuth]).apply(([serviceArn, hostedZoneId, auth]) =>
+        JSON.stringify(taskRolePolicy(
+          { namespaceName: args.cloudMap.namespaceName, serviceName: args.cloudMap.serviceName, serviceArn, hostedZoneId },
+          auth.mode === "bearer" ? auth.tokensSecretArn : undefined,
+        ))),
     }, parent);
 
     const definitions = pulumi
-      .all([args.routerImage, args.envoyImage, this.logGroups.par.name, this.logGroups.router.name, this.logGroups.envoy.name])
-      .apply(([routerImage, envoyImage, par, router, envoy]) =>
-        JSON.stringify(containerDefinitions({ ...args.containers, region: args.region, routerImage, envoyImage, logGroups: { par, router, envoy } })));
+      .all([args.routerImage, args.envoyImage, this.logGroups.par.name, this.logGroups.router.name, this.logGroups.envoy.name, resolvedAuth])
+      .apply(([routerImage, envoyImage, par, router, envoy, auth]) =>
+        JSON.stringify(containerDefinitions({ ...args.containers, region: args.region, routerImage, envoyImage, logGroups: { par, router, envoy }, routerAuth: auth })));
 
     this.taskDefinition = new aws.ecs.TaskDefinition(`${name}-task`, {
       family: `${pulumi.getProject()}-${pulumi.getStack()}`,
@@ -119,7 +130,8 @@ export class AgentService extends pulumi.ComponentResource {
       waitForSteadyState: true,
       propagateTags: "SERVICE",
       tags: args.tags,
-    }, { parent: this, dependsOn: args.dependsOn });
+    }, { parent: this, dependsOn: [...(args.dependsOn ?? []), taskPolicy] }); // the role's permissions first: a router that cannot read its tokens exits
+
 
     this.registerOutputs({ clusterName: this.cluster.name, serviceName: this.service.name });
   }

@@ -9,6 +9,32 @@ import { AGENT_PORT_FIRST, AGENT_PORT_LAST } from "./ports";
 
 export type EnvoyMode = "router" | "xds";
 
+export const CALLER_AUTH_MODES = ["off", "bearer", "jwt"] as const;
+export type CallerAuthMode = (typeof CALLER_AUTH_MODES)[number];
+
+/**
+ * Caller authentication in the router (router/auth, docs/security.md) and the probe's own credential.
+ * A secret ARN left unset in bearer mode means "the stack creates the secret".
+ */
+export type CallerAuthConfig =
+  | { readonly mode: "off" }
+  | {
+      readonly mode: "bearer";
+      /** Existing secret holding the router's tokens document; unset: the stack creates one. */
+      readonly tokensSecretArn?: string;
+      /** Existing secret holding the probe's bearer token; unset: the stack creates one. */
+      readonly probeTokenSecretArn?: string;
+    }
+  | {
+      readonly mode: "jwt";
+      readonly jwksUrl: string;
+      readonly issuer: string;
+      readonly audience?: string;
+      readonly allowClaim?: string;
+      /** Secret holding a long-lived JWT for the probe (the stack cannot mint one): required. */
+      readonly probeTokenSecretArn: string;
+    };
+
 export interface NetworkConfig {
   /** Existing VPC id; when unset the stack builds a VPC. */
   readonly vpcId?: string;
@@ -32,6 +58,14 @@ export interface StackConfig {
   readonly restAllowedCidrs: readonly string[];
   /** TLS on the A2A listener when set (ACM certificate ARN); plain TCP otherwise. */
   readonly tlsCertificateArn?: string;
+  /**
+   * DNS name on the certificate that points at the NLB (a CNAME or alias the operator manages): the
+   * probe connects to it, since a TLS client checks the name and the NLB's own name is not on the certificate.
+   */
+  readonly a2aDomainName?: string;
+  /** Refuse a deploy without TLS on the A2A listener; tags every resource `pixell:requireTls=true` for the policy pack. */
+  readonly requireTls: boolean;
+  readonly callerAuth: CallerAuthConfig;
   readonly desiredCount: number;
   /** Fargate task CPU units and memory (MiB); a valid Fargate pair. */
   readonly cpu: number;
@@ -66,6 +100,8 @@ export const CONFIG_KEYS = [
   "cloudMapNamespace", "cloudMapService",
   "probeSchedule", "probeTimeoutMs", "probeConcurrency", "probeLambdaTimeoutSeconds", "probeMemoryMb",
   "alarmEmail",
+  "requireTls", "a2aDomainName", "callerAuth", "callerAuthTokensSecretArn", "callerAuthJwksUrl", "callerAuthIssuer",
+  "callerAuthAudience", "callerAuthAllowClaim", "probeAuthTokenSecretArn",
 ] as const;
 
 export const DEFAULT_REGION = "us-east-2";
@@ -108,6 +144,10 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+// The complete ARN, with the 6-character suffix Secrets Manager appends: IAM grants on exactly this string.
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+// The router's ROUTER_AUTH_ALLOW_CLAIM rule (router/auth/config.ts).
+const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
 const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
 // A container image reference: [registry/]repository[:tag][@digest], no spaces.
 const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
@@ -232,20 +272,35 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     bad("probeLambdaTimeoutSeconds", String(probeLambdaTimeoutSeconds), `at least ${Math.ceil((probeTimeoutMs + PROBE_RESERVE_MS + 1000) / 1000)} s: probeTimeoutMs (${probeTimeoutMs} ms) plus the probe's 5 s reserved for metrics plus 1 s`);
   }
 
+  const tlsCertificateArn = matching("tlsCertificateArn", ACM_ARN, "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<id>");
+  const requireTls = bool("requireTls", false);
+  const a2aDomainName = matching("a2aDomainName", DNS_NAME, "a lower-case DNS name on the certificate, e.g. a2a.example.com");
+  if (a2aDomainName !== undefined && tlsCertificateArn === undefined) {
+    problems.push(`pixell-a2a:a2aDomainName = ${JSON.stringify(a2aDomainName)} is only used with TLS: set pixell-a2a:tlsCertificateArn too, or remove a2aDomainName`);
+  }
+  if (requireTls && tlsCertificateArn === undefined) {
+    problems.push("pixell-a2a:requireTls is true but pixell-a2a:tlsCertificateArn is not set: the A2A listener would be plain TCP. Set tlsCertificateArn to an ACM certificate ARN (the NLB then terminates TLS on 50051), or set requireTls to false");
+  }
+  const envoyMode = oneOf<EnvoyMode>("envoyMode", "router", ["router", "xds"]);
+  const callerAuth = parseCallerAuth(region, envoyMode, problems, { str, oneOf, bad });
+
   const config: StackConfig = {
     region,
     network: { vpcId, publicSubnetIds, privateSubnetIds, vpcCidr, availabilityZones },
     internetFacing,
     allowedCidrs,
     restAllowedCidrs,
-    tlsCertificateArn: matching("tlsCertificateArn", ACM_ARN, "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<id>"),
+    tlsCertificateArn,
+    a2aDomainName,
+    requireTls,
+    callerAuth,
     desiredCount: int("desiredCount", 2, 1, 100),
     cpu,
     memory,
     parImage: parImage ?? "",
     agentPortFirst,
     agentPortLast,
-    envoyMode: oneOf<EnvoyMode>("envoyMode", "router", ["router", "xds"]),
+    envoyMode,
     routerDrainMs: int("routerDrainMs", 20000, 0, 110000),
     logLevel: oneOf("logLevel", "info", LOG_LEVELS),
     logRetentionDays: ((): number => {
@@ -265,6 +320,91 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+interface ParseHelpers {
+  str(key: string): string | undefined;
+  oneOf<T extends string>(key: string, def: T, allowed: readonly T[]): T;
+  bad(key: string, value: string, accepted: string): void;
+}
+
+const BEARER_KEYS = ["callerAuthTokensSecretArn"] as const;
+const JWT_KEYS = ["callerAuthJwksUrl", "callerAuthIssuer", "callerAuthAudience", "callerAuthAllowClaim"] as const;
+
+/**
+ * The callerAuth* keys and probeAuthTokenSecretArn. Keys of another mode are refused (as the router
+ * refuses ROUTER_AUTH_* keys of the other mode), so a half-switched configuration cannot pass silently.
+ */
+function parseCallerAuth(region: string, envoyMode: EnvoyMode, problems: string[], h: ParseHelpers): CallerAuthConfig {
+  const mode = h.oneOf<CallerAuthMode>("callerAuth", "off", CALLER_AUTH_MODES);
+  const secretArn = (key: string): string | undefined => {
+    const v = h.str(key);
+    if (v === undefined) return undefined;
+    const m = SECRET_ARN.exec(v);
+    if (!m) {
+      h.bad(key, v, "the complete ARN of a Secrets Manager secret, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters> (`aws secretsmanager describe-secret --secret-id NAME --query ARN` prints it); IAM grants on exactly this ARN");
+    } else if (m[1] !== region) {
+      h.bad(key, v, `a secret in the stack's region ${region} (the router and the probe read it with a client of that region)`);
+    }
+    return v;
+  };
+  const misplaced = (keys: readonly string[], why: string): void => {
+    for (const key of keys) {
+      const v = h.str(key);
+      if (v !== undefined) problems.push(`pixell-a2a:${key} = ${JSON.stringify(v)} is not used ${why}: remove it, or set pixell-a2a:callerAuth accordingly`);
+    }
+  };
+
+  if (mode === "off") {
+    misplaced([...BEARER_KEYS, ...JWT_KEYS, "probeAuthTokenSecretArn"], "when pixell-a2a:callerAuth is off");
+    return { mode };
+  }
+  if (envoyMode === "xds") {
+    problems.push(`pixell-a2a:callerAuth = "${mode}" cannot be combined with pixell-a2a:envoyMode = "xds": in xds mode Envoy sends calls for known deployments straight to the agents, so they would never pass the router's authentication. Use envoyMode: router (every call goes through the router), or callerAuth: off`);
+  }
+  const probeTokenSecretArn = secretArn("probeAuthTokenSecretArn");
+  if (mode === "bearer") {
+    misplaced(JWT_KEYS, "when pixell-a2a:callerAuth is bearer");
+    return { mode, tokensSecretArn: secretArn("callerAuthTokensSecretArn"), probeTokenSecretArn };
+  }
+
+  misplaced(BEARER_KEYS, "when pixell-a2a:callerAuth is jwt");
+  const jwksUrl = h.str("callerAuthJwksUrl");
+  if (jwksUrl === undefined) {
+    problems.push("pixell-a2a:callerAuthJwksUrl is required when pixell-a2a:callerAuth is jwt: the https URL of your identity provider's JWKS, e.g. https://idp.example.com/.well-known/jwks.json");
+  } else if (!isHttpsUrl(jwksUrl)) {
+    h.bad("callerAuthJwksUrl", jwksUrl, "an https URL (keys fetched over plain http could be swapped in transit), e.g. https://idp.example.com/.well-known/jwks.json");
+  }
+  const issuer = h.str("callerAuthIssuer");
+  if (issuer === undefined) problems.push("pixell-a2a:callerAuthIssuer is required when pixell-a2a:callerAuth is jwt: the exact `iss` your tokens carry, e.g. https://idp.example.com/");
+  const allowClaim = h.str("callerAuthAllowClaim");
+  if (allowClaim !== undefined && !CLAIM_NAME.test(allowClaim)) h.bad("callerAuthAllowClaim", allowClaim, "a claim name of 1-128 characters [A-Za-z0-9_.:/-], e.g. pixell:deployments");
+  if (probeTokenSecretArn === undefined) {
+    problems.push("pixell-a2a:probeAuthTokenSecretArn is required when pixell-a2a:callerAuth is jwt: the probe calls Health through the router, which then accepts only JWTs, and the stack cannot mint one. Store a long-lived JWT from your identity provider (with the allow claim [\"*\"]) in a Secrets Manager secret, set its ARN here, and renew the secret before the token expires (the probe reads it on every run)");
+  }
+  return { mode, jwksUrl: jwksUrl ?? "", issuer: issuer ?? "", audience: h.str("callerAuthAudience"), allowClaim, probeTokenSecretArn: probeTokenSecretArn ?? "" };
+}
+
+function isHttpsUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Valid but risky combinations, shown by `pulumi preview` as warnings (pure: config in, messages out).
+ */
+export function configWarnings(config: StackConfig): string[] {
+  const warnings: string[] = [];
+  if (config.callerAuth.mode !== "off" && config.tlsCertificateArn === undefined) {
+    warnings.push(`pixell-a2a:callerAuth is ${config.callerAuth.mode} but the A2A listener is plain TCP: callers' tokens cross the network in clear text${config.internetFacing ? " (the NLB is internet-facing)" : ""}. Set pixell-a2a:tlsCertificateArn and pixell-a2a:requireTls: true`);
+  }
+  if (config.tlsCertificateArn !== undefined && config.a2aDomainName === undefined) {
+    warnings.push("pixell-a2a:tlsCertificateArn is set without pixell-a2a:a2aDomainName: the probe connects to the NLB's own DNS name, which the certificate does not name, so its TLS handshakes fail and every deployment reads unhealthy. Point a DNS name on the certificate at the NLB and set a2aDomainName to it");
+  }
+  return warnings;
 }
 
 /** Read the stack's config from Pulumi (the `pixell-a2a` namespace and `aws:region`) and validate it. */

@@ -1,3 +1,5 @@
+import type { RouterAuthSettings } from "./caller-auth";
+import { routerAuthEnvironment } from "./caller-auth";
 import type { EnvoyMode } from "./config";
 import { A2A_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "./ports";
 
@@ -20,6 +22,8 @@ export interface ContainerInputs {
   readonly cloudMapService: string;
   readonly agentPortFirst: number;
   readonly agentPortLast: number;
+  /** Caller authentication in the router (ROUTER_AUTH*); absent or off: no keys, the router's default. */
+  readonly routerAuth?: RouterAuthSettings;
 }
 
 export interface KeyValue { readonly name: string; readonly value: string }
@@ -93,6 +97,7 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
     { name: "ROUTER_REGISTRY", value: routerRegistry(inputs) },
     { name: "ROUTER_DRAIN_MS", value: String(inputs.routerDrainMs) },
     { name: "LOG_LEVEL", value: inputs.logLevel },
+    ...routerAuthEnvironment(inputs.routerAuth ?? { mode: "off" }),
   ];
   // Option B: Envoy takes its clusters over ADS from the router, on the task's loopback only.
   if (inputs.envoyMode === "xds") routerEnv.push({ name: "ROUTER_XDS", value: `127.0.0.1:${XDS_PORT}` });

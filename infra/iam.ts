@@ -57,10 +57,18 @@ function discoverStatement(sid: string, names: Pick<CloudMapNames, "namespaceNam
 }
 
 /**
+ * Read one Secrets Manager secret, named by its complete ARN (no wildcard). The secrets use the
+ * AWS-managed key, which needs no kms:Decrypt grant.
+ */
+export function readSecretStatement(sid: string, secretArn: string): Statement {
+  return { Sid: sid, Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: secretArn };
+}
+
+/**
  * The task role (shared by PAR, the router and Envoy in one task): PAR registers agents in the
  * Cloud Map service and sets their custom health; the router discovers them.
  */
-export function taskRolePolicy(names: CloudMapNames): PolicyDocument {
+export function taskRolePolicy(names: CloudMapNames, authTokensSecretArn?: string): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -91,6 +99,8 @@ export function taskRolePolicy(names: CloudMapNames): PolicyDocument {
         Resource: `arn:aws:route53:::hostedzone/${names.hostedZoneId}`,
       },
       discoverStatement("RouterDiscoversAgents", names, true),
+      // Bearer caller authentication: the router re-reads its tokens document (ROUTER_AUTH_TOKENS).
+      ...(authTokensSecretArn === undefined ? [] : [readSecretStatement("RouterReadsCallerTokens", authTokensSecretArn)]),
     ],
   };
 }
@@ -100,6 +110,8 @@ export interface ProbePolicyInput extends Omit<CloudMapNames, "hostedZoneId"> {
   readonly logGroupArn: string;
   /** The Lambda runs in the VPC and must manage its network interfaces. */
   readonly inVpc: boolean;
+  /** The probe's bearer token secret (PROBE_AUTH_TOKEN_SECRET), when the router authenticates callers. */
+  readonly authTokenSecretArn?: string;
 }
 
 /** The probe Lambda: discover agents, put metrics in one namespace, write its own log group. */
@@ -128,6 +140,7 @@ export function probeRolePolicy(input: ProbePolicyInput): PolicyDocument {
       Resource: `${input.logGroupArn}:*`,
     },
   ];
+  if (input.authTokenSecretArn !== undefined) statements.push(readSecretStatement("ReadProbeToken", input.authTokenSecretArn));
   if (input.inVpc) {
     statements.push({
       // What AWSLambdaVPCAccessExecutionRole grants; these EC2 actions do not support resource scoping.

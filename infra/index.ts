@@ -2,7 +2,8 @@
  * The Pulumi stack's building blocks (the root index.ts assembles them). Each component has its
  * decisions as pure exported functions next to it, tested without Pulumi.
  */
-export { loadStackConfig, parseStackConfig, ConfigError, type StackConfig } from "./config";
+export { loadStackConfig, parseStackConfig, configWarnings, ConfigError, type StackConfig, type CallerAuthConfig } from "./config";
+export { CallerAuthSecrets, routerAuthEnvironment } from "./caller-auth";
 export { Network, planSubnets } from "./network";
 export { SecurityGroups, securityGroupRules } from "./security-groups";
 export { LoadBalancer, a2aListenerSpec, a2aTargetGroupSpec, restTargetGroupSpec } from "./load-balancer";
@@ -10,7 +11,7 @@ export { ServiceDiscovery } from "./service-discovery";
 export { Images, imageBuildSpecs } from "./images";
 export { AgentService } from "./agent-service";
 export { containerDefinitions } from "./containers";
-export { assumeRolePolicy, taskRolePolicy, probeRolePolicy } from "./iam";
+export { assumeRolePolicy, taskRolePolicy, probeRolePolicy, readSecretStatement } from "./iam";
 export { Probe, probeEnvironment } from "./probe";
 export { probeCodeArchive } from "./probe-code";
 export { Monitoring, alarmDefinitions, dashboardBody, METRICS_NAMESPACE } from "./monitoring";

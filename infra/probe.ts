@@ -21,6 +21,8 @@ export interface ProbeEnvironmentInput {
   readonly timeoutMs: number;
   readonly concurrency: number;
   readonly logLevel: string;
+  /** Secrets Manager secret (ARN) holding the probe's bearer token; unset when the router does not authenticate. */
+  readonly authTokenSecret?: string;
 }
 
 /** The Lambda's environment, in the names probe-lambda/config.ts reads. */
@@ -35,6 +37,7 @@ export function probeEnvironment(input: ProbeEnvironmentInput): Record<string, s
     PROBE_TIMEOUT_MS: String(input.timeoutMs),
     PROBE_CONCURRENCY: String(input.concurrency),
     LOG_LEVEL: input.logLevel,
+    ...(input.authTokenSecret === undefined ? {} : { PROBE_AUTH_TOKEN_SECRET: input.authTokenSecret }),
   };
 }
 
@@ -57,6 +60,8 @@ export interface ProbeArgs {
   readonly memoryMb: number;
   readonly logLevel: string;
   readonly logRetentionDays: number;
+  /** ARN of the secret with the probe's bearer token (callerAuth bearer or jwt): passed as PROBE_AUTH_TOKEN_SECRET, readable by the role. */
+  readonly authTokenSecretArn?: pulumi.Input<string>;
   /** Set when the probe must run inside the VPC (internal NLB). */
   readonly vpc?: { readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>; readonly securityGroupId: pulumi.Input<string> };
   readonly tags?: Record<string, string>;
@@ -83,7 +88,7 @@ export class Probe extends pulumi.ComponentResource {
     }, parent);
     const policy = new aws.iam.RolePolicy(`${name}-policy`, {
       role: role.id,
-      policy: pulumi.all([args.cloudMap.serviceArn, this.logGroup.arn]).apply(([serviceArn, logGroupArn]) =>
+      policy: pulumi.all([args.cloudMap.serviceArn, this.logGroup.arn, args.authTokenSecretArn]).apply(([serviceArn, logGroupArn, authTokenSecretArn]) =>
         JSON.stringify(probeRolePolicy({
           namespaceName: args.cloudMap.namespaceName,
           serviceName: args.cloudMap.serviceName,
@@ -91,6 +96,7 @@ export class Probe extends pulumi.ComponentResource {
           metricsNamespace: args.metricsNamespace,
           logGroupArn,
           inVpc: args.vpc !== undefined,
+          authTokenSecretArn,
         }))),
     }, parent);
 
@@ -105,7 +111,7 @@ export class Probe extends pulumi.ComponentResource {
       memorySize: args.memoryMb,
       timeout: args.lambdaTimeoutSeconds,
       environment: {
-        variables: pulumi.all([args.endpoint, args.cloudMap.serviceId]).apply(([endpoint, cloudMapServiceId]) => probeEnvironment({
+        variables: pulumi.all([args.endpoint, args.cloudMap.serviceId, args.authTokenSecretArn]).apply(([endpoint, cloudMapServiceId, authTokenSecret]) => probeEnvironment({
           endpoint,
           tls: args.tls,
           cloudMapNamespace: args.cloudMap.namespaceName,
@@ -115,6 +121,7 @@ export class Probe extends pulumi.ComponentResource {
           timeoutMs: args.timeoutMs,
           concurrency: args.concurrency,
           logLevel: args.logLevel,
+          authTokenSecret,
         })),
       },
       loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },

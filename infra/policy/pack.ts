@@ -5,10 +5,12 @@
  */
 import type { PolicyResource, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import {
+  REQUIRE_TLS_TAG,
   WILDCARD_RESOURCE_ACTIONS,
   a2aTlsViolations,
   iamViolations,
   logRetentionViolations,
+  resourcesRequireTls,
   securityGroupViolations,
   type StackResource,
   type Violation,
@@ -22,11 +24,11 @@ export function toStackResource(r: PolicyResource): StackResource {
   return { type: r.type, name: r.name, urn: r.urn, props: r.props, propertyDependencies: deps };
 }
 
-/** Stack tag that says the stack requires TLS when the policy config does not say. */
-export const REQUIRE_TLS_TAG = "pixell:requireTls";
+/** Stack (or resource) tag that says the stack requires TLS when the policy config does not say. */
+export { REQUIRE_TLS_TAG };
 
 export interface TlsPolicyConfig {
-  /** Fail when the A2A listener (50051) is not TLS. Default: the stack tag `pixell:requireTls`, else false. */
+  /** Fail when the A2A listener (50051) is not TLS. Default: the tag `pixell:requireTls` on the stack or on any resource, else false. */
   readonly requireTls?: boolean;
 }
 
@@ -71,14 +73,18 @@ export const policies: StackValidationPolicy[] = [
   ),
   stackPolicy(
     "a2a-listener-tls",
-    "When the stack requires TLS (policy config requireTls, or stack tag pixell:requireTls=true), the NLB's A2A listener on 50051 terminates TLS with a certificate and a TLS 1.2+ policy.",
-    (resources, args) => a2aTlsViolations(resources, requireTls(args.getConfig<TlsPolicyConfig>(), args.stackTags)),
+    "When the stack requires TLS (policy config requireTls, or the tag pixell:requireTls=true on the stack or its resources), the NLB's A2A listener on 50051 terminates TLS with a certificate and a TLS 1.2+ policy.",
+    (resources, args) => a2aTlsViolations(resources, requireTls(args.getConfig<TlsPolicyConfig>(), args.stackTags, resources)),
     { properties: { requireTls: { type: "boolean" } } },
   ),
 ];
 
-/** Policy config wins; otherwise the stack tag; otherwise TLS is not required. */
-export function requireTls(config: TlsPolicyConfig, stackTags: ReadonlyMap<string, string>): boolean {
+/**
+ * Policy config wins; otherwise the stack tag; otherwise the resource tag the stack program sets
+ * from its `requireTls` config; otherwise TLS is not required.
+ */
+export function requireTls(config: TlsPolicyConfig, stackTags: ReadonlyMap<string, string>, resources: readonly StackResource[] = []): boolean {
   if (typeof config.requireTls === "boolean") return config.requireTls;
-  return stackTags.get(REQUIRE_TLS_TAG)?.toLowerCase() === "true";
+  if (stackTags.get(REQUIRE_TLS_TAG)?.toLowerCase() === "true") return true;
+  return resourcesRequireTls(resources);
 }

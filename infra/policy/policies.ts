@@ -250,6 +250,21 @@ export function logRetentionViolations(resources: readonly StackResource[]): Vio
 // TLS on the A2A listener when the stack requires it.
 // ---------------------------------------------------------------------------
 
+/**
+ * Tag that says "this stack requires TLS": a Pulumi stack tag (`pulumi stack tag set`), or a
+ * resource tag: the stack program puts it on every resource when its config says requireTls,
+ * since a program cannot set its own stack tags.
+ */
+export const REQUIRE_TLS_TAG = "pixell:requireTls";
+
+/** True when any resource carries the tag `pixell:requireTls=true` (in `tags`). */
+export function resourcesRequireTls(resources: readonly StackResource[]): boolean {
+  return resources.some((r) => {
+    const tags = r.props.tags;
+    return typeof tags === "object" && tags !== null && String((tags as Record<string, unknown>)[REQUIRE_TLS_TAG]).toLowerCase() === "true";
+  });
+}
+
 const LISTENER_TYPES = new Set(["aws:lb/listener:Listener", "aws:alb/listener:Listener"]);
 /** ELB security policies that still accept TLS 1.0/1.1. */
 const LEGACY_TLS_POLICY = /^ELBSecurityPolicy-(2015-05|2016-08|TLS-1-0-|TLS-1-1-|FS-2018-06|FS-1-1-2019-08)/;
