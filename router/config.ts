@@ -25,7 +25,13 @@ export interface RouterConfig {
   readonly maxHops: number;
   readonly xds: HostPort | undefined;
   readonly logLevel: string;
+  readonly engine: RouterEngine;
 }
+
+/** How the router forwards calls: `frames` relays HTTP/2 frames between raw sockets, `http2` uses Node's http2 module. */
+export type RouterEngine = "frames" | "http2";
+export const ROUTER_ENGINES: readonly RouterEngine[] = ["frames", "http2"];
+export const DEFAULT_ENGINE: RouterEngine = "http2";
 
 /** Every setting: flag name, environment variable, default. The README's table mirrors this. */
 export const ROUTER_SETTINGS = {
@@ -36,6 +42,7 @@ export const ROUTER_SETTINGS = {
   "max-hops": { env: "ROUTER_MAX_HOPS", default: "3" },
   xds: { env: "ROUTER_XDS", default: undefined },
   "log-level": { env: "LOG_LEVEL", default: "info" },
+  engine: { env: "ROUTER_ENGINE", default: DEFAULT_ENGINE },
 } as const;
 
 /** Parses `host:port` or `[v6]:port`; port 0 means "any free port". */
@@ -78,6 +85,8 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
   const logLevel = get("log-level")!;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`${name("log-level")} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
   const xds = get("xds");
+  const engine = get("engine")!;
+  if (!(ROUTER_ENGINES as readonly string[]).includes(engine)) throw new ConfigError(`${name("engine")} must be one of ${ROUTER_ENGINES.join(", ")}, got ${JSON.stringify(engine)}`);
   return {
     listen: parseHostPort(get("listen")!, name("listen")),
     admin: parseHostPort(get("admin")!, name("admin")),
@@ -86,5 +95,6 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     maxHops: intSetting(get("max-hops")!, name("max-hops"), 1, 16),
     xds: xds === undefined ? undefined : parseHostPort(xds, name("xds")),
     logLevel,
+    engine: engine as RouterEngine,
   };
 }

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     registry: config.registry,
     drainMs: config.drainMs,
     maxHops: config.maxHops,
+    engine: config.engine,
     logger,
   });
   let stopping = false;

@@ -1,0 +1,653 @@
+/**
+ * The frame relay: the router as an HTTP/2 (h2c, prior knowledge) server on raw sockets.
+ * Each call's request header block is decoded only to route it and forwarded verbatim
+ * (plus an appended x-pixell-hops literal); DATA frames are forwarded with the stream id
+ * rewritten; flow-control credit is passed back only as bytes leave the router, so a
+ * call's buffering is bounded by the windows the router advertises.
+ */
+import * as net from "node:net";
+import type { Logger } from "../log";
+import type { RouterMetrics } from "../metrics";
+import { UNRESOLVED } from "../metrics";
+import type { RegistrySource, Target } from "../registry/types";
+import {
+  encodeGrpcMessage, extractDeploymentId, HOP_COUNT_KEY, parseGrpcTimeout, readHopCount, Status, type StatusCode,
+} from "../routing";
+import { ConnectionError, DEFAULT_WINDOWS, H2Conn, type WindowOptions } from "./conn";
+import { buildGoaway, buildWindowUpdate, CLIENT_PREFACE, ErrorCode } from "./frames";
+import { encodeHeaderList, encodeLiteral, type DecodeResult, type HeaderList } from "./hpack";
+import { AgentPool, type AgentConn, type UpstreamCall } from "./upstream";
+
+/** setTimeout's ceiling; longer gRPC deadlines are left to the two ends. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A client has this long to send the HTTP/2 preface. */
+const PREFACE_TIMEOUT_MS = 10_000;
+const MAX_CLIENT_STREAMS = 10_000;
+
+export interface FrameRelayOptions {
+  readonly registry: RegistrySource;
+  readonly metrics: RouterMetrics;
+  readonly logger: Logger;
+  readonly maxHops: number;
+  readonly isDraining: () => boolean;
+  /** Calls in flight; the drain logic and /metrics read it. */
+  readonly state: { active: number };
+  readonly windows?: Partial<WindowOptions>;
+  readonly upstreamIdleTimeoutMs?: number;
+}
+
+export interface FrameRelay {
+  readonly server: net.Server;
+  readonly pool: AgentPool;
+  /** GOAWAY to every client: open calls finish, new ones go elsewhere. */
+  goawayAll(): void;
+  /** Close every connection now. */
+  destroyAll(): void;
+}
+
+interface Context extends FrameRelayOptions {
+  readonly win: WindowOptions;
+  readonly pool: AgentPool;
+  readonly debug: boolean;
+}
+
+/** One item waiting to be sent on one side of a call: DATA (maybe ending the stream) or a final header block. */
+class Pending {
+  constructor(public payload: Buffer, readonly end: boolean, readonly isHeaders: boolean) {}
+}
+
+// Header blocks the router sends often, built once.
+const hopLiterals: Buffer[] = [];
+function hopLiteral(n: number): Buffer {
+  return (hopLiterals[n] ??= encodeLiteral(HOP_COUNT_KEY, String(n)));
+}
+function statusBlock(code: StatusCode, message: string, withStatus: boolean): Buffer {
+  const list: HeaderList = withStatus ? [":status", "200", "content-type", "application/grpc"] : [];
+  list.push("grpc-status", String(code), "grpc-message", encodeGrpcMessage(message));
+  return encodeHeaderList(list);
+}
+const BLOCK_415 = encodeHeaderList([":status", "415", "content-type", "text/plain"]);
+
+/** The request headers the router reads; everything else is forwarded unread. */
+interface RequestInfo {
+  method?: string;
+  path?: string;
+  contentType?: string;
+  timeout?: string;
+  hasHops: boolean;
+  /** Only the keys extractDeploymentId and readHopCount read. */
+  routing: Record<string, string>;
+}
+function readRequestInfo(h: HeaderList): RequestInfo {
+  const info: RequestInfo = { hasHops: false, routing: {} };
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i]!;
+    switch (name) {
+      case ":method": info.method = h[i + 1]; break;
+      case ":path": info.path = h[i + 1]; break;
+      case "content-type": info.contentType = h[i + 1]; break;
+      case "grpc-timeout": info.timeout = h[i + 1]; break;
+      case HOP_COUNT_KEY: info.hasHops = true; info.routing[name] ??= h[i + 1]!; break;
+      case "x-deployment-id": case "deployment-id": case "deployment_id": info.routing[name] ??= h[i + 1]!; break;
+      default: break;
+    }
+  }
+  return info;
+}
+
+/** What to forward for a decoded block: the block itself when stateless, otherwise a stateless re-encoding. */
+function forwardable(decoded: DecodeResult, block: Buffer, skip?: string): Buffer {
+  if (decoded.usedDynamic || skip !== undefined) return encodeHeaderList(decoded.headers, skip);
+  return decoded.sizeUpdateBytes > 0 ? block.subarray(decoded.sizeUpdateBytes) : block;
+}
+function grpcStatusOf(h: HeaderList): number {
+  for (let i = 0; i < h.length; i += 2) if (h[i] === "grpc-status") return Number(h[i + 1]);
+  return Status.UNKNOWN;
+}
+
+/** One call: a client stream and, once routed, an agent stream. */
+class Call implements UpstreamCall {
+  id = "";
+  deployment = UNRESOLVED;
+  /** Final gRPC status once known; -1 while open. */
+  code = -1;
+  address = "";
+  path = "";
+  timeoutMs = 0;
+  timer: NodeJS.Timeout | undefined = undefined;
+  // Request direction (client -> agent).
+  requestBlock: Buffer | undefined = undefined;
+  hopBlock: Buffer | undefined = undefined;
+  readonly reqQueue: Pending[] = [];
+  reqEnded = false;
+  downRecvUnacked = 0;
+  up: AgentConn | undefined = undefined;
+  waitingOn: AgentConn | undefined = undefined;
+  upId = 0;
+  upSendWindow = 0;
+  upLocalEnded = false;
+  upRemoteEnded = false;
+  upReset = false;
+  // Response direction (agent -> client).
+  readonly respQueue: Pending[] = [];
+  respHeadersSent = false;
+  downEnded = false;
+  downSendWindow: number;
+  upRecvUnacked = 0;
+  finished = false;
+
+  constructor(readonly ctx: Context, readonly down: ClientConn, readonly downId: number, readonly started: number) {
+    this.downSendWindow = down.peerInitialWindow;
+  }
+
+  // ---- Routing ----
+
+  begin(decoded: DecodeResult, block: Buffer, endStream: boolean, tooLarge: boolean): void {
+    const ctx = this.ctx;
+    ctx.state.active++;
+    if (endStream) this.reqEnded = true;
+    if (tooLarge) return this.refuse(Status.RESOURCE_EXHAUSTED, `request headers of ${block.length} bytes exceed the router's limit of ${ctx.win.maxHeaderBlockBytes} bytes`);
+    if (ctx.isDraining()) return this.refuse(Status.UNAVAILABLE, "router is shutting down: retry, the call will reach another task");
+    const info = readRequestInfo(decoded.headers);
+    this.path = info.path ?? "";
+    if (info.method !== "POST" || info.contentType === undefined || !info.contentType.startsWith("application/grpc")) {
+      // Not gRPC: the spec's answer is HTTP 415.
+      this.code = Status.INVALID_ARGUMENT;
+      this.respHeadersSent = true;
+      this.down.writeHeaderBlock(this.downId, BLOCK_415, true);
+      return this.closeDown();
+    }
+    const parsed = extractDeploymentId(info.routing);
+    if ("error" in parsed) return this.refuse(parsed.error.code, parsed.error.message);
+    const id = parsed.id;
+    this.id = id;
+    const hops = readHopCount(info.routing);
+    if (hops >= ctx.maxHops) {
+      return this.refuse(Status.FAILED_PRECONDITION,
+        `routing loop: the call for deployment ${id} already passed ${hops} routers (${HOP_COUNT_KEY}); ` +
+        "a registry entry probably points at a router instead of an agent", "warn");
+    }
+    if (info.timeout !== undefined) {
+      const ms = parseGrpcTimeout(info.timeout);
+      if (ms === undefined) {
+        return this.refuse(Status.INVALID_ARGUMENT, `malformed grpc-timeout ${JSON.stringify(info.timeout.slice(0, 32))}: expected 1-8 digits and a unit of H, M, S, m, u or n`);
+      }
+      this.timeoutMs = ms;
+    }
+    this.requestBlock = forwardable(decoded, block, info.hasHops ? HOP_COUNT_KEY : undefined);
+    this.hopBlock = hopLiteral(hops + 1);
+
+    let resolution;
+    try {
+      resolution = ctx.registry.lookup(id);
+    } catch (err) {
+      return this.refuse(Status.UNAVAILABLE, `cannot resolve deployment ${id}: ${(err as Error).message}`, "warn");
+    }
+    if (resolution === undefined) return this.notFound();
+    if (resolution instanceof Promise) {
+      // The block may point into a socket buffer: keep a copy of our own while the lookup runs.
+      this.requestBlock = Buffer.from(this.requestBlock);
+      resolution.then((t) => {
+        if (this.finished) return;
+        if (t === undefined) return this.notFound();
+        this.deployment = id;
+        this.forward(t);
+      }, (err: unknown) => {
+        if (!this.finished) this.refuse(Status.UNAVAILABLE, `cannot resolve deployment ${id}: ${(err as Error).message}`, "warn");
+      });
+      return;
+    }
+    this.deployment = id;
+    this.forward(resolution);
+  }
+
+  private notFound(): void {
+    this.refuse(Status.NOT_FOUND, `deployment ${this.id} is not registered: check the id, or whether it is deployed`);
+  }
+
+  private forward(target: Target): void {
+    this.address = `${target.host}:${target.port}`;
+    if (this.timeoutMs > 0 && this.timeoutMs < MAX_TIMER_MS) {
+      // The agent gets the same grpc-timeout; this timer only frees the router when neither end acts on it.
+      this.timer = setTimeout(onDeadline, Math.max(0, this.timeoutMs - (performance.now() - this.started)), this);
+    }
+    this.ctx.pool.start(target, this);
+  }
+
+  // ---- Agent side (UpstreamCall) ----
+
+  onUpStart(conn: AgentConn, streamId: number): void {
+    this.up = conn;
+    this.upId = streamId;
+    this.upSendWindow = conn.peerInitialWindow;
+    if (this.finished) return; // released right after by finish()
+    const endNow = this.reqEnded && this.reqQueue.length === 0;
+    conn.writeHeaderBlock(streamId, this.requestBlock!, endNow, this.hopBlock);
+    this.requestBlock = undefined;
+    if (endNow) this.upLocalEnded = true;
+    else this.pumpRequest();
+  }
+
+  onUpHeaders(decoded: DecodeResult, block: Buffer, endStream: boolean, tooLarge: boolean): void {
+    if (this.finished || this.code >= 0) return;
+    if (tooLarge) return this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} sent response headers over ${this.ctx.win.maxHeaderBlockBytes} bytes`);
+    if (!this.respHeadersSent) {
+      this.respHeadersSent = true;
+      if (endStream) {
+        // Trailers-Only: the agent answered with a status and no messages.
+        this.upRemoteEnded = true;
+        this.code = grpcStatusOf(decoded.headers);
+        this.down.writeHeaderBlock(this.downId, forwardable(decoded, block), true);
+        return this.closeDown();
+      }
+      this.down.writeHeaderBlock(this.downId, forwardable(decoded, block), false);
+      return;
+    }
+    // Trailers: they follow any DATA still waiting for the client's window.
+    this.upRemoteEnded = true;
+    this.code = grpcStatusOf(decoded.headers);
+    this.respQueue.push(new Pending(Buffer.from(forwardable(decoded, block)), true, true));
+    this.pumpResponse();
+  }
+
+  onUpData(payload: Buffer, paddingBytes: number, endStream: boolean): void {
+    const up = this.up!;
+    if (paddingBytes > 0) this.creditUp(paddingBytes);
+    if (endStream) this.upRemoteEnded = true;
+    if (this.finished || this.code >= 0) {
+      up.creditConnection(payload.length);
+      return;
+    }
+    if (!this.respHeadersSent) return this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} sent DATA before response headers`);
+    this.respQueue.push(new Pending(payload, endStream, false));
+    this.pumpResponse();
+  }
+
+  onUpReset(code: number): void {
+    this.upReset = true;
+    if (this.finished) return;
+    if (code === ErrorCode.NO_ERROR && this.upRemoteEnded) {
+      // The agent answered in full and does not want the rest of the request.
+      this.upLocalEnded = true;
+      this.reqQueue.length = 0;
+      return;
+    }
+    this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} failed: stream reset by the agent (HTTP/2 code ${code})`);
+  }
+
+  onUpFailed(reason: string, neverConnected: boolean): void {
+    this.upReset = true;
+    if (this.finished || this.upRemoteEnded) return;
+    if (neverConnected) return this.fail(Status.UNAVAILABLE, `agent for deployment ${this.id} at ${this.address} cannot be reached: ${reason}`);
+    this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} failed: ${reason}`);
+  }
+
+  onUpWindow(): void {
+    this.pumpRequest();
+  }
+
+  // ---- Client side ----
+
+  onDownData(payload: Buffer, paddingBytes: number, endStream: boolean): void {
+    if (paddingBytes > 0) this.creditDown(paddingBytes);
+    if (endStream) this.reqEnded = true;
+    if (this.upLocalEnded || this.code >= 0) {
+      this.down.creditConnection(payload.length);
+      return;
+    }
+    this.reqQueue.push(new Pending(payload, endStream, false));
+    this.pumpRequest();
+  }
+
+  onDownTrailers(decoded: DecodeResult, block: Buffer): void {
+    this.reqEnded = true;
+    if (this.upLocalEnded || this.code >= 0) return;
+    this.reqQueue.push(new Pending(Buffer.from(forwardable(decoded, block)), true, true));
+    this.pumpRequest();
+  }
+
+  onDownReset(): void {
+    if (this.finished) return;
+    // A client that reset the stream before any status cancelled the call.
+    if (this.code < 0) this.code = Status.CANCELLED;
+    this.downEnded = true;
+    this.finish();
+  }
+
+  onDownWindow(): void {
+    this.pumpResponse();
+  }
+
+  // ---- Moving bytes ----
+
+  /** Sends queued request bytes to the agent as far as its windows allow; credits the client for what left. */
+  private pumpRequest(): void {
+    const up = this.up;
+    if (up === undefined || this.upId === 0 || this.upLocalEnded || this.finished) return;
+    const q = this.reqQueue;
+    while (q.length > 0) {
+      const item = q[0]!;
+      if (item.isHeaders) {
+        q.shift();
+        up.writeHeaderBlock(this.upId, item.payload, true);
+        this.upLocalEnded = true;
+        return;
+      }
+      const len = item.payload.length;
+      if (len > 0) {
+        const room = Math.min(this.upSendWindow, up.sendWindow, up.peerMaxFrameSize);
+        if (room <= 0) {
+          if (up.sendWindow <= 0) up.blocked.add(this);
+          return;
+        }
+        if (len > room) {
+          up.writeData(this.upId, item.payload.subarray(0, room), false);
+          item.payload = item.payload.subarray(room);
+          this.upSendWindow -= room;
+          this.creditDown(room);
+          continue;
+        }
+      }
+      q.shift();
+      up.writeData(this.upId, item.payload, item.end);
+      this.upSendWindow -= len;
+      this.creditDown(len);
+      if (item.end) {
+        this.upLocalEnded = true;
+        return;
+      }
+    }
+  }
+
+  /** Sends queued response bytes and trailers to the client as far as its windows allow; credits the agent. */
+  private pumpResponse(): void {
+    const down = this.down;
+    const q = this.respQueue;
+    while (q.length > 0 && !this.finished) {
+      const item = q[0]!;
+      if (item.isHeaders) {
+        q.shift();
+        down.writeHeaderBlock(this.downId, item.payload, true);
+        return this.closeDown();
+      }
+      const len = item.payload.length;
+      if (len > 0) {
+        const room = Math.min(this.downSendWindow, down.sendWindow, down.peerMaxFrameSize);
+        if (room <= 0) {
+          if (down.sendWindow <= 0) down.blocked.add(this);
+          return;
+        }
+        if (len > room) {
+          down.writeData(this.downId, item.payload.subarray(0, room), false);
+          item.payload = item.payload.subarray(room);
+          this.downSendWindow -= room;
+          this.creditUp(room);
+          continue;
+        }
+      }
+      q.shift();
+      down.writeData(this.downId, item.payload, item.end);
+      this.downSendWindow -= len;
+      this.creditUp(len);
+      if (item.end) return this.closeDown();
+    }
+  }
+
+  private creditDown(bytes: number): void {
+    if (bytes === 0) return;
+    this.down.creditConnection(bytes);
+    if (this.reqEnded) return;
+    this.downRecvUnacked += bytes;
+    if (this.downRecvUnacked >= this.ctx.win.streamWindowBytes >>> 2) {
+      this.down.write(buildWindowUpdate(this.downId, this.downRecvUnacked));
+      this.downRecvUnacked = 0;
+    }
+  }
+
+  private creditUp(bytes: number): void {
+    if (bytes === 0) return;
+    const up = this.up!;
+    up.creditConnection(bytes);
+    if (this.upRemoteEnded || this.upReset) return;
+    this.upRecvUnacked += bytes;
+    if (this.upRecvUnacked >= this.ctx.win.streamWindowBytes >>> 2) {
+      up.creditStream(this.upId, this.upRecvUnacked);
+      this.upRecvUnacked = 0;
+    }
+  }
+
+  // ---- Ending ----
+
+  /** Refuses a call before it reached an agent: Trailers-Only with the router's status. */
+  refuse(code: StatusCode, message: string, level: "debug" | "warn" = "debug"): void {
+    this.code = code;
+    const { logger, debug } = this.ctx;
+    if (level === "warn" || debug) logger[level]({ deploymentId: this.id, path: this.path, code, reason: message }, "call refused");
+    this.respHeadersSent = true;
+    this.down.writeHeaderBlock(this.downId, statusBlock(code, message, true), true);
+    this.closeDown();
+  }
+
+  /** Ends a forwarded call with a status of the router's own (agent gone, deadline passed). */
+  fail(code: StatusCode, message: string): void {
+    if (this.code >= 0 || this.finished) return;
+    this.code = code;
+    this.ctx.logger.warn({ deploymentId: this.deployment, upstream: this.address, code, reason: message }, "call failed in the router");
+    this.resetUp(ErrorCode.CANCEL);
+    const headersSent = this.respHeadersSent;
+    this.respHeadersSent = true;
+    this.respQueue.length = 0;
+    this.down.writeHeaderBlock(this.downId, statusBlock(code, message, !headersSent), true);
+    this.closeDown();
+  }
+
+  private resetUp(code: number): void {
+    if (this.up !== undefined && this.upId !== 0 && !this.upReset && !(this.upLocalEnded && this.upRemoteEnded)) {
+      this.up.writeRst(this.upId, code);
+    }
+    this.upReset = true;
+  }
+
+  /** We sent END_STREAM to the client: the call is over (a client still sending is told to stop). */
+  private closeDown(): void {
+    this.downEnded = true;
+    if (!this.reqEnded) this.down.writeRst(this.downId, ErrorCode.NO_ERROR);
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const ctx = this.ctx;
+    this.down.streams.delete(this.downId);
+    this.down.blocked.delete(this);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.code < 0) this.code = Status.CANCELLED;
+    if (this.up !== undefined) {
+      this.resetUp(this.upRemoteEnded ? ErrorCode.NO_ERROR : ErrorCode.CANCEL);
+      this.up.release(this, this.upId);
+    } else if (this.waitingOn !== undefined) {
+      // Still waiting for a stream on a busy agent connection.
+      this.waitingOn.release(this, 0);
+    }
+    ctx.state.active--;
+    const seconds = (performance.now() - this.started) / 1000;
+    ctx.metrics.recordCall(this.deployment, this.code, seconds);
+    if (ctx.debug) ctx.logger.debug({ deploymentId: this.deployment, path: this.path, upstream: this.address, code: this.code, ms: seconds * 1000 }, "call finished");
+  }
+}
+
+function onDeadline(call: Call): void {
+  call.fail(Status.DEADLINE_EXCEEDED, `deadline of ${call.timeoutMs}ms exceeded calling deployment ${call.deployment}`);
+}
+
+/** The router's side toward one client connection. */
+export class ClientConn extends H2Conn {
+  readonly streams = new Map<number, Call>();
+  readonly blocked = new Set<Call>();
+  private lastStreamId = 0;
+  private prefaceSeen = 0;
+  private prefaceTimer: NodeJS.Timeout | undefined;
+  goawaySent = false;
+
+  constructor(socket: net.Socket, private readonly ctx: Context, private readonly conns: Set<ClientConn>) {
+    super(socket, ctx.win);
+    conns.add(this);
+    socket.setNoDelay(true);
+    for (const f of this.initialFrames()) this.write(f);
+    socket.on("data", (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on("error", (err: Error) => this.lost(err.message));
+    socket.on("close", () => this.lost("client closed the connection"));
+    this.prefaceTimer = setTimeout(() => this.goaway(ErrorCode.PROTOCOL_ERROR, "no HTTP/2 preface in time"), PREFACE_TIMEOUT_MS);
+    this.prefaceTimer.unref();
+  }
+
+  protected isClientRole(): boolean {
+    return false;
+  }
+
+  private onSocketData(chunk: Buffer): void {
+    if (this.prefaceSeen === CLIENT_PREFACE.length) return this.handleChunk(chunk);
+    // Check the preface byte by byte: it may arrive in pieces.
+    const n = Math.min(chunk.length, CLIENT_PREFACE.length - this.prefaceSeen);
+    for (let i = 0; i < n; i++) {
+      if (chunk[i] !== CLIENT_PREFACE[this.prefaceSeen + i]) return this.rejectNonHttp2(chunk);
+    }
+    this.prefaceSeen += n;
+    if (this.prefaceSeen < CLIENT_PREFACE.length) return;
+    clearTimeout(this.prefaceTimer);
+    if (chunk.length > n) this.handleChunk(chunk.subarray(n));
+  }
+
+  /** Not HTTP/2 with prior knowledge: an HTTP/1 client gets a readable 400, anything else a GOAWAY. */
+  private rejectNonHttp2(chunk: Buffer): void {
+    clearTimeout(this.prefaceTimer);
+    this.closed = true;
+    this.reader.stopped = true;
+    if (this.prefaceSeen === 0 && /^[A-Z]{3,7} /.test(chunk.toString("latin1", 0, 8))) {
+      const body = "this is a gRPC (HTTP/2 prior knowledge) endpoint: use a gRPC client\n";
+      this.socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    } else {
+      this.socket.end(buildGoaway(0, ErrorCode.PROTOCOL_ERROR, "expected the HTTP/2 client preface"));
+    }
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.conns.delete(this);
+  }
+
+  protected onHeaderBlock(streamId: number, block: Buffer, endStream: boolean, tooLarge: boolean): void {
+    const decoded = this.decoder.decode(block); // always: keeps the dynamic table in sync
+    const existing = this.streams.get(streamId);
+    if (existing !== undefined) {
+      if (!endStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "trailers without END_STREAM");
+      existing.onDownTrailers(decoded, block);
+      return;
+    }
+    if ((streamId & 1) === 0 || streamId <= this.lastStreamId) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on stream ${streamId}: client streams must be odd and increasing (last ${this.lastStreamId})`);
+    }
+    this.lastStreamId = streamId;
+    if (this.streams.size >= MAX_CLIENT_STREAMS) {
+      this.writeRst(streamId, ErrorCode.REFUSED_STREAM);
+      return;
+    }
+    const call = new Call(this.ctx, this, streamId, performance.now());
+    this.streams.set(streamId, call);
+    call.begin(decoded, block, endStream, tooLarge);
+  }
+
+  protected onData(streamId: number, payload: Buffer, flowBytes: number, endStream: boolean): void {
+    const call = this.streams.get(streamId);
+    if (call === undefined) {
+      if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
+      this.creditConnection(flowBytes);
+      return;
+    }
+    call.onDownData(payload, flowBytes - payload.length, endStream);
+  }
+
+  protected onRstStream(streamId: number): void {
+    if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
+    this.streams.get(streamId)?.onDownReset();
+  }
+
+  protected onStreamWindowUpdate(streamId: number, increment: number): void {
+    const call = this.streams.get(streamId);
+    if (call === undefined) return;
+    call.downSendWindow += increment;
+    call.onDownWindow();
+  }
+
+  protected onConnectionWindow(): void {
+    if (this.blocked.size === 0) return;
+    const calls = [...this.blocked];
+    this.blocked.clear();
+    for (const c of calls) c.onDownWindow();
+  }
+
+  protected onInitialWindowChange(delta: number): void {
+    for (const call of this.streams.values()) {
+      call.downSendWindow += delta;
+      if (delta > 0) call.onDownWindow();
+    }
+  }
+
+  protected onGoaway(): void {
+    // The client will open no more streams; the open ones run to their end.
+  }
+
+  protected onPushPromise(): void {
+    throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "clients must not send PUSH_PROMISE");
+  }
+
+  /** Tells the client to open no new streams here (draining). */
+  sendGoaway(): void {
+    if (this.goawaySent || this.closed) return;
+    this.goawaySent = true;
+    this.write(buildGoaway(this.lastStreamId, ErrorCode.NO_ERROR, "router draining"));
+  }
+
+  private lost(_reason: string): void {
+    if (this.closed) {
+      this.conns.delete(this);
+      return;
+    }
+    this.closed = true;
+    this.reader.stopped = true;
+    this.onClosed();
+  }
+
+  protected onClosed(): void {
+    clearTimeout(this.prefaceTimer);
+    this.conns.delete(this);
+    for (const call of [...this.streams.values()]) call.onDownReset();
+    this.blocked.clear();
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.destroy();
+  }
+
+  destroy(): void {
+    this.lost("router closing");
+    this.socket.destroy();
+  }
+}
+
+/** Starts accepting connections (call `server.listen` next). */
+export function createFrameRelay(opts: FrameRelayOptions): FrameRelay {
+  const win: WindowOptions = { ...DEFAULT_WINDOWS, ...opts.windows };
+  const pool = new AgentPool({ logger: opts.logger, windows: win, idleTimeoutMs: opts.upstreamIdleTimeoutMs });
+  const ctx: Context = { ...opts, win, pool, debug: opts.logger.isLevelEnabled("debug") };
+  const conns = new Set<ClientConn>();
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    new ClientConn(socket, ctx, conns);
+  });
+  return {
+    server,
+    pool,
+    goawayAll() {
+      for (const c of conns) c.sendGoaway();
+    },
+    destroyAll() {
+      for (const c of [...conns]) c.destroy();
+      pool.closeAll();
+    },
+  };
+}
