@@ -59,6 +59,8 @@ export abstract class H2Conn {
   sendWindow = DEFAULT_WINDOW;
   /** Bytes received and passed on but not yet credited back at connection level. */
   private recvUnacked = 0;
+  /** What the peer may still send at connection level: more is a FLOW_CONTROL_ERROR (it bounds our buffering). */
+  private recvWindow: number;
   private sawSettings = false;
   // Header block being assembled from HEADERS + CONTINUATION.
   private hbStream = 0;
@@ -67,6 +69,7 @@ export abstract class H2Conn {
   private hbBytes = 0;
 
   constructor(readonly socket: net.Socket, readonly windows: WindowOptions) {
+    this.recvWindow = Math.max(windows.connectionWindowBytes, DEFAULT_WINDOW);
     this.reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE, (t, f, s, p) => this.onFrame(t, f, s, p), (len) => {
       this.goaway(ErrorCode.FRAME_SIZE_ERROR, `frame of ${len} bytes exceeds the maximum frame size of ${DEFAULT_MAX_FRAME_SIZE}`);
     });
@@ -156,6 +159,7 @@ export abstract class H2Conn {
     this.recvUnacked += bytes;
     if (this.recvUnacked >= this.windows.connectionWindowBytes >>> 2) {
       this.write(buildWindowUpdate(0, this.recvUnacked));
+      this.recvWindow += this.recvUnacked;
       this.recvUnacked = 0;
     }
   }
@@ -195,7 +199,8 @@ export abstract class H2Conn {
     switch (type) {
       case FrameType.DATA: {
         if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
-        if (payload.length > this.windows.connectionWindowBytes) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "DATA beyond the connection window");
+        this.recvWindow -= payload.length;
+        if (this.recvWindow < 0) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "DATA beyond the connection window the router advertised");
         const content = (flags & Flag.PADDED) !== 0 ? stripPadding(payload) : payload;
         this.onData(streamId, content, payload.length, (flags & Flag.END_STREAM) !== 0);
         return;

@@ -121,6 +121,8 @@ class Call implements UpstreamCall {
   readonly reqQueue: Pending[] = [];
   reqEnded = false;
   downRecvUnacked = 0;
+  /** What the client may still send on this stream; more is a FLOW_CONTROL_ERROR. */
+  downRecvWindow: number;
   up: AgentConn | undefined = undefined;
   waitingOn: AgentConn | undefined = undefined;
   upId = 0;
@@ -134,10 +136,12 @@ class Call implements UpstreamCall {
   downEnded = false;
   downSendWindow: number;
   upRecvUnacked = 0;
+  upRecvWindow: number;
   finished = false;
 
   constructor(readonly ctx: Context, readonly down: ClientConn, readonly downId: number, readonly started: number) {
     this.downSendWindow = down.peerInitialWindow;
+    this.downRecvWindow = this.upRecvWindow = ctx.win.streamWindowBytes;
   }
 
   // ---- Routing ----
@@ -252,6 +256,11 @@ class Call implements UpstreamCall {
 
   onUpData(payload: Buffer, paddingBytes: number, endStream: boolean): void {
     const up = this.up!;
+    this.upRecvWindow -= payload.length + paddingBytes;
+    if (this.upRecvWindow < 0 && !this.finished) {
+      up.creditConnection(payload.length + paddingBytes);
+      return this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} sent more than its flow-control window allows`);
+    }
     if (paddingBytes > 0) this.creditUp(paddingBytes);
     if (endStream) this.upRemoteEnded = true;
     if (this.finished || this.code >= 0) {
@@ -289,6 +298,14 @@ class Call implements UpstreamCall {
   // ---- Client side ----
 
   onDownData(payload: Buffer, paddingBytes: number, endStream: boolean): void {
+    this.downRecvWindow -= payload.length + paddingBytes;
+    if (this.downRecvWindow < 0) {
+      // The client ignored the window the router advertised: refuse to buffer it.
+      this.down.creditConnection(payload.length + paddingBytes);
+      this.reqEnded = true;
+      this.down.writeRst(this.downId, ErrorCode.FLOW_CONTROL_ERROR);
+      return this.onDownReset();
+    }
     if (paddingBytes > 0) this.creditDown(paddingBytes);
     if (endStream) this.reqEnded = true;
     if (this.upLocalEnded || this.code >= 0) {
@@ -400,6 +417,7 @@ class Call implements UpstreamCall {
     this.downRecvUnacked += bytes;
     if (this.downRecvUnacked >= this.ctx.win.streamWindowBytes >>> 2) {
       this.down.write(buildWindowUpdate(this.downId, this.downRecvUnacked));
+      this.downRecvWindow += this.downRecvUnacked;
       this.downRecvUnacked = 0;
     }
   }
@@ -412,6 +430,7 @@ class Call implements UpstreamCall {
     this.upRecvUnacked += bytes;
     if (this.upRecvUnacked >= this.ctx.win.streamWindowBytes >>> 2) {
       up.creditStream(this.upId, this.upRecvUnacked);
+      this.upRecvWindow += this.upRecvUnacked;
       this.upRecvUnacked = 0;
     }
   }
@@ -494,7 +513,6 @@ export class ClientConn extends H2Conn {
     super(socket, ctx.win);
     conns.add(this);
     socket.setNoDelay(true);
-    for (const f of this.initialFrames()) this.write(f);
     socket.on("data", (chunk: Buffer) => this.onSocketData(chunk));
     socket.on("error", (err: Error) => this.lost(err.message));
     socket.on("close", () => this.lost("client closed the connection"));
@@ -516,6 +534,8 @@ export class ClientConn extends H2Conn {
     this.prefaceSeen += n;
     if (this.prefaceSeen < CLIENT_PREFACE.length) return;
     clearTimeout(this.prefaceTimer);
+    // Our SETTINGS only once the client proved it speaks HTTP/2, so an HTTP/1 client reads a clean 400.
+    for (const f of this.initialFrames()) this.write(f);
     if (chunk.length > n) this.handleChunk(chunk.subarray(n));
   }
 
