@@ -268,8 +268,12 @@ class Call implements UpstreamCall {
       return;
     }
     if (!this.respHeadersSent) return this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} sent DATA before response headers`);
-    this.respQueue.push(new Pending(payload, endStream, false));
+    this.respQueue.push(new Pending(payload, false, false));
     this.pumpResponse();
+    if (endStream) {
+      // Ended without trailers, so without a status. A reset often follows in the same read and says more.
+      setImmediate(endedWithoutStatus, this);
+    }
   }
 
   onUpReset(code: number): void {
@@ -467,10 +471,13 @@ class Call implements UpstreamCall {
     this.upReset = true;
   }
 
-  /** We sent END_STREAM to the client: the call is over (a client still sending is told to stop). */
+  /**
+   * We sent END_STREAM to the client: the call is over. A client still sending is not reset
+   * (grpc-js drops trailers followed by RST_STREAM NO_ERROR); it stops once it reads the status,
+   * and DATA for a forgotten stream is credited and dropped at connection level.
+   */
   private closeDown(): void {
     this.downEnded = true;
-    if (!this.reqEnded) this.down.writeRst(this.downId, ErrorCode.NO_ERROR);
     this.finish();
   }
 
@@ -494,6 +501,10 @@ class Call implements UpstreamCall {
     ctx.metrics.recordCall(this.deployment, this.code, seconds);
     if (ctx.debug) ctx.logger.debug({ deploymentId: this.deployment, path: this.path, upstream: this.address, code: this.code, ms: seconds * 1000 }, "call finished");
   }
+}
+
+function endedWithoutStatus(call: Call): void {
+  call.fail(Status.UNAVAILABLE, `agent for deployment ${call.deployment} at ${call.address} failed: closed without a status`);
 }
 
 function onDeadline(call: Call): void {
