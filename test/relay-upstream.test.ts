@@ -132,6 +132,22 @@ describe("relay: agent side (frames engine)", () => {
     assert.equal(agent!.sessions, 1);
   });
 
+  it("gives back connection window for request bytes it drops when an agent answers early (no stall after 16 MiB)", async () => {
+    // The agent refuses before reading; what the router queued for it is dropped and must be credited to the client.
+    const c = await routeTo(await startScriptedAgent((stream) => {
+      // Read one chunk (so a stalled connection would show), stop reading so the router must hold the rest, then answer.
+      stream.once("data", () => {
+        stream.pause();
+        setTimeout(() => stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "8", "grpc-message": "too big" }, { endStream: true }), 50);
+      });
+    }));
+    const body = Buffer.alloc(1 << 20, 1);
+    for (let i = 0; i < 24; i++) {
+      const err = await failure(c.unary("Unary", body, md({ "x-deployment-id": "scripted" }), { deadline: Date.now() + 3000 }));
+      assert.equal(err.code, grpc.status.RESOURCE_EXHAUSTED, `call ${i}: ${err.details}`);
+    }
+  });
+
   it("fails in-flight calls promptly with UNAVAILABLE when the agent's connection drops, and reconnects after", async () => {
     let drop = true;
     const c = await routeTo(await startScriptedAgent((stream, session) => {

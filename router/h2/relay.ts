@@ -282,7 +282,7 @@ class Call implements UpstreamCall {
     if (code === ErrorCode.NO_ERROR && this.upRemoteEnded) {
       // The agent answered in full and does not want the rest of the request.
       this.upLocalEnded = true;
-      this.reqQueue.length = 0;
+      dropQueue(this.reqQueue, this.down);
       return;
     }
     this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} failed: stream reset by the agent (HTTP/2 code ${code})`);
@@ -459,7 +459,7 @@ class Call implements UpstreamCall {
     this.resetUp(ErrorCode.CANCEL);
     const headersSent = this.respHeadersSent;
     this.respHeadersSent = true;
-    this.respQueue.length = 0;
+    if (this.up !== undefined) dropQueue(this.respQueue, this.up);
     this.down.writeHeaderBlock(this.downId, statusBlock(code, message, !headersSent), true);
     this.closeDown();
   }
@@ -489,7 +489,10 @@ class Call implements UpstreamCall {
     this.down.blocked.delete(this);
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.code < 0) this.code = Status.CANCELLED;
+    // Bytes that will never be forwarded still count against the senders' connection windows: give them back.
+    dropQueue(this.reqQueue, this.down);
     if (this.up !== undefined) {
+      dropQueue(this.respQueue, this.up);
       this.resetUp(this.upRemoteEnded ? ErrorCode.NO_ERROR : ErrorCode.CANCEL);
       this.up.release(this, this.upId);
     } else if (this.waitingOn !== undefined) {
@@ -501,6 +504,14 @@ class Call implements UpstreamCall {
     ctx.metrics.recordCall(this.deployment, this.code, seconds);
     if (ctx.debug) ctx.logger.debug({ deploymentId: this.deployment, path: this.path, upstream: this.address, code: this.code, ms: seconds * 1000 }, "call finished");
   }
+}
+
+/** Empties a queue, crediting the connection its DATA came from. */
+function dropQueue(q: Pending[], from: H2Conn): void {
+  let bytes = 0;
+  for (const item of q) if (!item.isHeaders) bytes += item.payload.length;
+  q.length = 0;
+  if (bytes > 0) from.creditConnection(bytes);
 }
 
 function endedWithoutStatus(call: Call): void {
