@@ -44,34 +44,64 @@ for (let sym = 0; sym < HUFFMAN_CODES.length; sym++) {
 }
 const EOS = 256;
 
-/** Decodes a Huffman string (RFC 7541 section 5.2) into a latin1 string. */
-export function huffmanDecode(buf: Buffer, start: number, end: number): string {
-  const out = Buffer.allocUnsafe((end - start) * 2);
-  let n = 0;
-  let node = 0;
-  // Bits consumed since the last symbol, and whether they were all ones (valid padding).
-  let pendingBits = 0;
-  let allOnes = true;
-  for (let i = start; i < end; i++) {
-    const byte = buf[i]!;
-    for (let b = 7; b >= 0; b--) {
-      const bit = (byte >> b) & 1;
-      const next = huffChild[2 * node + bit]!;
-      if (bit === 0) allOnes = false;
-      pendingBits++;
+// A 4-bit state machine over the tree, built once: for each node and nibble, the node reached and the
+// symbol completed on the way (a nibble completes at most one: the shortest code is 5 bits).
+const nodeDepth = new Int8Array(huffNodes);
+const nodeAllOnes = new Uint8Array(huffNodes).fill(1);
+for (let n = 0; n < huffNodes; n++) {
+  for (let bit = 0; bit < 2; bit++) {
+    const c = huffChild[2 * n + bit]!;
+    if (c > 0) {
+      nodeDepth[c] = nodeDepth[n]! + 1;
+      nodeAllOnes[c] = nodeAllOnes[n]! & bit;
+    }
+  }
+}
+const NIB_NEXT = new Int16Array(huffNodes * 16);
+/** Symbol completed by the nibble, -1 for none, EOS (256) for an invalid string. */
+const NIB_SYM = new Int16Array(huffNodes * 16).fill(-1);
+for (let n = 0; n < huffNodes; n++) {
+  for (let nib = 0; nib < 16; nib++) {
+    let node = n;
+    for (let b = 3; b >= 0; b--) {
+      const next = huffChild[2 * node + ((nib >> b) & 1)]!;
       if (next < 0) {
-        const sym = ~next;
-        if (sym === EOS) throw new HpackError("Huffman string contains EOS");
-        out[n++] = sym;
+        NIB_SYM[n * 16 + nib] = ~next === EOS ? EOS : ~next;
         node = 0;
-        pendingBits = 0;
-        allOnes = true;
       } else {
         node = next;
       }
     }
+    NIB_NEXT[n * 16 + nib] = node;
   }
-  if (pendingBits > 7 || !allOnes) throw new HpackError("Huffman string has invalid padding");
+}
+/** A string may end in this state: at a symbol boundary, or inside fewer than 8 bits of ones (padding). */
+const ACCEPTS = new Uint8Array(huffNodes);
+for (let n = 0; n < huffNodes; n++) ACCEPTS[n] = n === 0 || (nodeAllOnes[n] === 1 && nodeDepth[n]! <= 7) ? 1 : 0;
+
+/** Decodes a Huffman string (RFC 7541 section 5.2) into a latin1 string. */
+export function huffmanDecode(buf: Buffer, start: number, end: number): string {
+  const out = Buffer.allocUnsafe((end - start) * 2);
+  let n = 0;
+  let state = 0;
+  for (let i = start; i < end; i++) {
+    const byte = buf[i]!;
+    let k = state * 16 + (byte >> 4);
+    let sym = NIB_SYM[k]!;
+    state = NIB_NEXT[k]!;
+    if (sym >= 0) {
+      if (sym === EOS) throw new HpackError("Huffman string contains EOS");
+      out[n++] = sym;
+    }
+    k = state * 16 + (byte & 15);
+    sym = NIB_SYM[k]!;
+    state = NIB_NEXT[k]!;
+    if (sym >= 0) {
+      if (sym === EOS) throw new HpackError("Huffman string contains EOS");
+      out[n++] = sym;
+    }
+  }
+  if (ACCEPTS[state] !== 1) throw new HpackError("Huffman string has invalid padding");
   return out.toString("latin1", 0, n);
 }
 
