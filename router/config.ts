@@ -31,7 +31,7 @@ export interface RouterConfig {
 /** How the router forwards calls: `frames` relays HTTP/2 frames between raw sockets, `http2` uses Node's http2 module. */
 export type RouterEngine = "frames" | "http2";
 export const ROUTER_ENGINES: readonly RouterEngine[] = ["frames", "http2"];
-export const DEFAULT_ENGINE: RouterEngine = "http2";
+export const DEFAULT_ENGINE: RouterEngine = "frames";
 
 /** Every setting: flag name, environment variable, default. The README's table mirrors this. */
 export const ROUTER_SETTINGS = {

@@ -31,7 +31,7 @@ export interface RouterOptions {
   readonly maxHops?: number;
   /**
    * `frames` (HTTP/2 frame relay on raw sockets) or `http2` (Node's http2 module).
-   * Default: the ROUTER_ENGINE environment variable, else `http2`.
+   * Default: the ROUTER_ENGINE environment variable, else `frames`.
    */
   readonly engine?: RouterEngine;
   readonly logger?: Logger;
