@@ -359,7 +359,7 @@ class Call implements UpstreamCall {
         const room = Math.min(this.upSendWindow, up.sendWindow, up.peerMaxFrameSize);
         if (room <= 0) {
           if (up.sendWindow <= 0) up.blocked.add(this);
-          return;
+          return detachSmallViews(q);
         }
         if (len > room) {
           up.writeData(this.upId, item.payload.subarray(0, room), false);
@@ -396,7 +396,7 @@ class Call implements UpstreamCall {
         const room = Math.min(this.downSendWindow, down.sendWindow, down.peerMaxFrameSize);
         if (room <= 0) {
           if (down.sendWindow <= 0) down.blocked.add(this);
-          return;
+          return detachSmallViews(q);
         }
         if (len > room) {
           down.writeData(this.downId, item.payload.subarray(0, room), false);
@@ -503,6 +503,21 @@ class Call implements UpstreamCall {
     const seconds = (performance.now() - this.started) / 1000;
     ctx.metrics.recordCall(this.deployment, this.code, seconds);
     if (ctx.debug) ctx.logger.debug({ deploymentId: this.deployment, path: this.path, upstream: this.address, code: this.code, ms: seconds * 1000 }, "call finished");
+  }
+}
+
+/**
+ * Waiting DATA is a view into a socket read buffer; many small frames waiting could pin many
+ * large buffers, so the window would no longer bound memory. Copy views that waste their buffer.
+ */
+function detachSmallViews(q: Pending[]): void {
+  // Only the newest item: older ones were checked when they were newest.
+  const item = q[q.length - 1]!;
+  const p = item.payload;
+  if (!item.isHeaders && p.buffer.byteLength > 4 * p.length + 1024) {
+    const copy = Buffer.allocUnsafeSlow(p.length);
+    p.copy(copy);
+    item.payload = copy;
   }
 }
 
