@@ -169,6 +169,21 @@ describe("relay: protocol edges (frames engine)", () => {
     await eventually(() => c.dataOf(1).length > 100_000, 3000, "data after WINDOW_UPDATE");
   });
 
+  it("bounds what the router buffers for a client that grants a huge window but stops reading its socket", async () => {
+    const c = await connect(true, [[Setting.INITIAL_WINDOW_SIZE, 2 ** 31 - 1]]);
+    c.send(buildWindowUpdate(0, 2 ** 31 - 1 - 65_535));
+    agent.sent.bytes = 0;
+    c.send(c.requestHeaders(1, "alpha", "ServerStream"), RawH2.grpcMessage(1, `4096,${64 * 1024}`)); // 256 MiB offered
+    await c.waitFor((f) => f.type === FrameType.DATA && f.streamId === 1);
+    c.socket.pause();
+    await new Promise((r) => setTimeout(r, 800));
+    const sent = agent.sent.bytes;
+    await new Promise((r) => setTimeout(r, 300));
+    // Kernel socket buffers, the router's 1 MiB write high-water mark and the flow-control windows: tens of MiB at most, not 256.
+    assert.ok(agent.sent.bytes - sent < 1 << 20, "the agent is blocked");
+    assert.ok(sent < 48 << 20, `agent wrote ${sent} bytes toward a client that stopped reading`);
+  });
+
   it("resets a stream whose client sends beyond the advertised window toward an agent that does not read", async () => {
     const c = await connect();
     c.send(c.requestHeaders(1, "hole", "Hang"));

@@ -21,6 +21,10 @@ export interface WindowOptions {
 }
 
 export const DEFAULT_WINDOWS: WindowOptions = { streamWindowBytes: 1 << 20, connectionWindowBytes: 16 << 20, maxHeaderBlockBytes: 64 << 10 };
+/** Above this many bytes waiting in a socket's write buffer, no more DATA is queued to it until it drains. */
+const WRITE_HIGH_WATER = 1 << 20;
+/** A peer that leaves this much unread (control frames keep coming, e.g. a PING flood) is disconnected. */
+const WRITE_HARD_LIMIT = 64 << 20;
 /** Past this the connection is closed: decoding it would only waste memory. */
 const HARD_HEADER_BLOCK_LIMIT = 1 << 20;
 
@@ -70,6 +74,8 @@ export abstract class H2Conn {
 
   constructor(readonly socket: net.Socket, readonly windows: WindowOptions) {
     this.recvWindow = Math.max(windows.connectionWindowBytes, DEFAULT_WINDOW);
+    // Streams that waited for the socket to drain continue as for a connection WINDOW_UPDATE.
+    socket.on("drain", () => { if (!this.closed) this.onConnectionWindow(); });
     this.reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE, (t, f, s, p) => this.onFrame(t, f, s, p), (len) => {
       this.goaway(ErrorCode.FRAME_SIZE_ERROR, `frame of ${len} bytes exceeds the maximum frame size of ${DEFAULT_MAX_FRAME_SIZE}`);
     });
@@ -104,8 +110,20 @@ export abstract class H2Conn {
     this.decoder.setSettingsMax(0);
   }
 
+  /** The peer reads slower than we write: DATA waits (TCP backpressure on top of HTTP/2 flow control). */
+  get congested(): boolean {
+    return this.socket.writableLength > WRITE_HIGH_WATER;
+  }
+
   write(buf: Buffer): void {
     if (this.closed) return;
+    if (this.socket.writableLength > WRITE_HARD_LIMIT) {
+      this.closed = true;
+      this.reader.stopped = true;
+      this.socket.destroy();
+      this.onClosed(new Error(`peer stopped reading with ${this.socket.writableLength} bytes unsent`));
+      return;
+    }
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();

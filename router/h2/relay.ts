@@ -357,8 +357,8 @@ class Call implements UpstreamCall {
       const len = item.payload.length;
       if (len > 0) {
         const room = Math.min(this.upSendWindow, up.sendWindow, up.peerMaxFrameSize);
-        if (room <= 0) {
-          if (up.sendWindow <= 0) up.blocked.add(this);
+        if (room <= 0 || up.congested) {
+          if (up.sendWindow <= 0 || up.congested) up.blocked.add(this);
           return detachSmallViews(q);
         }
         if (len > room) {
@@ -394,8 +394,8 @@ class Call implements UpstreamCall {
       const len = item.payload.length;
       if (len > 0) {
         const room = Math.min(this.downSendWindow, down.sendWindow, down.peerMaxFrameSize);
-        if (room <= 0) {
-          if (down.sendWindow <= 0) down.blocked.add(this);
+        if (room <= 0 || down.congested) {
+          if (down.sendWindow <= 0 || down.congested) down.blocked.add(this);
           return detachSmallViews(q);
         }
         if (len > room) {
