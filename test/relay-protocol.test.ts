@@ -127,6 +127,17 @@ describe("relay: protocol edges (frames engine)", () => {
     }
   });
 
+  it("answers HEADERS on a stream it already finished with RST_STREAM STREAM_CLOSED, keeping the connection", async () => {
+    const c = await connect();
+    c.send(c.requestHeaders(1, "alpha"), RawH2.grpcMessage(1, "one"));
+    await c.final(1);
+    c.send(c.requestHeaders(1, "alpha", "Unary", [], true));
+    const rst = await c.waitFor((f) => f.type === FrameType.RST_STREAM && f.streamId === 1);
+    assert.equal(rst.payload.readUInt32BE(0), ErrorCode.STREAM_CLOSED);
+    c.send(c.requestHeaders(3, "alpha"), RawH2.grpcMessage(3, "two"));
+    assert.equal(headerOf(await c.final(3), "grpc-status"), "0");
+  });
+
   it("refuses request headers over 64 KiB with RESOURCE_EXHAUSTED and keeps the connection usable", async () => {
     const c = await connect();
     const big = encodeHeaderList([":method", "POST", ":scheme", "http", ":path", "/pixell.test.Echo/Unary", "content-type", "application/grpc",

@@ -599,8 +599,11 @@ export class ClientConn extends H2Conn {
       existing.onDownTrailers(decoded, block);
       return;
     }
-    if ((streamId & 1) === 0 || streamId <= this.lastStreamId) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on stream ${streamId}: client streams must be odd and increasing (last ${this.lastStreamId})`);
+    if ((streamId & 1) === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on even stream ${streamId}: client streams must be odd`);
+    if (streamId <= this.lastStreamId) {
+      // A stream the router already finished (e.g. trailers after its status): a stream error, the connection's other calls go on.
+      this.writeRst(streamId, ErrorCode.STREAM_CLOSED);
+      return;
     }
     this.lastStreamId = streamId;
     if (this.streams.size >= MAX_CLIENT_STREAMS) {
