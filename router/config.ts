@@ -31,7 +31,13 @@ export interface RouterConfig {
   readonly logLevel: string;
   /** Caller authentication (ROUTER_AUTH*); off unless set. */
   readonly auth: AuthConfig;
+  readonly engine: RouterEngine;
 }
+
+/** How the router forwards calls: `frames` relays HTTP/2 frames between raw sockets, `http2` uses Node's http2 module. */
+export type RouterEngine = "frames" | "http2";
+export const ROUTER_ENGINES: readonly RouterEngine[] = ["frames", "http2"];
+export const DEFAULT_ENGINE: RouterEngine = "frames";
 
 /** Every setting: flag name, environment variable, default. The README's table mirrors this. */
 export const ROUTER_SETTINGS = {
@@ -44,6 +50,7 @@ export const ROUTER_SETTINGS = {
   "cloudmap-poll-ms": { env: "ROUTER_CLOUDMAP_POLL_MS", default: "5000" },
   xds: { env: "ROUTER_XDS", default: undefined },
   "log-level": { env: "LOG_LEVEL", default: "info" },
+  engine: { env: "ROUTER_ENGINE", default: DEFAULT_ENGINE },
 } as const;
 
 /** Parses `host:port` or `[v6]:port`; port 0 means "any free port". */
@@ -93,6 +100,8 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     if (err instanceof AuthConfigError) throw new ConfigError(err.message);
     throw err;
   }
+  const engine = get("engine")!;
+  if (!(ROUTER_ENGINES as readonly string[]).includes(engine)) throw new ConfigError(`${name("engine")} must be one of ${ROUTER_ENGINES.join(", ")}, got ${JSON.stringify(engine)}`);
   return {
     listen: parseHostPort(get("listen")!, name("listen")),
     admin: parseHostPort(get("admin")!, name("admin")),
@@ -104,5 +113,6 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     xds: xds === undefined ? undefined : parseHostPort(xds, name("xds")),
     logLevel,
     auth,
+    engine: engine as RouterEngine,
   };
 }

@@ -2,7 +2,8 @@
  * The A2A router: reads `x-deployment-id`, resolves it to an agent, forwards the call as raw HTTP/2.
  *
  * - server.ts   startRouter(): listener, admin server, draining
- * - proxy.ts    the per-call forwarding (the hot path)
+ * - h2/         the `frames` engine (default): HTTP/2 frames relayed between raw sockets (the hot path)
+ * - proxy.ts    the `http2` engine: per-call forwarding with Node's http2 module
  * - routing.ts  pure request parsing: deployment id, hop count, grpc-timeout, status codes
  * - upstream.ts pooled HTTP/2 sessions to agents
  * - registry/   where deployments are found: file, PAR REST API, Cloud Map; chained in order

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     idleTimeoutMs: config.idleTimeoutMs,
     // cloudmap: entries get a Cloud Map client from the task's environment (region, role).
     sourceFactory: cloudMapSourceFactory({ pollIntervalMs: config.cloudMapPollMs }),
+    engine: config.engine,
     logger,
   });
   // Option B: Envoy gets routes and clusters for the registry's deployments over ADS.

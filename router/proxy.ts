@@ -18,13 +18,11 @@ import { UNRESOLVED } from "./metrics";
 import type { RegistrySource, Target } from "./registry/types";
 import type { UpstreamPool } from "./upstream";
 import {
+  decideRoute,
   encodeGrpcMessage,
-  extractDeploymentId,
   headerListSize,
-  MAX_HEADER_LIST_BYTES,
+  metadataTooLarge,
   HOP_COUNT_KEY,
-  parseGrpcTimeout,
-  readHopCount,
   Status,
   type StatusCode,
 } from "./routing";
@@ -274,10 +272,8 @@ export function createStreamHandler(opts: ProxyOptions, state: ProxyState): (str
     }
     // Refused here with a status the client will not retry; forwarded, the agent's connection would
     // refuse the stream and the client would see UNAVAILABLE blaming the agent.
-    const metadataBytes = headerListSize(rawHeaders);
-    if (metadataBytes > MAX_HEADER_LIST_BYTES) {
-      return refuse(call, Status.RESOURCE_EXHAUSTED, `request metadata is ${metadataBytes} bytes, over the router's limit of ${MAX_HEADER_LIST_BYTES}: send less metadata`);
-    }
+    const tooLarge = metadataTooLarge(headerListSize(rawHeaders));
+    if (tooLarge !== undefined) return refuse(call, tooLarge.code, tooLarge.message);
     // Authenticate before the id is read or looked up: strangers learn nothing about deployments.
     const authenticator = ctx.authenticator;
     if (authenticator === undefined) return route(call);
@@ -300,34 +296,20 @@ function authFailed(this: Call, err: unknown): void {
   refuse(this, Status.UNAUTHENTICATED, `cannot verify credentials: ${(err as Error).message}`, "warn");
 }
 
-/** Everything after authentication: the id, authorization, the loop guard, the deadline, the lookup. */
+/** Everything after authentication: the id, the loop guard, the deadline, authorization, the lookup. */
 function route(call: Call): void {
   const { headers, ctx } = call;
   const { registry, maxHops, authenticator } = ctx;
-  const parsed = extractDeploymentId(headers);
-  if ("error" in parsed) return refuse(call, parsed.error.code, parsed.error.message);
-  const id = parsed.id;
+  const decision = decideRoute(headers, maxHops);
+  if ("error" in decision) return refuse(call, decision.error.code, decision.error.message, decision.warn ? "warn" : "debug");
+  const { id, hops } = decision;
   call.id = id;
+  call.timeoutMs = decision.timeoutMs;
   if (authenticator !== undefined && call.principal !== undefined) {
     const denied = authenticator.authorize(call.principal, id);
     if (denied !== undefined) return refuse(call, denied.code, denied.message);
     // The credential is for the router only; the agent learns who called.
     prepareForwardedHeaders(headers, call.principal);
-  }
-
-  const hops = readHopCount(headers);
-  if (hops >= maxHops) {
-    return refuse(call, Status.FAILED_PRECONDITION,
-      `routing loop: the call for deployment ${id} already passed ${hops} routers (${HOP_COUNT_KEY}); ` +
-      "a registry entry probably points at a router instead of an agent", "warn");
-  }
-  const timeoutHeader = headers["grpc-timeout"];
-  if (timeoutHeader !== undefined) {
-    const ms = parseGrpcTimeout(String(timeoutHeader));
-    if (ms === undefined) {
-      return refuse(call, Status.INVALID_ARGUMENT, `malformed grpc-timeout ${JSON.stringify(String(timeoutHeader).slice(0, 32))}: expected 1-8 digits and a unit of H, M, S, m, u or n`);
-    }
-    call.timeoutMs = ms;
   }
   headers[HOP_COUNT_KEY] = String(hops + 1);
 

@@ -98,3 +98,55 @@ export function headerListSize(rawHeaders: readonly string[]): number {
   for (let i = 0; i < rawHeaders.length; i++) size += rawHeaders[i]!.length;
   return size + 16 * rawHeaders.length; // 32 per field, two array entries per field
 }
+
+/** What a routable call asked for. */
+export interface RouteRequest {
+  readonly id: string;
+  /** Routers the call already passed. */
+  readonly hops: number;
+  /** The call's deadline from grpc-timeout, in ms; 0 when it has none. */
+  readonly timeoutMs: number;
+}
+
+/** A refusal, and whether it is worth a warning (it points at a misconfiguration, not a bad client). */
+export type RouteRefusal = { readonly error: RoutingError; readonly warn: boolean };
+
+/**
+ * Everything the router decides from a call's headers before looking the id up, shared by both
+ * engines: the deployment id, the loop guard, the deadline.
+ */
+export function decideRoute(headers: IncomingHttpHeaders, maxHops: number): RouteRequest | RouteRefusal {
+  const parsed = extractDeploymentId(headers);
+  if ("error" in parsed) return { error: parsed.error, warn: false };
+  const id = parsed.id;
+  const hops = readHopCount(headers);
+  if (hops >= maxHops) {
+    return {
+      error: {
+        code: Status.FAILED_PRECONDITION,
+        message: `routing loop: the call for deployment ${id} already passed ${hops} routers (${HOP_COUNT_KEY}); ` +
+          "a registry entry probably points at a router instead of an agent",
+      },
+      warn: true,
+    };
+  }
+  let timeoutMs = 0;
+  const timeoutHeader = firstValue(headers["grpc-timeout"]);
+  if (timeoutHeader !== undefined) {
+    const ms = parseGrpcTimeout(timeoutHeader);
+    if (ms === undefined) {
+      return {
+        error: { code: Status.INVALID_ARGUMENT, message: `malformed grpc-timeout ${JSON.stringify(timeoutHeader.slice(0, 32))}: expected 1-8 digits and a unit of H, M, S, m, u or n` },
+        warn: false,
+      };
+    }
+    timeoutMs = ms;
+  }
+  return { id, hops, timeoutMs };
+}
+
+/** The refusal for request metadata over the limit, or undefined when it fits. */
+export function metadataTooLarge(headerListBytes: number): RoutingError | undefined {
+  if (headerListBytes <= MAX_HEADER_LIST_BYTES) return undefined;
+  return { code: Status.RESOURCE_EXHAUSTED, message: `request metadata is ${headerListBytes} bytes, over the router's limit of ${MAX_HEADER_LIST_BYTES}: send less metadata` };
+}

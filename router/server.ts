@@ -4,13 +4,15 @@
  */
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import type * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import { createAdminServer } from "./admin";
-import type { HostPort } from "./config";
-import { parseHostPort } from "./config";
+import type { HostPort, RouterEngine } from "./config";
+import { DEFAULT_ENGINE, parseHostPort, ROUTER_ENGINES } from "./config";
+import { createFrameRelay } from "./h2";
 import { createLogger, type Logger } from "./log";
 import { RouterMetrics } from "./metrics";
-import { createStreamHandler, type ProxyState } from "./proxy";
+import { createStreamHandler, type ProxyOptions, type ProxyState } from "./proxy";
 import type { Authenticator } from "./auth";
 import { parseRegistrySpec, RegistryChain, type SourceSpec } from "./registry/chain";
 import { FileSource } from "./registry/file";
@@ -28,6 +30,11 @@ export interface RouterOptions {
   /** How long in-flight calls may run after drain starts. */
   readonly drainMs?: number;
   readonly maxHops?: number;
+  /**
+   * `frames` (HTTP/2 frame relay on raw sockets) or `http2` (Node's http2 module).
+   * Default: the ROUTER_ENGINE environment variable, else `frames`.
+   */
+  readonly engine?: RouterEngine;
   /** Close a client connection after this long without any traffic (open streams may finish). */
   readonly idleTimeoutMs?: number;
   readonly logger?: Logger;
@@ -63,7 +70,23 @@ export function createSources(spec: string, logger: Logger, factory?: RouterOpti
   });
 }
 
-function listenOn(server: http.Server | http2.Http2Server, addr: HostPort): Promise<number> {
+function engineOf(opts: RouterOptions): RouterEngine {
+  const e = opts.engine ?? process.env.ROUTER_ENGINE ?? DEFAULT_ENGINE;
+  if (!(ROUTER_ENGINES as readonly string[]).includes(e)) throw new Error(`router engine must be one of ${ROUTER_ENGINES.join(", ")}, got ${JSON.stringify(e)}`);
+  return e as RouterEngine;
+}
+
+/** The gRPC listener, whichever engine runs it. */
+interface Listener {
+  readonly port: number;
+  upstreamConnections(): number;
+  /** Stop accepting; GOAWAY to clients so they open new connections elsewhere. */
+  startDrain(): void;
+  /** Close every connection now. */
+  close(): Promise<void>;
+}
+
+function listenOn(server: http.Server | http2.Http2Server | net.Server, addr: HostPort): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(addr.port, addr.host, () => {
@@ -78,16 +101,16 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const listen = typeof opts.listen === "string" ? parseHostPort(opts.listen, "listen") : opts.listen;
   const adminAddr = opts.admin === undefined ? { host: "127.0.0.1", port: 0 } : typeof opts.admin === "string" ? parseHostPort(opts.admin, "admin") : opts.admin;
   const drainMs = opts.drainMs ?? 20_000;
-  const idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
 
   const registry = typeof opts.registry === "string" ? new RegistryChain(createSources(opts.registry, logger, opts.sourceFactory)) : opts.registry;
-  const pool = new UpstreamPool({ logger });
+  const engine = engineOf(opts);
   const state: ProxyState = { active: 0 };
   let loaded = false;
   let draining = false;
+  let listener: Listener | undefined;
   const metrics = new RouterMetrics({
     activeStreams: () => state.active,
-    upstreamConnections: () => pool.size,
+    upstreamConnections: () => listener?.upstreamConnections() ?? 0,
     registry: () => (registry instanceof RegistryChain ? registry.sources : [registry]),
   });
 
@@ -96,34 +119,21 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   await registry.start();
   loaded = true;
 
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const server = http2.createServer({
-    // Large windows keep big messages and fast streams moving; per-stream backpressure still bounds memory.
-    settings: { initialWindowSize: 1 << 20, maxConcurrentStreams: 10_000 },
-    maxSessionMemory: 64,
-  });
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.setLocalWindowSize(16 << 20);
-    session.on("error", (err: Error) => logger.debug({ err: err.message }, "client session error"));
-    // Frees connections nobody uses, including ones Node stops reading after it sent GOAWAY for a
-    // protocol error (it never closes those itself). close(): streams still open run to their end.
-    session.setTimeout(idleTimeoutMs, () => session.close());
-    session.once("close", () => sessions.delete(session));
-  });
-  server.on("stream", createStreamHandler({ registry, pool, metrics, logger, maxHops: opts.maxHops ?? 3, isDraining: () => draining, authenticator: opts.authenticator }, state));
-  const port = await listenOn(server, listen);
-  logger.info({ listen: `${listen.host}:${port}`, admin: `${adminAddr.host}:${adminPort}`, registry: registry.description }, "router started");
+  const proxyOptions: ProxyOptionsBase = {
+    registry, metrics, logger, maxHops: opts.maxHops ?? 3, isDraining: () => draining, authenticator: opts.authenticator,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 300_000,
+  };
+  listener = engine === "frames" ? await listenFrames(proxyOptions, state, listen) : await listenHttp2(proxyOptions, state, listen, logger);
+  const port = listener.port;
+  logger.info({ listen: `${listen.host}:${port}`, admin: `${adminAddr.host}:${adminPort}`, registry: registry.description, engine }, "router started");
 
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
     draining = true;
-    for (const s of sessions) s.destroy();
-    pool.closeAll(true);
     await Promise.all([
-      new Promise<void>((r) => server.close(() => r())),
+      listener!.close(),
       new Promise<void>((r) => { admin.closeAllConnections(); admin.close(() => r()); }),
       registry.close(),
     ]);
@@ -138,9 +148,8 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     async drain() {
       draining = true;
       logger.info({ inFlight: state.active, drainMs }, "draining: refusing new calls, waiting for in-flight ones");
-      server.close();
       // GOAWAY: clients open new connections elsewhere; streams already open run to their end.
-      for (const s of sessions) if (!s.closed) s.close();
+      listener!.startDrain();
       const deadline = Date.now() + drainMs;
       while (state.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       const drained = state.active === 0;
@@ -149,5 +158,61 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       return { drained };
     },
     close,
+  };
+}
+
+type ProxyOptionsBase = Omit<ProxyOptions, "pool"> & {
+  /** Close a client connection after this long without any traffic (open streams may finish). */
+  readonly idleTimeoutMs: number;
+};
+
+async function listenHttp2(proxyOptions: ProxyOptionsBase, state: ProxyState, listen: HostPort, logger: Logger): Promise<Listener> {
+  const pool = new UpstreamPool({ logger });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const server = http2.createServer({
+    // Large windows keep big messages and fast streams moving; per-stream backpressure still bounds memory.
+    settings: { initialWindowSize: 1 << 20, maxConcurrentStreams: 10_000 },
+    maxSessionMemory: 64,
+  });
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.setLocalWindowSize(16 << 20);
+    session.on("error", (err: Error) => logger.debug({ err: err.message }, "client session error"));
+    // Frees connections nobody uses, including ones Node stops reading after it sent GOAWAY for a
+    // protocol error (it never closes those itself). close(): streams still open run to their end.
+    session.setTimeout(proxyOptions.idleTimeoutMs, () => session.close());
+    session.once("close", () => sessions.delete(session));
+  });
+  server.on("stream", createStreamHandler({ ...proxyOptions, pool }, state));
+  const port = await listenOn(server, listen);
+  return {
+    port,
+    upstreamConnections: () => pool.size,
+    startDrain() {
+      server.close();
+      for (const s of sessions) if (!s.closed) s.close();
+    },
+    async close() {
+      for (const s of sessions) s.destroy();
+      pool.closeAll(true);
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+async function listenFrames(proxyOptions: ProxyOptionsBase, state: ProxyState, listen: HostPort): Promise<Listener> {
+  const relay = createFrameRelay({ ...proxyOptions, state });
+  const port = await listenOn(relay.server, listen);
+  return {
+    port,
+    upstreamConnections: () => relay.pool.size,
+    startDrain() {
+      relay.server.close();
+      relay.goawayAll();
+    },
+    async close() {
+      relay.destroyAll();
+      await new Promise<void>((r) => relay.server.close(() => r()));
+    },
   };
 }

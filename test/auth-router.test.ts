@@ -56,10 +56,11 @@ describe("auth: through the router", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const invoke = (deploymentId: string, token?: string): Promise<{ code: number; message: string }> => {
+  const invoke = (deploymentId: string, token?: string, extra: Record<string, string> = {}): Promise<{ code: number; message: string }> => {
     const md = new grpc.Metadata();
     md.set("x-deployment-id", deploymentId);
     if (token !== undefined) md.set("authorization", `Bearer ${token}`);
+    for (const [k, v] of Object.entries(extra)) md.set(k, v);
     return new Promise((resolve) => client.Invoke({ action: "a", requestId: "r" }, md, { deadline: Date.now() + 3000 }, (err) => resolve(err ? { code: err.code, message: err.details } : { code: 0, message: "" })));
   };
 
@@ -81,6 +82,10 @@ describe("auth: through the router", () => {
     assert.equal(agent.seen.length, 1);
     assert.deepEqual(agent.seen[0].get("authorization"), []);
     assert.deepEqual(agent.seen[0].get(CALLER_HEADER), ["pac"]);
+    // A caller cannot name itself: the router replaces what it sent.
+    assert.deepEqual(await invoke("team-a", pacToken, { [CALLER_HEADER]: "admin" }), { code: 0, message: "" });
+    assert.deepEqual(agent.seen[1].get(CALLER_HEADER), ["pac"]);
+    assert.deepEqual(agent.seen[1].get("authorization"), []);
   });
 
   it("never logs a credential, even at trace level", () => {

@@ -76,13 +76,18 @@ describe("bad input: protocol (router in a child process)", function () {
     }
   });
 
-  it("an HTTP/1.1 request: GOAWAY and the connection closed (the port speaks only HTTP/2)", async () => {
+  it("an HTTP/1.1 request: refused (HTTP/1.1 400 from the frame relay, GOAWAY from Node's http2) and the connection closed", async () => {
     const a = await rawExchange(router.port, Buffer.from("GET /pixell.test.Echo/Unary HTTP/1.1\r\nHost: router\r\nX-Deployment-Id: alpha\r\n\r\n"));
     assert.ok(a.closedByPeer);
-    assert.ok(!a.bytes.toString("latin1").startsWith("HTTP/1.1 2"), "no HTTP/1.1 success");
-    const goaway = findGoaway(a.bytes);
-    assert.ok(goaway);
-    assert.notEqual(goaway.errorCode, H2_ERROR.NO_ERROR);
+    const text = a.bytes.toString("latin1");
+    if (text.startsWith("HTTP/1.1 ")) {
+      assert.match(text, /^HTTP\/1\.1 400 /);
+      assert.match(text, /use a gRPC client/);
+    } else {
+      const goaway = findGoaway(a.bytes);
+      assert.ok(goaway, "a GOAWAY");
+      assert.notEqual(goaway.errorCode, H2_ERROR.NO_ERROR);
+    }
   });
 
   it("64 KiB of headers (one value, and 64 of 1 KiB): answered with a gRPC status, not a crash", async () => {
@@ -121,8 +126,10 @@ describe("bad input: protocol (router in a child process)", function () {
       "alpha\\..\\x", "a".repeat(129), "é", "alpha\t"];
     for (const id of invalid) {
       const a = await request({ "x-deployment-id": id });
+      // A trailing tab makes the field value malformed (RFC 9113 8.2.1): the frame relay resets the stream
+      // with PROTOCOL_ERROR as the RFC says; Node's http2 drops the field, and the id is then missing.
+      if (id.endsWith("\t") && a.rstCode === 1) continue;
       assert.equal(status(a), 3, `${JSON.stringify(id)}: ${JSON.stringify(a.headers)}`);
-      // HTTP/2 drops a header whose value it finds invalid (a trailing tab): then the id is missing, not malformed.
       assert.match(message(a), /(malformed|missing) x-deployment-id/);
       assert.ok(message(a).length < 250, "the refusal does not echo the whole input");
     }

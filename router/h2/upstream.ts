@@ -1,0 +1,243 @@
+/**
+ * The relay's side toward agents: one HTTP/2 connection per agent address, shared by every
+ * call to it. Stream ids are allocated here; the agent's SETTINGS (window, frame size,
+ * concurrent streams) are respected, calls beyond its stream limit wait in line, GOAWAY
+ * and connection loss fail the affected calls, and idle connections close themselves.
+ */
+import * as net from "node:net";
+import type { Logger } from "../log";
+import type { Target } from "../registry/types";
+import { H2Conn, type WindowOptions } from "./conn";
+import { buildWindowUpdate, CLIENT_PREFACE, ErrorCode } from "./frames";
+import type { DecodeResult } from "./hpack";
+
+/** What a call must handle for its stream toward the agent (implemented by the relay's Call). */
+export interface UpstreamCall {
+  upSendWindow: number;
+  /** The connection whose stream limit the call waits behind, if it waits. */
+  waitingOn: AgentConn | undefined;
+  /** A stream id was assigned: send the request HEADERS now. */
+  onUpStart(conn: AgentConn, streamId: number): void;
+  onUpHeaders(decoded: DecodeResult, block: Buffer, endStream: boolean, tooLarge: boolean): void;
+  onUpData(payload: Buffer, paddingBytes: number, endStream: boolean): void;
+  onUpReset(code: number): void;
+  /** More send credit (stream or connection): send what waits. */
+  onUpWindow(): void;
+  /** The connection failed or went away before the call finished. */
+  onUpFailed(reason: string, neverConnected: boolean): void;
+}
+
+/** Stream ids are 31 bits; past this a connection is retired and calls use a new one. */
+const LAST_STREAM_ID = 2 ** 31 - 1;
+
+export class AgentConn extends H2Conn {
+  readonly streams = new Map<number, UpstreamCall>();
+  /** Calls waiting for the agent's concurrent-stream limit to make room. */
+  readonly waiting: UpstreamCall[] = [];
+  /** Calls that could not send for lack of connection-level credit. */
+  readonly blocked = new Set<UpstreamCall>();
+  private nextStreamId = 1;
+  private connected = false;
+  /** No new calls: GOAWAY received, ids running out, or closing. */
+  retired = false;
+  private lastActive = performance.now();
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly key: string, target: Target, windows: WindowOptions, private readonly pool: AgentPool) {
+    super(net.connect({ host: target.host, port: target.port, noDelay: true }), windows);
+    const socket = this.socket;
+    socket.on("connect", () => { this.connected = true; });
+    socket.on("data", (chunk: Buffer) => this.handleChunk(chunk));
+    socket.on("error", (err: Error) => this.lost(err.message));
+    socket.on("close", () => this.lost("connection closed by the agent"));
+    // Frames may be written before the socket connects: they are sent once it does.
+    this.write(CLIENT_PREFACE);
+    for (const f of this.initialFrames()) this.write(f);
+    const idleMs = pool.idleTimeoutMs;
+    this.idleTimer = setInterval(() => {
+      if (this.streams.size === 0 && this.waiting.length === 0 && performance.now() - this.lastActive >= idleMs) this.goaway(ErrorCode.NO_ERROR, "idle");
+    }, Math.min(idleMs, 30_000));
+    this.idleTimer.unref();
+  }
+
+  protected isClientRole(): boolean {
+    return true;
+  }
+
+  /** Starts a call on this connection now, or queues it behind the agent's stream limit. */
+  start(call: UpstreamCall): void {
+    if (this.streams.size >= this.peerMaxConcurrentStreams) {
+      this.waiting.push(call);
+      call.waitingOn = this;
+      return;
+    }
+    const id = this.nextStreamId;
+    this.nextStreamId += 2;
+    if (this.nextStreamId >= LAST_STREAM_ID - 2) this.retire();
+    this.streams.set(id, call);
+    call.waitingOn = undefined;
+    this.lastActive = performance.now();
+    call.onUpStart(this, id);
+  }
+
+  /** The call is done with its stream (or gave up waiting for one). */
+  release(call: UpstreamCall, streamId: number): void {
+    if (streamId !== 0) this.streams.delete(streamId);
+    else {
+      const i = this.waiting.indexOf(call);
+      if (i >= 0) this.waiting.splice(i, 1);
+    }
+    this.blocked.delete(call);
+    this.lastActive = performance.now();
+    while (this.waiting.length > 0 && this.streams.size < this.peerMaxConcurrentStreams && !this.closed) this.start(this.waiting.shift()!);
+    if (this.retired && this.streams.size === 0 && this.waiting.length === 0) this.goaway(ErrorCode.NO_ERROR, "retired");
+  }
+
+  /** Credit the agent's stream for bytes that left toward the client. */
+  creditStream(streamId: number, bytes: number): void {
+    this.write(buildWindowUpdate(streamId, bytes));
+  }
+
+  private retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    this.pool.forget(this);
+  }
+
+  protected onHeaderBlock(streamId: number, block: Buffer, endStream: boolean, tooLarge: boolean): void {
+    const decoded = this.decoder.decode(block); // always: keeps the dynamic table in sync
+    const call = this.streams.get(streamId);
+    if (call === undefined) return;
+    call.onUpHeaders(decoded, block, endStream, tooLarge);
+  }
+
+  protected onData(streamId: number, payload: Buffer, flowBytes: number, endStream: boolean): void {
+    const call = this.streams.get(streamId);
+    if (call === undefined) {
+      this.creditConnection(flowBytes);
+      return;
+    }
+    call.onUpData(payload, flowBytes - payload.length, endStream);
+  }
+
+  protected onRstStream(streamId: number, code: number): void {
+    this.streams.get(streamId)?.onUpReset(code);
+  }
+
+  protected onStreamWindowUpdate(streamId: number, increment: number): void {
+    const call = this.streams.get(streamId);
+    if (call === undefined) return;
+    call.upSendWindow += increment;
+    call.onUpWindow();
+  }
+
+  protected onConnectionWindow(): void {
+    if (this.blocked.size === 0) return;
+    const calls = [...this.blocked];
+    this.blocked.clear();
+    for (const c of calls) c.onUpWindow();
+  }
+
+  protected onInitialWindowChange(delta: number): void {
+    for (const call of this.streams.values()) {
+      call.upSendWindow += delta;
+      if (delta > 0) call.onUpWindow();
+    }
+  }
+
+  protected onGoaway(lastStreamId: number, code: number, debug: string): void {
+    this.retire();
+    // Streams the agent never processed fail now; lower ones run to their end.
+    for (const [id, call] of [...this.streams]) {
+      if (id > lastStreamId) call.onUpFailed(`the agent is going away (GOAWAY code ${code}${debug ? `: ${debug}` : ""}) and did not process the call`, false);
+    }
+    const waiting = this.waiting.splice(0);
+    for (const call of waiting) this.pool.startOnFreshConnection(this.key, call);
+    if (this.streams.size === 0) this.goaway(ErrorCode.NO_ERROR, "agent sent GOAWAY");
+  }
+
+  protected onPushPromise(): void {
+    this.goaway(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE after SETTINGS_ENABLE_PUSH=0");
+  }
+
+  private lost(reason: string): void {
+    if (this.closed && this.streams.size === 0 && this.waiting.length === 0) {
+      this.pool.forget(this, true);
+      return;
+    }
+    this.closed = true;
+    this.reader.stopped = true;
+    this.onClosed(new Error(reason));
+  }
+
+  protected onClosed(err: Error): void {
+    this.retired = true;
+    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
+    this.idleTimer = undefined;
+    this.pool.forget(this, true);
+    const neverConnected = !this.connected;
+    const calls = [...this.streams.values(), ...this.waiting.splice(0)];
+    this.streams.clear();
+    this.blocked.clear();
+    for (const c of calls) c.onUpFailed(err.message, neverConnected);
+    if (!this.socket.destroyed && this.socket.writableEnded === false) this.socket.destroy();
+  }
+
+  destroy(): void {
+    if (!this.closed) this.lost("router closing");
+    this.socket.destroy();
+  }
+}
+
+export interface AgentPoolOptions {
+  readonly logger: Logger;
+  readonly windows: WindowOptions;
+  /** Close a connection after this long without streams. */
+  readonly idleTimeoutMs?: number;
+}
+
+export class AgentPool {
+  /** The connection new calls to an address use. */
+  private readonly current = new Map<string, AgentConn>();
+  /** Every connection still open, retired ones included. */
+  private readonly live = new Set<AgentConn>();
+  readonly idleTimeoutMs: number;
+
+  constructor(private readonly opts: AgentPoolOptions) {
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
+  }
+
+  /** Open upstream connections, for /metrics. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  start(target: Target, call: UpstreamCall): void {
+    const key = `${target.host}:${target.port}`;
+    let conn = this.current.get(key);
+    if (conn === undefined || conn.retired || conn.closed) {
+      conn = new AgentConn(key, target, this.opts.windows, this);
+      this.current.set(key, conn);
+      this.live.add(conn);
+    }
+    conn.start(call);
+  }
+
+  startOnFreshConnection(key: string, call: UpstreamCall): void {
+    const i = key.lastIndexOf(":");
+    const host = key.slice(0, i);
+    this.start({ host, port: Number(key.slice(i + 1)) }, call);
+  }
+
+  /** Stop giving a connection new calls; with `gone`, it is closed too. */
+  forget(conn: AgentConn, gone = false): void {
+    if (this.current.get(conn.key) === conn) this.current.delete(conn.key);
+    if (gone) this.live.delete(conn);
+  }
+
+  closeAll(): void {
+    for (const c of [...this.live]) c.destroy();
+    this.live.clear();
+    this.current.clear();
+  }
+}
