@@ -5,11 +5,11 @@
  * never a reset stream or a crash. PAR (faked here) knows every id, so any valid id is routable.
  */
 import { strict as assert } from "node:assert";
-import * as http from "node:http";
 import * as http2 from "node:http2";
 import fc from "fast-check";
 import { startEchoServer, type EchoServer } from "./helpers/echo-server";
 import { startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { startFakePar, type FakePar } from "./helpers/fake-par";
 
 const VALID_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Runs per property: enough to hit edge cases, bounded for CI. */
@@ -26,7 +26,7 @@ interface Answer { status: number; message: string; rstCode: number; body: strin
 describe("bad input: property-based, over the wire (router in a child process)", function () {
   this.timeout(60_000);
   let agent: EchoServer;
-  let par: http.Server;
+  let par: FakePar | undefined;
   let router: ChildRouter;
   let session: http2.ClientHttp2Session;
 
@@ -56,12 +56,9 @@ describe("bad input: property-based, over the wire (router in a child process)",
 
   before(async () => {
     agent = await startEchoServer({ name: "any" });
-    par = http.createServer((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ status: "running", healthy: true, ports: { a2a: agent.port } }));
-    });
-    await new Promise<void>((r) => par.listen(0, "127.0.0.1", r));
-    router = await startChildRouter({ registry: `par:http://127.0.0.1:${(par.address() as { port: number }).port}` });
+    // Every id is known, so any id that parses is routed.
+    par = await startFakePar({ deployments: () => agent.port });
+    router = await startChildRouter({ registry: `par:${par.url}` });
     session = http2.connect(`http://127.0.0.1:${router.port}`);
     session.on("error", () => undefined);
   });
@@ -69,8 +66,7 @@ describe("bad input: property-based, over the wire (router in a child process)",
     session?.destroy();
     await router?.kill();
     await agent?.stop(true);
-    par?.closeAllConnections();
-    await new Promise((r) => par?.close(r));
+    await par?.close();
   });
 
   it("any valid id is routed to the agent, which receives that exact id", async () => {

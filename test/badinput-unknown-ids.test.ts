@@ -5,7 +5,6 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -14,6 +13,7 @@ import { ParSource } from "../router/registry/par";
 import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
 import { eventually } from "./helpers/router-fixture";
 import { metricSeries, rssBytes, startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { startFakePar, type FakePar } from "./helpers/fake-par";
 import { startSteadyClient } from "./helpers/steady-client";
 
 const MiB = 1024 * 1024;
@@ -82,31 +82,17 @@ describe("bad input: 10,000 distinct unknown ids", function () {
   this.timeout(90_000);
   let dir: string;
   let agent: EchoServer;
-  let par: http.Server;
-  let parUrl: string;
-  let parRequests = 0;
+  let par: FakePar;
   const routers: ChildRouter[] = [];
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-badinput-ids-"));
     agent = await startEchoServer({ name: "steady" });
-    par = http.createServer((req, res) => {
-      parRequests++;
-      if (req.url === "/deployments/steady/health") {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ status: "running", healthy: true, ports: { a2a: agent.port } }));
-      } else {
-        res.writeHead(404);
-        res.end();
-      }
-    });
-    await new Promise<void>((r) => par.listen(0, "127.0.0.1", r));
-    parUrl = `http://127.0.0.1:${(par.address() as { port: number }).port}`;
+    par = await startFakePar({ deployments: { steady: agent.port } });
   });
   after(async () => {
     await Promise.all(routers.map((r) => r.kill()));
     await agent.stop(true);
-    par.closeAllConnections();
-    await new Promise((r) => par.close(r));
+    await par.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -119,11 +105,11 @@ describe("bad input: 10,000 distinct unknown ids", function () {
   });
 
   it("PAR-backed router: all NOT_FOUND (one PAR lookup each), twice over, metrics and memory bounded, others unaffected", async () => {
-    const router = await startChildRouter({ registry: `par:${parUrl}`, gcProbe: true });
+    const router = await startChildRouter({ registry: `par:${par.url}`, gcProbe: true });
     routers.push(router);
-    const before = parRequests;
+    const before = par.requests.length;
     await floodAndCheck(router, "steady", "par", true);
-    assert.ok(parRequests - before >= 2 * FLOOD, "each unknown id was asked of PAR");
+    assert.ok(par.requests.length - before >= 2 * FLOOD, "each unknown id was asked of PAR");
   });
 
   it("ParSource keeps at most maxEntries ids, evicting the oldest (which is then asked again)", async () => {

@@ -4,7 +4,6 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -13,6 +12,7 @@ import { silentLogger } from "../router/log";
 import { ParSource } from "../router/registry/par";
 import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
 import { startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { startFakePar, type FakePar } from "./helpers/fake-par";
 import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "./helpers/child-setup";
 
 const call = (id: string): grpc.Metadata => md({ "x-deployment-id": id });
@@ -82,47 +82,27 @@ describe("faults: agent restarted on a new port (router in a child process)", fu
 describe("faults: registry source down", function () {
   this.timeout(20_000);
   let agent: EchoServer;
-  let par: http.Server;
-  let parUrl: string;
-  let parMode: "up" | "hang";
+  let par: FakePar;
   let router: RunningRouter;
   let client: RawClient;
-  let parRequests: number;
 
   beforeEach(async () => {
     agent = await startEchoServer({ name: "known" });
-    parMode = "up";
-    parRequests = 0;
-    par = http.createServer((req, res) => {
-      parRequests++;
-      if (parMode === "hang") return; // accepts and never answers
-      if (req.url === "/deployments/known/health") {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ status: "running", healthy: true, ports: { a2a: agent.port } }));
-      } else {
-        res.writeHead(404);
-        res.end();
-      }
-    });
-    await new Promise<void>((r) => par.listen(0, "127.0.0.1", r));
-    parUrl = `http://127.0.0.1:${(par.address() as { port: number }).port}`;
+    par = await startFakePar({ deployments: { known: agent.port } });
     // A short TTL, so every call below is past it and would ask PAR again.
-    router = await startRouter({ listen: "127.0.0.1:0", registry: new ParSource({ url: parUrl, ttlMs: 20, negativeTtlMs: 20, requestTimeoutMs: 1500 }), logger: silentLogger });
+    router = await startRouter({ listen: "127.0.0.1:0", registry: new ParSource({ url: par.url, ttlMs: 20, negativeTtlMs: 20, requestTimeoutMs: 1500 }), logger: silentLogger });
     client = new RawClient(`127.0.0.1:${router.port}`);
   });
   afterEach(async () => {
     client.close();
     await router.close();
     await agent.stop(true);
-    par.closeAllConnections();
-    await new Promise((r) => par.close(r));
+    await par.close();
   });
 
   it("PAR API stopped (connection refused): known deployments keep routing for seconds past the TTL", async () => {
     assert.equal((await client.unary("Unary", "x", call("known"))).body.toString(), "known:x");
-    par.closeAllConnections();
-    await new Promise((r) => par.close(r));
-    par.listen(0); // so afterEach's close has something to close; a new port, PAR's old one refuses
+    await par.close(); // PAR's port now refuses connections
     const until = Date.now() + 1500;
     let n = 0;
     while (Date.now() < until) {
@@ -138,14 +118,14 @@ describe("faults: registry source down", function () {
 
   it("PAR API hanging: known deployments are answered from the stale entry without waiting for PAR", async () => {
     assert.equal((await client.unary("Unary", "x", call("known"))).body.toString(), "known:x");
-    parMode = "hang";
+    par.mode = "hang";
     await sleep(50);
     // Deadline below PAR's request timeout: a call that waited for PAR would fail DEADLINE_EXCEEDED.
     for (let i = 0; i < 10; i++) {
       assert.equal((await client.unary("Unary", String(i), call("known"), { deadline: Date.now() + 1000 })).body.toString(), `known:${i}`);
       await sleep(30);
     }
-    assert.ok(parRequests >= 2, "the router did try to refresh from PAR");
+    assert.ok(par.requests.length >= 2, "the router did try to refresh from PAR");
   });
 });
 

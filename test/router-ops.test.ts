@@ -1,7 +1,6 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -12,6 +11,7 @@ import { silentLogger } from "../router/log";
 import { ParSource } from "../router/registry/par";
 import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
 import { eventually, startRouterFixture, type RouterFixture } from "./helpers/router-fixture";
+import { startFakePar, type FakePar } from "./helpers/fake-par";
 
 const call = (id: string): grpc.Metadata => md({ "x-deployment-id": id });
 async function failure(p: Promise<unknown>): Promise<grpc.ServiceError> {
@@ -201,65 +201,44 @@ describe("router: the process", () => {
 });
 
 describe("router: PAR registry source", () => {
-  let par: http.Server;
-  let parUrl: string;
+  let par: FakePar;
   let agent: EchoServer;
-  let requests: string[];
-  let parDown: boolean;
   let router: RunningRouter;
   let client: RawClient;
 
   beforeEach(async () => {
     agent = await startEchoServer({ name: "par-agent" });
-    requests = [];
-    parDown = false;
-    par = http.createServer((req, res) => {
-      requests.push(req.url!);
-      if (parDown) { req.socket.destroy(); return; }
-      const m = /^\/deployments\/([^/]+)\/health$/.exec(req.url!);
-      // Answer slowly, so a burst of calls overlaps one lookup.
-      setTimeout(() => {
-        if (m && m[1] === "known") {
-          res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify({ status: "running", healthy: true, ports: { a2a: agent.port, rest: 8080 } }));
-        } else {
-          res.writeHead(404);
-          res.end();
-        }
-      }, 30);
-    });
-    await new Promise<void>((r) => par.listen(0, "127.0.0.1", r));
-    parUrl = `http://127.0.0.1:${(par.address() as { port: number }).port}`;
-    router = await startRouter({ listen: "127.0.0.1:0", registry: new ParSource({ url: parUrl, ttlMs: 60_000, negativeTtlMs: 60_000 }), logger: silentLogger });
+    // Answers slowly, so a burst of calls overlaps one lookup.
+    par = await startFakePar({ deployments: { known: agent.port }, delayMs: 30 });
+    router = await startRouter({ listen: "127.0.0.1:0", registry: new ParSource({ url: par.url, ttlMs: 60_000, negativeTtlMs: 60_000 }), logger: silentLogger });
     client = new RawClient(`127.0.0.1:${router.port}`);
   });
   afterEach(async () => {
     client.close();
     await router.close();
     await agent.stop(true);
-    par.closeAllConnections();
-    await new Promise((r) => par.close(r));
+    await par.close();
   });
 
   it("looks a deployment up once for a burst of 100 calls, then serves from cache", async () => {
     const results = await Promise.all(Array.from({ length: 100 }, () => client.unary("Unary", "b", call("known"))));
     assert.ok(results.every((r) => r.body.toString() === "par-agent:b"));
     await client.unary("Unary", "again", call("known"));
-    assert.deepEqual(requests, ["/deployments/known/health"]);
+    assert.deepEqual(par.requests, ["/deployments/known/health"]);
   });
 
   it("answers NOT_FOUND for what PAR does not know, and remembers the miss", async () => {
     for (let i = 0; i < 3; i++) assert.equal((await failure(client.unary("Unary", "x", call("ghost")))).code, grpc.status.NOT_FOUND);
-    assert.deepEqual(requests, ["/deployments/ghost/health"]);
+    assert.deepEqual(par.requests, ["/deployments/ghost/health"]);
   });
 
   it("keeps routing known deployments while PAR is down, and says UNAVAILABLE for ones it cannot resolve", async () => {
-    const src = new ParSource({ url: parUrl, ttlMs: 1, negativeTtlMs: 1 });
+    const src = new ParSource({ url: par.url, ttlMs: 1, negativeTtlMs: 1 });
     const r2 = await startRouter({ listen: "127.0.0.1:0", registry: src, logger: silentLogger });
     const c2 = new RawClient(`127.0.0.1:${r2.port}`);
     try {
       assert.equal((await c2.unary("Unary", "x", call("known"))).body.toString(), "par-agent:x");
-      parDown = true;
+      par.mode = "down";
       await new Promise((r) => setTimeout(r, 10));
       assert.equal((await c2.unary("Unary", "y", call("known"))).body.toString(), "par-agent:y");
       const err = await failure(c2.unary("Unary", "x", call("never-seen")));
