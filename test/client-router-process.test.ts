@@ -4,11 +4,11 @@
  * routable within the configured poll interval.
  */
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import { A2AClient } from "../client";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { FAKE_AWS_CLIENT_CONFIG } from "./helpers/fake-aws";
 import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
+import { startChildRouter } from "./helpers/child-router";
 
 describe("client-router-process: the router process with a cloudmap: registry", function () {
   this.timeout(30_000);
@@ -26,27 +26,18 @@ describe("client-router-process: the router process with a cloudmap: registry", 
   });
 
   it("routes to Cloud Map instances and picks up a new one by polling", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "router/main.ts", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-      "--registry", `cloudmap:${cloudMap.namespace}/${cloudMap.service}`, "--cloudmap-poll-ms", "200"], {
+    const router = await startChildRouter({
+      registry: `cloudmap:${cloudMap.namespace}/${cloudMap.service}`,
+      extraArgs: ["--cloudmap-poll-ms", "200"],
+      // The Cloud Map client comes from the environment, as in a task: here pointed at the local endpoint.
       env: {
-        PATH: process.env.PATH, LOG_LEVEL: "info", NODE_NO_WARNINGS: "1",
         AWS_ENDPOINT_URL_SERVICEDISCOVERY: cloudMap.url, AWS_REGION: FAKE_AWS_CLIENT_CONFIG.region,
         AWS_ACCESS_KEY_ID: FAKE_AWS_CLIENT_CONFIG.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: FAKE_AWS_CLIENT_CONFIG.credentials.secretAccessKey,
       },
-      stdio: ["ignore", "pipe", "inherit"],
     });
     let client: A2AClient | undefined;
     try {
-      let out = "";
-      const port = await new Promise<number>((resolve, reject) => {
-        child.stdout!.on("data", (b: Buffer) => {
-          out += b.toString();
-          const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(out);
-          if (m) resolve(Number(m[1]));
-        });
-        child.once("exit", (code) => reject(new Error(`router exited early (${code}): ${out}`)));
-      });
-      client = new A2AClient({ endpoint: `127.0.0.1:${port}`, timeoutMs: 5000 });
+      client = new A2AClient({ endpoint: `127.0.0.1:${router.port}`, timeoutMs: 5000 });
       assert.equal((await client.ping("cm-a")).message, "pong from cm-a");
 
       cloudMap.setInstances([...cloudMap.instances(), { id: "cm-late", ipv4: "127.0.0.1", port: late.port }]);
@@ -60,7 +51,7 @@ describe("client-router-process: the router process with a cloudmap: registry", 
       assert.ok(cloudMap.count("DiscoverInstancesRevision") >= 1, "the router polled the revision");
     } finally {
       client?.close();
-      child.kill("SIGKILL");
+      await router.kill();
     }
   });
 });

@@ -12,6 +12,7 @@ import { ParSource } from "../router/registry/par";
 import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
 import { eventually, startRouterFixture, type RouterFixture } from "./helpers/router-fixture";
 import { startFakePar, type FakePar } from "./helpers/fake-par";
+import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "./helpers/child-setup";
 
 const call = (id: string): grpc.Metadata => md({ "x-deployment-id": id });
 async function failure(p: Promise<unknown>): Promise<grpc.ServiceError> {
@@ -155,39 +156,19 @@ describe("router: draining", () => {
 });
 
 describe("router: the process", () => {
+  let setup: AgentBehindChildRouter | undefined;
+  afterEach(async () => { await setup?.close(); setup = undefined; });
+
   it("exits 0 on SIGTERM after its in-flight calls finish", async function () {
     this.timeout(30_000);
-    const agent = await startEchoServer({ name: "alpha" });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-main-"));
-    const reg = path.join(dir, "r.json");
-    fs.writeFileSync(reg, JSON.stringify({ deployments: [{ id: "alpha", port: agent.port }] }));
-    const child = spawn(process.execPath, ["--import", "tsx", "router/main.ts", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--registry", `file:${reg}`],
-      { env: { ...process.env, LOG_LEVEL: "info", ROUTER_DRAIN_MS: "10000" }, stdio: ["ignore", "pipe", "inherit"] });
-    try {
-      let out = "";
-      const port = await new Promise<number>((resolve, reject) => {
-        child.stdout!.on("data", (b: Buffer) => {
-          out += b.toString();
-          const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(out);
-          if (m) resolve(Number(m[1]));
-        });
-        child.once("exit", (code) => reject(new Error(`router exited early (${code}): ${out}`)));
-      });
-      const client = new RawClient(`127.0.0.1:${port}`);
-      const slow = Array.from({ length: 5 }, () => client.unary("Slow", "500", call("alpha")));
-      await new Promise((r) => setTimeout(r, 150));
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      const results = await Promise.all(slow);
-      client.close();
-      assert.equal(results.length, 5);
-      assert.equal(await exited, 0);
-      assert.match(out, /"msg":"drain finished"/);
-    } finally {
-      child.kill("SIGKILL");
-      await agent.stop(true);
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const { router, client } = await startAgentBehindChildRouter({ agent: "alpha", router: { drainMs: 10_000 } }).then((s) => (setup = s));
+    const slow = Array.from({ length: 5 }, () => client.unary("Slow", "500", call("alpha")));
+    await new Promise((r) => setTimeout(r, 150));
+    router.process.kill("SIGTERM");
+    const results = await Promise.all(slow);
+    assert.equal(results.length, 5);
+    assert.equal(await router.exited, 0);
+    assert.match(router.log(), /"msg":"drain finished"/);
   });
 
   it("exits 2 with a message naming the flag when the configuration is bad", async () => {

@@ -37,6 +37,8 @@ export interface ChildRouterOptions {
   readonly nodeArgs?: readonly string[];
   /** Preload gc-on-signal.cjs so heapAfterGc() works (adds --expose-gc; the router code is untouched). */
   readonly gcProbe?: boolean;
+  /** More environment for the router (e.g. AWS endpoint overrides), on top of this process's. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export async function startChildRouter(opts: ChildRouterOptions): Promise<ChildRouter> {
@@ -46,7 +48,7 @@ export async function startChildRouter(opts: ChildRouterOptions): Promise<ChildR
     ...(opts.extraArgs ?? [])];
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: opts.logLevel ?? "info" },
+    env: { ...process.env, ...opts.env, LOG_LEVEL: opts.logLevel ?? "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
