@@ -13,7 +13,7 @@ import type { RouterMetrics } from "../metrics";
 import { UNRESOLVED } from "../metrics";
 import type { RegistrySource, Target } from "../registry/types";
 import {
-  decideRoute, encodeGrpcMessage, headerListSize, HOP_COUNT_KEY, metadataTooLarge, Status, type StatusCode,
+  decideRoute, encodeGrpcMessage, HOP_COUNT_KEY, metadataTooLarge, Status, type StatusCode,
 } from "../routing";
 import { ConnectionError, DEFAULT_WINDOWS, H2Conn, type WindowOptions } from "./conn";
 import { buildGoaway, buildWindowUpdate, CLIENT_PREFACE, ErrorCode } from "./frames";
@@ -77,6 +77,9 @@ const BLOCK_415 = encodeHeaderList([":status", "415", "content-type", "text/plai
 const HOPS_DROP: ReadonlySet<string> = new Set([HOP_COUNT_KEY]);
 const AUTH_DROP: ReadonlySet<string> = new Set([HOP_COUNT_KEY, "authorization", CALLER_HEADER]);
 
+/** A field value with NUL, CR or LF, or with whitespace at either end (RFC 9113 8.2.1). */
+const MALFORMED_VALUE = /[\0\r\n]|^[ \t]|[ \t]$/;
+
 /** The request headers the router reads; everything else is forwarded unread. */
 interface RequestInfo {
   method?: string;
@@ -85,13 +88,21 @@ interface RequestInfo {
   hasHops: boolean;
   /** The caller sent x-pixell-caller, which only the router may set. */
   hasCaller: boolean;
+  /** A field value breaks RFC 9113 8.2.1 (NUL, CR or LF, or whitespace at either end). */
+  malformed: boolean;
+  /** The header list's size as HTTP/2 counts it: name + value + 32 per field. */
+  listBytes: number;
   /** Only the keys decideRoute and the authenticator read. */
   routing: Record<string, string>;
 }
 function readRequestInfo(h: HeaderList): RequestInfo {
-  const info: RequestInfo = { hasHops: false, hasCaller: false, routing: {} };
+  const info: RequestInfo = { hasHops: false, hasCaller: false, malformed: false, listBytes: 0, routing: {} };
+  // One pass per call: routing keys, field validity and size together.
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
+    const value = h[i + 1]!;
+    info.listBytes += name.length + value.length + 32;
+    if (MALFORMED_VALUE.test(value)) info.malformed = true;
     switch (name) {
       case ":method": info.method = h[i + 1]; break;
       case ":path": info.path = h[i + 1]; break;
@@ -107,12 +118,6 @@ function readRequestInfo(h: HeaderList): RequestInfo {
   return info;
 }
 
-/** A field value with NUL, CR or LF, or with whitespace at either end (RFC 9113 8.2.1). */
-const MALFORMED_VALUE = /[\0\r\n]|^[ \t]|[ \t]$/;
-function malformedFieldValue(h: HeaderList): boolean {
-  for (let i = 1; i < h.length; i += 2) if (MALFORMED_VALUE.test(h[i]!)) return true;
-  return false;
-}
 
 /** What to forward for a decoded block: the block itself when stateless, otherwise a stateless re-encoding. */
 function forwardable(decoded: DecodeResult, block: Buffer, skip?: ReadonlySet<string>): Buffer {
@@ -170,14 +175,14 @@ class Call implements UpstreamCall {
     ctx.state.active++;
     if (endStream) this.reqEnded = true;
     if (tooLarge) return this.refuse(Status.RESOURCE_EXHAUSTED, `request headers of ${block.length} bytes exceed the router's limit of ${ctx.win.maxHeaderBlockBytes} bytes`);
-    if (malformedFieldValue(decoded.headers)) {
+    const info = readRequestInfo(decoded.headers);
+    if (info.malformed) {
       // RFC 9113 8.2.1: a malformed request is a stream error; it must not reach the agent.
       this.code = Status.INVALID_ARGUMENT;
       this.down.writeRst(this.downId, ErrorCode.PROTOCOL_ERROR);
       return this.onDownReset();
     }
     if (ctx.isDraining()) return this.refuse(Status.UNAVAILABLE, "router is shutting down: retry, the call will reach another task");
-    const info = readRequestInfo(decoded.headers);
     this.path = info.path ?? "";
     if (info.method !== "POST" || info.contentType === undefined || !info.contentType.startsWith("application/grpc")) {
       // Not gRPC: the spec's answer is HTTP 415.
@@ -186,7 +191,7 @@ class Call implements UpstreamCall {
       this.down.writeHeaderBlock(this.downId, BLOCK_415, true);
       return this.closeDown();
     }
-    const big = metadataTooLarge(headerListSize(decoded.headers));
+    const big = metadataTooLarge(info.listBytes);
     if (big !== undefined) return this.refuse(big.code, big.message);
     // Authenticate before the id is read or looked up: strangers learn nothing about deployments.
     const authenticator = ctx.authenticator;
