@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { isValidDeploymentId } from "../router/registry/types";
 import type { HealthCheckResult } from "./health";
 import { DEFAULT_A2A_ENDPOINT, parseEndpoint, parseTlsSetting } from "./a2a-client";
+import { alignColumns } from "./table";
 
 export const DEFAULT_CLI_TIMEOUT_MS = 5000;
 /** Actions do real work (model calls): a Health-sized deadline would cut them off. */
@@ -168,11 +169,9 @@ export function formatCheckTable(results: readonly HealthCheckResult[], endpoint
   const rows = [...results].sort((a, b) => Number(a.ok) - Number(b.ok) || (a.deploymentId < b.deploymentId ? -1 : a.deploymentId > b.deploymentId ? 1 : 0));
   const header = ["DEPLOYMENT", "STATUS", "CODE", "LATENCY", "MESSAGE"];
   const cells = rows.map((r) => [r.deploymentId, r.ok ? "healthy" : "UNHEALTHY", r.codeName, `${r.latencyMs.toFixed(1)} ms`, oneLine(r.message)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]): string => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join("  ").trimEnd();
   const healthy = results.filter((r) => r.ok).length;
   const summary = `${results.length} deployments via ${endpoint}: ${healthy} healthy, ${results.length - healthy} unhealthy`;
-  return [line(header), ...cells.map(line), "", summary].join("\n") + "\n";
+  return [...alignColumns([header, ...cells]), "", summary].join("\n") + "\n";
 }
 
 /** One health result as a single line of text. */

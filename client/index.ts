@@ -8,7 +8,8 @@
  * - `CloudMapSource` (re-exported): a resolver backed by Cloud Map for the internal path.
  *
  * Also in this folder: `cli.ts` (the `npm run a2a` command: I/O and exit codes) and
- * `cli-args.ts` (its argument parsing and output formatting, pure).
+ * `cli-args.ts` (its argument parsing and output formatting, pure), and `table.ts` (the column
+ * layout `a2a check` and the probe share).
  */
 export {
   A2AClient,

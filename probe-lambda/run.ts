@@ -8,6 +8,7 @@ import { PROBE_DEFAULTS } from "./config";
 import { DiscoveryError, type Discovery } from "./discover";
 import { buildMetricBatches, type MetricBatch } from "./metrics";
 import { probeAll, type ProbeResult } from "./probe";
+import { alignColumns } from "../client/table";
 
 export interface ProbeSummary {
   readonly probed: number;
@@ -100,11 +101,9 @@ export function formatProbeTable(summary: ProbeSummary): string {
   const rows = summary.results.map((r) => [r.deploymentId, r.ok ? "healthy" : "UNHEALTHY", r.codeName, `${r.latencyMs.toFixed(1)} ms`, r.ok ? "" : r.message]);
   for (const id of summary.notProbedIds) rows.push([id, "NOT PROBED", "-", "-", "run out of time"]);
   const header = ["DEPLOYMENT", "HEALTH", "CODE", "LATENCY", "MESSAGE"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
   const footer = `${summary.healthy}/${summary.probed} healthy` +
     (summary.notProbed > 0 ? `, ${summary.notProbed} not probed` : "") +
     (summary.truncated ? ", list truncated" : "") +
     ` in ${summary.durationMs} ms`;
-  return [line(header), ...rows.map(line), footer].join("\n");
+  return [...alignColumns([header, ...rows]), footer].join("\n");
 }
