@@ -13,6 +13,14 @@ import { SignJWT, exportJWK, generateKeyPair, type KeyLike } from "jose";
 import pino from "pino";
 
 type Unary = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Record<string, unknown>) => void) => void;
+type AgentClient = grpc.Client & Record<string, Unary>;
+
+/** A router with `auth` in front of the registry file in `dir`, and an AgentService client to it. */
+async function routerWithAuth(dir: string, auth: Authenticator, logger: pino.Logger): Promise<{ router: RunningRouter; client: AgentClient }> {
+  const router = await startRouter({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", registry: `file:${join(dir, "registry.json")}`, logger, authenticator: auth });
+  const Ctor = grpc.makeGenericClientConstructor(agentServiceDefinition(), "AgentService");
+  return { router, client: new Ctor(`127.0.0.1:${router.port}`, grpc.credentials.createInsecure()) as unknown as AgentClient };
+}
 
 /** An agent that records the metadata each Invoke arrived with. */
 async function startRecordingAgent(): Promise<{ port: number; seen: grpc.Metadata[]; stop: () => Promise<void> }> {
@@ -34,7 +42,7 @@ describe("auth: through the router", () => {
   let agent: Awaited<ReturnType<typeof startRecordingAgent>>;
   let auth: Authenticator;
   let router: RunningRouter;
-  let client: grpc.Client & Record<string, Unary>;
+  let client: AgentClient;
   const logLines: string[] = [];
   const logger = pino({ level: "trace" }, new Writable({ write(chunk: Buffer, _e, cb) { logLines.push(chunk.toString()); cb(); } }));
 
@@ -44,9 +52,7 @@ describe("auth: through the router", () => {
     await writeFile(join(dir, "registry.json"), JSON.stringify({ deployments: [{ id: "team-a", port: agent.port }, { id: "billing", port: agent.port }] }));
     await writeFile(join(dir, "tokens.json"), JSON.stringify({ tokens: [{ name: "pac", sha256: sha256(pacToken).toString("hex"), allow: ["team-*"] }] }));
     auth = await buildAuthenticator(parseAuthConfig({ ROUTER_AUTH: "bearer", ROUTER_AUTH_TOKENS: `file:${join(dir, "tokens.json")}` }), { logger });
-    router = await startRouter({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", registry: `file:${join(dir, "registry.json")}`, logger, authenticator: auth });
-    const Ctor = grpc.makeGenericClientConstructor(agentServiceDefinition(), "AgentService");
-    client = new Ctor(`127.0.0.1:${router.port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, Unary>;
+    ({ router, client } = await routerWithAuth(dir, auth, logger));
   });
   after(async () => {
     client.close();
@@ -101,7 +107,7 @@ describe("auth: JWT through the router (asynchronous first verification)", () =>
   let jwksServer: Server;
   let auth: Authenticator;
   let router: RunningRouter;
-  let client: grpc.Client & Record<string, Unary>;
+  let client: AgentClient;
   let privateKey: KeyLike;
 
   before(async () => {
@@ -119,9 +125,7 @@ describe("auth: JWT through the router (asynchronous first verification)", () =>
       ROUTER_AUTH_ISSUER: "https://idp.test/",
       ROUTER_AUTH_AUDIENCE: "pixell-a2a",
     }));
-    router = await startRouter({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", registry: `file:${join(dir, "registry.json")}`, logger: pino({ level: "silent" }), authenticator: auth });
-    const Ctor = grpc.makeGenericClientConstructor(agentServiceDefinition(), "AgentService");
-    client = new Ctor(`127.0.0.1:${router.port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, Unary>;
+    ({ router, client } = await routerWithAuth(dir, auth, pino({ level: "silent" })));
   });
   after(async () => {
     client.close();
