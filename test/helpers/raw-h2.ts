@@ -1,4 +1,8 @@
-/** Raw TCP and HTTP/2 frame helpers for bad-input tests: send bytes, read back the frames the router sent. */
+/**
+ * Raw TCP and HTTP/2 frame helpers for bad-input tests: send bytes, read back the frames the router sent.
+ * Deliberately independent of router/h2/frames.ts: these tests judge bytes the frame relay wrote, and
+ * reading them with the relay's own codec would let a bug shared by both sides pass unseen.
+ */
 import * as net from "node:net";
 
 export interface RawExchange {
