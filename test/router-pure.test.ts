@@ -2,6 +2,8 @@ import { strict as assert } from "node:assert";
 import { parseRouterConfig, ConfigError } from "../router/config";
 import { parseRegistrySpec } from "../router/registry/chain";
 import { parseRegistryFile } from "../router/registry/file";
+import { ChangeListeners } from "../router/registry/listeners";
+import pino from "pino";
 import { targetFromParHealth } from "../router/registry/par";
 import { encodeGrpcMessage, extractDeploymentId, parseGrpcTimeout, readHopCount } from "../router/routing";
 
@@ -65,6 +67,25 @@ describe("registry parsing", () => {
     assert.equal(targetFromParHealth({ status: "running", ports: { rest: 8080 } }, "127.0.0.1"), undefined);
     assert.equal(targetFromParHealth({ ports: { a2a: "50054" } }, "127.0.0.1"), undefined);
     assert.equal(targetFromParHealth(null, "127.0.0.1"), undefined);
+  });
+});
+
+describe("registry change listeners", () => {
+  it("logs a listener that throws and still runs the others; unsubscribing stops the calls", () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "error" }, { write: (l: string) => { lines.push(l); } });
+    const listeners = new ChangeListeners();
+    const calls: string[] = [];
+    listeners.add(() => { throw new Error("rebuild failed"); });
+    const off = listeners.add(() => calls.push("second"));
+    listeners.notify(logger);
+    assert.deepEqual(calls, ["second"]);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /"err":"rebuild failed".*registry change listener threw/);
+    off();
+    listeners.notify(logger);
+    assert.deepEqual(calls, ["second"]);
+    assert.equal(listeners.size, 1);
   });
 });
 

@@ -17,6 +17,7 @@ import {
 import { silentLogger, type Logger } from "../log";
 import type { SourceSpec } from "./chain";
 import { isValidDeploymentId, type DeploymentRecord, type RegistrySource, type Resolution } from "./types";
+import { ChangeListeners } from "./listeners";
 
 /** DiscoverInstances has no pagination: one call returns at most this many instances. */
 export const CLOUDMAP_MAX_RESULTS = 1000;
@@ -107,7 +108,7 @@ export class CloudMapSource implements RegistrySource {
   private readonly client: ServiceDiscoveryClient;
   private readonly pollIntervalMs: number;
   private readonly log: Logger;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new ChangeListeners();
   private byId = new Map<string, DeploymentRecord>();
   private records: DeploymentRecord[] = [];
   private revision: number | undefined;
@@ -151,8 +152,7 @@ export class CloudMapSource implements RegistrySource {
   }
 
   onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => { this.listeners.delete(listener); };
+    return this.listeners.add(listener);
   }
 
   async close(): Promise<void> {
@@ -218,9 +218,7 @@ export class CloudMapSource implements RegistrySource {
       this.confirm();
       if (changed) {
         this.log.info({ deployments: records.length, revision: this.revision }, "Cloud Map snapshot updated");
-        for (const l of [...this.listeners]) {
-          try { l(); } catch (err) { this.log.error({ err: errorText(err) }, "registry change listener threw"); }
-        }
+        this.listeners.notify(this.log);
       }
     } catch (err) {
       this.lastError = errorText(err);

@@ -6,6 +6,7 @@ import { promises as fs, watch, watchFile, unwatchFile, type FSWatcher, type Sta
 import * as path from "node:path";
 import type { Logger } from "../log";
 import { silentLogger } from "../log";
+import { ChangeListeners } from "./listeners";
 import { isValidDeploymentId, type DeploymentRecord, type RegistrySource, type Resolution } from "./types";
 
 /** Parses and validates a registry file's text. Throws an Error naming the first problem found. */
@@ -48,7 +49,7 @@ export interface FileSourceOptions {
 export class FileSource implements RegistrySource {
   readonly description: string;
   private table = new Map<string, DeploymentRecord>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new ChangeListeners();
   private readonly logger: Logger;
   private loadedAt: number | undefined;
   private dirWatcher: FSWatcher | undefined;
@@ -87,8 +88,7 @@ export class FileSource implements RegistrySource {
   }
 
   onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   snapshotAgeSeconds(): number | undefined {
@@ -122,6 +122,6 @@ export class FileSource implements RegistrySource {
     this.table = new Map(records.map((r) => [r.id, r]));
     this.loadedAt = Date.now();
     this.logger.info({ source: this.description, deployments: records.length }, "registry file loaded");
-    for (const l of this.listeners) l();
+    this.listeners.notify(this.logger);
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../log";
 import { silentLogger } from "../log";
+import { ChangeListeners } from "./listeners";
 import type { DeploymentRecord, RegistrySource, Resolution, Target } from "./types";
 
 export interface ParSourceOptions {
@@ -42,7 +43,7 @@ export class ParSource implements RegistrySource {
   private readonly host: string;
   private readonly cache = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<Resolution>>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new ChangeListeners();
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private readonly timeoutMs: number;
@@ -88,8 +89,7 @@ export class ParSource implements RegistrySource {
   }
 
   onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   snapshotAgeSeconds(): number | undefined {
@@ -144,6 +144,6 @@ export class ParSource implements RegistrySource {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
-    if (before?.host !== target?.host || before?.port !== target?.port) for (const l of this.listeners) l();
+    if (before?.host !== target?.host || before?.port !== target?.port) this.listeners.notify(this.logger);
   }
 }

@@ -1,10 +1,12 @@
 /** A RegistrySource held in memory, changed by the test: `set`, `add`, `remove` notify listeners like a real source. */
+import { silentLogger } from "../../router/log";
+import { ChangeListeners } from "../../router/registry/listeners";
 import type { DeploymentRecord, RegistrySource, Resolution } from "../../router/registry/types";
 
 export class MemoryRegistry implements RegistrySource {
   readonly description = "memory:test";
   private readonly records = new Map<string, DeploymentRecord>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new ChangeListeners();
 
   constructor(initial: readonly DeploymentRecord[] = []) {
     for (const d of initial) this.records.set(d.id, d);
@@ -19,8 +21,7 @@ export class MemoryRegistry implements RegistrySource {
     return [...this.records.values()];
   }
   onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => { this.listeners.delete(listener); };
+    return this.listeners.add(listener);
   }
   async close(): Promise<void> {
     this.listeners.clear();
@@ -38,6 +39,6 @@ export class MemoryRegistry implements RegistrySource {
     return this.listeners.size;
   }
   private notify(): void {
-    for (const l of this.listeners) l();
+    this.listeners.notify(silentLogger);
   }
 }
