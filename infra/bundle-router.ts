@@ -10,7 +10,14 @@ import { BUNDLED_PROTO_DIR, PROTO_INCLUDE_DIRS } from "./envoy/proto";
 
 const REPO_ROOT = path.join(__dirname, "..");
 
-export async function bundleRouter(outDir: string): Promise<{ file: string; bytes: number }> {
+export interface RouterBundle {
+  readonly file: string;
+  readonly bytes: number;
+  /** Every file the bundle was built from, relative to the repository (forward slashes); node_modules included. */
+  readonly sources: readonly string[];
+}
+
+export async function bundleRouter(outDir: string): Promise<RouterBundle> {
   const file = path.join(outDir, "main.js");
   const result = await esbuild.build({
     entryPoints: [path.join(REPO_ROOT, "router", "main.ts")],
@@ -35,7 +42,9 @@ export async function bundleRouter(outDir: string): Promise<{ file: string; byte
     fs.cpSync(path.join(xdsDeps, dir), path.join(protoOut, dir), { recursive: true, filter: (src) => fs.statSync(src).isDirectory() || src.endsWith(".proto") });
   }
   fs.cpSync(path.join(path.dirname(require.resolve("protobufjs/package.json")), "google"), path.join(protoOut, "protobufjs", "google"), { recursive: true });
-  return { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? fs.statSync(file).size };
+  // esbuild names inputs relative to the working directory.
+  const sources = [...Object.keys(result.metafile.inputs).map((p) => path.relative(REPO_ROOT, path.resolve(p)).split(path.sep).join("/")), "proto/agent.proto"];
+  return { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? fs.statSync(file).size, sources: sources.sort() };
 }
 
 if (require.main === module) {

@@ -6,19 +6,27 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { bundleRouter } from "../infra/bundle-router";
-import { ROUTER_HEALTH_COMMAND } from "../infra/containers";
+import { containerDefinitions, ROUTER_HEALTH_COMMAND, type ContainerInputs } from "../infra/containers";
 import { ROUTER_ADMIN_PORT } from "../infra/ports";
 import { TYPE_URLS } from "../infra/envoy/config";
 import { BUNDLED_PROTO_DIR, messageType } from "../infra/envoy/proto";
 import { ADS_METHOD_PATH } from "../router/xds";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import { checkHealth } from "../client/health";
+import { imageProcess, reproduceBuild, type ReproducedBuild } from "./helpers/docker-build";
 
 /**
- * What the router image runs: the esbuild bundle of router/main.ts (built exactly as
- * router/Dockerfile builds it), started with plain `node` and the container's environment
- * variables, checked with the task definition's own health check command.
+ * The router image, reproduced from exactly its build context (router/Dockerfile, context the
+ * repository root after .dockerignore; see test/helpers/docker-build.ts for the COPY rules and what
+ * stands in for the base image): the build stage's `npm ci` and bundle step really run in a
+ * directory holding only what the Dockerfile copies, the final stage's `COPY --from` is assembled
+ * outside the repository (no node_modules up the directory chain), and the bundle is started as
+ * CMD says, as USER node, with the task definition's environment aimed at 127.0.0.1.
  */
+
+const REPO_ROOT = path.join(__dirname, "..");
+/** The official node images' unprivileged user (their /etc/passwd: node:x:1000:1000). */
+const NODE_IMAGE_USERS = { node: { uid: 1000, gid: 1000 } };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -44,78 +52,149 @@ async function waitForExit(child: ChildProcess, ms: number): Promise<number | nu
   });
 }
 
-describe("infra router image: the bundled router", function () {
-  this.timeout(60000);
-  let dir: string;
-  let bundle: { file: string; bytes: number };
-  let agent: DemoAgent;
-  let router: ChildProcess | undefined;
-  let stderr = "";
-  let ports: { listen: number; admin: number; xds: number };
+/** Directories from `dir` up to `/` that hold a node_modules (must be none for the image). */
+function nodeModulesUpTheChain(dir: string): string[] {
+  const found: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, "node_modules"))) found.push(d);
+    if (d === path.dirname(d)) return found;
+  }
+}
 
-  before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "router-image-"));
-    bundle = await bundleRouter(path.join(dir, "app"));
-    agent = await startDemoAgent({ deploymentId: "image-test" });
-    fs.writeFileSync(path.join(dir, "registry.json"), JSON.stringify({ deployments: [{ id: "image-test", host: "127.0.0.1", port: agent.port }] }));
-    ports = { listen: await freePort(), admin: await freePort(), xds: await freePort() };
-    router = spawn(process.execPath, ["--enable-source-maps", bundle.file], {
-      cwd: path.join(dir, "app"),
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: "production",
-        ROUTER_LISTEN: `127.0.0.1:${ports.listen}`,
-        ROUTER_ADMIN: `127.0.0.1:${ports.admin}`,
-        ROUTER_REGISTRY: `file:${path.join(dir, "registry.json")}`,
-        ROUTER_DRAIN_MS: "2000",
-        ROUTER_XDS: `127.0.0.1:${ports.xds}`,
-        LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "ignore", "pipe"],
+/** The router container's environment from the task definition (infra/containers.ts), for one Envoy mode. */
+function taskDefinitionEnv(envoyMode: "router" | "xds"): Record<string, string> {
+  const inputs: ContainerInputs = {
+    region: "us-east-2", parImage: "par", routerImage: "router", envoyImage: "envoy",
+    logGroups: { par: "p", router: "r", envoy: "e" }, envoyMode, routerDrainMs: 2000, logLevel: "warn",
+    cloudMapNamespace: "ns", cloudMapService: "svc", agentPortFirst: 8000, agentPortLast: 8010,
+  };
+  const router = containerDefinitions(inputs).find((c) => c.name === "router")!;
+  return Object.fromEntries(router.environment.map((kv) => [kv.name, kv.value]));
+}
+
+interface Router { child: ChildProcess; stderr: () => string; listen: number; admin: number; xds?: number }
+
+describe("infra router image: built from exactly its context, run as its CMD", function () {
+  // npm ci of the whole lockfile runs once (about 15-40 s with a warm npm cache).
+  this.timeout(300_000);
+  let work: string;
+  let build: ReproducedBuild;
+  let agent: DemoAgent;
+  let registry: string;
+  const routers: Router[] = [];
+
+  async function startRouter(envoyMode: "router" | "xds"): Promise<Router> {
+    const env = taskDefinitionEnv(envoyMode);
+    const listen = await freePort();
+    const admin = await freePort();
+    const xds = envoyMode === "xds" ? await freePort() : undefined;
+    // The production values (0.0.0.0, Cloud Map, PAR) replaced by loopback and a file registry.
+    for (const name of ["ROUTER_LISTEN", "ROUTER_ADMIN", "ROUTER_REGISTRY", ...(xds ? ["ROUTER_XDS"] : [])]) {
+      assert.ok(name in env, `the task definition no longer sets ${name}: update this test`);
+    }
+    Object.assign(env, { ROUTER_LISTEN: `127.0.0.1:${listen}`, ROUTER_ADMIN: `127.0.0.1:${admin}`, ROUTER_REGISTRY: `file:${registry}` });
+    if (xds) env.ROUTER_XDS = `127.0.0.1:${xds}`;
+    const proc = imageProcess(build, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, hostCommands: { node: process.execPath }, users: NODE_IMAGE_USERS });
+    const child = spawn(proc.command, proc.args, {
+      cwd: proc.cwd, env: proc.env, stdio: ["ignore", "ignore", "pipe"],
+      ...(proc.uid !== undefined ? { uid: proc.uid, gid: proc.gid } : {}),
     });
-    router.stderr!.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
-    // Wait for readiness the way ECS does: run the health check until it passes (bounded).
-    for (let attempt = 0; attempt < 50 && runHealthCommand(ports.admin) !== 0; attempt++) {
-      if (router.exitCode !== null) break;
+    let stderr = "";
+    child.stderr!.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
+    const router: Router = { child, stderr: () => stderr, listen, admin, ...(xds ? { xds } : {}) };
+    routers.push(router);
+    // Ready the way ECS sees it: GET /readyz 200 on the admin port (bounded).
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (child.exitCode !== null) break;
+      const ok = await fetch(`http://127.0.0.1:${admin}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status === 200, () => false);
+      if (ok) return router;
       await new Promise((r) => setTimeout(r, 200));
     }
+    throw new Error(`the router (${envoyMode} mode) never answered /readyz 200; exit ${child.exitCode}; stderr:\n${stderr}`);
+  }
+
+  before(async function () {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "router-image-"));
+    assert.ok(path.relative(REPO_ROOT, work).startsWith(".."), "the reproduction must live outside the repository");
+    assert.deepEqual(nodeModulesUpTheChain(work), [], "a node_modules up the chain would hide a bundle that needs one");
+    fs.chmodSync(work, 0o755); // USER node must reach the image's files, as in the image
+    build = await reproduceBuild({
+      dockerfile: path.join(REPO_ROOT, "router", "Dockerfile"),
+      context: REPO_ROOT,
+      workDir: work,
+      // The base image's PATH and npm; HOME keeps this machine's npm cache (a layer cache stand-in).
+      runEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? os.homedir(), npm_config_prefer_offline: "true", npm_config_update_notifier: "false" },
+      runTimeoutMs: 240_000,
+    });
+    agent = await startDemoAgent({ deploymentId: "image-test" });
+    registry = path.join(work, "registry.json");
+    fs.writeFileSync(registry, JSON.stringify({ deployments: [{ id: "image-test", host: "127.0.0.1", port: agent.port }] }));
+    fs.chmodSync(registry, 0o644);
   });
 
   after(async () => {
-    if (router && router.exitCode === null) {
-      router.kill("SIGKILL");
-      await waitForExit(router, 5000).catch(() => undefined);
+    for (const r of routers) {
+      if (r.child.exitCode === null && r.child.signalCode === null) {
+        r.child.kill("SIGKILL");
+        await waitForExit(r.child, 5000).catch(() => undefined);
+      }
     }
-    await agent.stop(true);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await agent?.stop(true);
+    if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it("is one file next to agent.proto and Envoy's protos, with no node_modules", () => {
-    assert.deepEqual(fs.readdirSync(path.dirname(bundle.file)).sort(), ["agent.proto", BUNDLED_PROTO_DIR, "main.js", "main.js.map"]);
-    assert.ok(bundle.bytes > 0);
+  it("sends only what .dockerignore leaves: no node_modules, tests, docs or stack files", () => {
+    assert.equal(build.context.ignoreFile, path.join(REPO_ROOT, ".dockerignore"));
+    const sent = build.copiedFromContext;
+    assert.ok(sent.includes("package-lock.json") && sent.includes("router/main.ts"));
+    for (const f of sent) assert.ok(!/(^|\/)node_modules\/|^(test|docs|bench|dist)\/|^Pulumi\..*\.yaml$|\.log$/.test(f), `${f} should not be in the context`);
   });
 
-  it("starts from the container environment and passes the task definition's health check", () => {
-    assert.equal(router!.exitCode, null, `router exited: ${stderr}`);
-    assert.equal(runHealthCommand(ports.admin), 0);
+  it("copies every source file the bundle reads (esbuild's metafile)", async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "router-bundle-meta-"));
+    try {
+      const { sources } = await bundleRouter(out);
+      const own = sources.filter((s) => !s.split("/").includes("node_modules"));
+      assert.ok(own.includes("router/main.ts") && own.includes("infra/envoy/proto.ts"), own.join(", "));
+      const copied = new Set(build.copiedFromContext);
+      assert.deepEqual(own.filter((s) => !copied.has(s)), [], "router/Dockerfile does not copy these files the bundle reads");
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 
-  it("routes a Health call by x-deployment-id to the agent", async () => {
-    const client = new grpc.Client(`127.0.0.1:${ports.listen}`, grpc.credentials.createInsecure());
+  it("is a multi-stage image: the bundle, agent.proto and Envoy's protos, root-owned, no node_modules", () => {
+    assert.equal(build.stages.length, 2);
+    assert.equal(build.stages[0]!.name, "build");
+    assert.equal(build.image.base, "node:20-bookworm-slim");
+    assert.deepEqual(build.image.config.env, { NODE_ENV: "production" });
+    assert.equal(build.image.config.user, "node");
+    assert.deepEqual(build.image.config.cmd, ["node", "--enable-source-maps", "/app/main.js"]);
+    const app = build.inImage("/app");
+    assert.deepEqual(fs.readdirSync(app).sort(), ["agent.proto", BUNDLED_PROTO_DIR, "main.js", "main.js.map"]);
+    assert.deepEqual(fs.readdirSync(build.imageRoot), ["app"]);
+    if (process.getuid?.() === 0) assert.equal(fs.statSync(path.join(app, "main.js")).uid, 0);
+  });
+
+  it("Option A: starts from the task definition's environment as USER node and passes its health check", async () => {
+    const r = await startRouter("router");
+    assert.equal(r.child.exitCode, null, r.stderr());
+    assert.equal(runHealthCommand(r.admin), 0);
+    const client = new grpc.Client(`127.0.0.1:${r.listen}`, grpc.credentials.createInsecure());
     try {
       const result = await checkHealth(client, "image-test", 5000);
       assert.deepEqual([result.ok, result.codeName], [true, "OK"]);
-      const unknown = await checkHealth(client, "no-such-deployment", 5000);
-      assert.equal(unknown.codeName, "NOT_FOUND");
+      assert.equal((await checkHealth(client, "no-such-deployment", 5000)).codeName, "NOT_FOUND");
     } finally {
       client.close();
     }
   });
 
-  it("serves Option B's xDS from the protos beside the bundle", async () => {
+  it("Option B: serves xDS from the protos the image ships beside the bundle", async () => {
+    const r = await startRouter("xds");
     const REQ = messageType("envoy.service.discovery.v3.DiscoveryRequest");
     const RES = messageType("envoy.service.discovery.v3.DiscoveryResponse");
-    const client = new grpc.Client(`127.0.0.1:${ports.xds}`, grpc.credentials.createInsecure());
+    const client = new grpc.Client(`127.0.0.1:${r.xds!}`, grpc.credentials.createInsecure());
     try {
       const call = client.makeBidiStreamRequest(ADS_METHOD_PATH,
         (v: object) => Buffer.from(REQ.encode(REQ.fromObject(v)).finish()),
@@ -123,22 +202,26 @@ describe("infra router image: the bundled router", function () {
       call.on("error", () => undefined);
       const first = new Promise<{ resources: Array<{ type_url: string }> }>((resolve, reject) => {
         call.once("data", resolve);
-        setTimeout(() => reject(new Error(`no CDS answer; router stderr: ${stderr}`)), 10_000);
+        setTimeout(() => reject(new Error(`no CDS answer; router stderr: ${r.stderr()}`)), 10_000);
       });
       call.write({ node: { id: "image-test", cluster: "test" }, type_url: TYPE_URLS.cluster, resource_names: [] });
       const res = await first;
       call.cancel();
       // The router's own cluster and one per registered deployment.
       assert.equal(res.resources.length, 2);
-      assert.ok(res.resources.every((r) => r.type_url === TYPE_URLS.cluster));
+      assert.ok(res.resources.every((x) => x.type_url === TYPE_URLS.cluster));
     } finally {
       client.close();
     }
   });
 
-  it("exits 0 on SIGTERM, after which the health check fails", async () => {
-    router!.kill("SIGTERM");
-    assert.equal(await waitForExit(router!, 15000), 0, stderr);
-    assert.equal(runHealthCommand(ports.admin), 1);
+  it("exits 0 on SIGTERM (STOPSIGNAL), after which the health check fails", async () => {
+    assert.equal(build.image.config.stopSignal, "SIGTERM");
+    for (const r of routers) {
+      r.child.kill("SIGTERM");
+      assert.equal(await waitForExit(r.child, 15000), 0, r.stderr());
+      assert.equal(runHealthCommand(r.admin), 1);
+    }
+    assert.equal(routers.length, 2);
   });
 });
