@@ -7,6 +7,7 @@ import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { bundleRouter } from "../infra/bundle-router";
 import { containerDefinitions, ROUTER_HEALTH_COMMAND, type ContainerInputs } from "../infra/containers";
+import { imageBuildSpecs } from "../infra/images";
 import { ROUTER_ADMIN_PORT } from "../infra/ports";
 import { TYPE_URLS } from "../infra/envoy/config";
 import { BUNDLED_PROTO_DIR, messageType } from "../infra/envoy/proto";
@@ -118,9 +119,12 @@ describe("infra router image: built from exactly its context, run as its CMD", f
     assert.ok(path.relative(REPO_ROOT, work).startsWith(".."), "the reproduction must live outside the repository");
     assert.deepEqual(nodeModulesUpTheChain(work), [], "a node_modules up the chain would hide a bundle that needs one");
     fs.chmodSync(work, 0o755); // USER node must reach the image's files, as in the image
+    // What Pulumi builds (infra/images.ts): the Dockerfile, the context and the build args.
+    const spec = imageBuildSpecs(REPO_ROOT, "router").router;
     build = await reproduceBuild({
-      dockerfile: path.join(REPO_ROOT, "router", "Dockerfile"),
-      context: REPO_ROOT,
+      dockerfile: spec.dockerfile,
+      context: spec.context,
+      buildArgs: spec.args,
       workDir: work,
       // The base image's PATH and npm; HOME keeps this machine's npm cache (a layer cache stand-in).
       runEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? os.homedir(), npm_config_prefer_offline: "true", npm_config_update_notifier: "false" },
