@@ -1,11 +1,14 @@
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { agentProtoJson, buildProbeBundle, type ProbeBundle } from "../probe-lambda/build";
+import { probeAssetArchive } from "../infra/probe-code";
+import { PROBE_HANDLER } from "../infra/probe";
+import { agentProtoJson } from "../probe-lambda/build";
 import { agentServiceDefinition } from "../proto";
 import type { ProbeSummary } from "../probe-lambda/run";
 import { startRouter, type RunningRouter } from "../router";
@@ -13,25 +16,43 @@ import { silentLogger } from "../router/log";
 import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
 import { startFakeCloudWatch, type FakeCloudWatch } from "./helpers/fake-cloudwatch";
 import { startFakeAwsJsonServer } from "./helpers/fake-aws";
+import { loadHandler, resolveHandlerFile } from "./helpers/lambda-handler";
+import { zipAssetArchive } from "./helpers/pulumi-zip";
 import { startRecordingAgent } from "./helpers/recording-agent";
 
 type Handler = (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<ProbeSummary>;
 
-describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function () {
+/**
+ * The probe Lambda's code exactly as deployed: the archive infra/probe-code.ts hands Pulumi, zipped
+ * as the Pulumi engine zips it (test/helpers/pulumi-zip.ts), unpacked with Info-ZIP `unzip` into a
+ * directory outside the repository (the function's root, /var/task in Lambda: no node_modules up
+ * the chain), its handler found by the runtime's rules from the function's `handler` setting
+ * (test/helpers/lambda-handler.ts) and invoked against local Cloud Map, CloudWatch and Secrets
+ * Manager endpoints. Only a real deploy confirms the nodejs22.x runtime itself (this runs on the
+ * local Node) and Lambda's own unpacking.
+ */
+describe("probe bundle (the deployed zip, as Lambda loads it)", function () {
   this.timeout(30_000);
-  let dir: string;
-  let bundle: ProbeBundle;
+  let buildDir: string;
+  let taskRoot: string;
+  let entries: string[];
+  let handlerFile: string;
   let agent: DemoAgent;
   let cloudMap: FakeCloudMap;
   let cloudWatch: FakeCloudWatch;
   let router: RunningRouter;
   const savedEnv = { ...process.env };
+  const load = async (): Promise<{ handler: Handler }> => ({ handler: (await loadHandler(taskRoot, PROBE_HANDLER)) as Handler });
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "probe-bundle-"));
-    bundle = await buildProbeBundle(dir);
+    buildDir = mkdtempSync(join(tmpdir(), "probe-build-"));
+    const zipFile = join(buildDir, "probe.zip");
+    entries = await zipAssetArchive(await probeAssetArchive(join(buildDir, "bundle")), zipFile);
+    taskRoot = mkdtempSync(join(tmpdir(), "probe-task-"));
+    execFileSync("unzip", ["-q", zipFile, "-d", taskRoot], { timeout: 10_000 });
+    handlerFile = resolveHandlerFile(taskRoot, PROBE_HANDLER).file;
     agent = await startDemoAgent({ deploymentId: "bundle-agent" });
-    const registry = join(dir, "registry.json");
+    const registry = join(buildDir, "registry.json");
     writeFileSync(registry, JSON.stringify({ deployments: [{ id: "bundle-agent", port: agent.port }] }));
     router = await startRouter({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", registry: `file:${registry}`, logger: silentLogger });
     // Cloud Map also lists an id the router does not know: the probe must report it NOT_FOUND.
@@ -43,16 +64,19 @@ describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function
   });
   after(async () => {
     process.env = savedEnv;
-    await router.close();
-    await Promise.all([agent.stop(true), cloudMap.close(), cloudWatch.close()]);
-    rmSync(dir, { recursive: true, force: true });
+    await router?.close();
+    await Promise.all([agent?.stop(true), cloudMap?.close(), cloudWatch?.close()]);
+    for (const d of [buildDir, taskRoot]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
-  it("is one self-contained file: agent.proto is embedded, not read from beside it", () => {
-    assert.equal(bundle.file, join(dir, "index.js"));
-    assert.deepEqual(readdirSync(dir).filter((f) => f !== "registry.json"), ["index.js"]);
-    assert.equal(bundle.bytes, statSync(bundle.file).size);
-    assert.ok(!existsSync(join(dir, "agent.proto")));
+  it("is a zip of one self-contained file: agent.proto is embedded, and no node_modules is reachable", () => {
+    assert.deepEqual(entries, ["index.js"]);
+    assert.deepEqual(readdirSync(taskRoot), ["index.js"]);
+    assert.equal(handlerFile, join(taskRoot, "index.js"));
+    assert.ok(statSync(handlerFile).size > 0);
+    assert.ok(!existsSync(join(taskRoot, "agent.proto")));
+    assert.ok(relative(resolve(__dirname, ".."), taskRoot).startsWith(".."), "the function root must be outside the repository");
+    for (let d = taskRoot; d !== dirname(d); d = dirname(d)) assert.ok(!existsSync(join(d, "node_modules")), `${d}/node_modules is reachable`);
   });
 
   it("embeds the same AgentService definition proto-loader builds from the file", () => {
@@ -81,7 +105,7 @@ describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function
       LOG_LEVEL: "silent",
     };
     // The bundle is plain CommonJS, loaded the way the Lambda runtime loads it.
-    const mod = require(bundle.file) as { handler: Handler };
+    const mod = await load();
     const summary = await mod.handler({}, { getRemainingTimeInMillis: () => 60_000 });
     assert.deepEqual([summary.probed, summary.healthy, summary.unhealthy], [2, 1, 1]);
     assert.deepEqual(summary.results.map((r) => [r.deploymentId, r.ok, r.codeName]), [["bundle-agent", true, "OK"], ["ghost", false, "NOT_FOUND"]]);
@@ -103,7 +127,7 @@ describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function
   it("starts no probe when the Lambda's remaining time is inside the reserve, and says so in the metrics", async () => {
     // The module (and its configuration) is already loaded: the default 5 s reserve and 3 s timeout apply.
     // require returns the cached module, as a warm Lambda container would.
-    const mod = require(bundle.file) as { handler: Handler };
+    const mod = await load();
     cloudWatch.accepted.length = 0;
     const healthCalls = agent.calls.get("Health");
     const summary = await mod.handler({}, { getRemainingTimeInMillis: () => 6_000 });
@@ -127,8 +151,8 @@ describe("probe bundle (dist/probe-lambda/index.js as Lambda runs it)", function
         AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
       };
       // A fresh container: the module reads its configuration again.
-      delete require.cache[bundle.file];
-      const mod = require(bundle.file) as { handler: Handler };
+      delete require.cache[handlerFile];
+      const mod = await load();
       const summary = await mod.handler({}, { getRemainingTimeInMillis: () => 60_000 });
       assert.deepEqual([summary.probed, summary.healthy], [2, 2]);
       assert.deepEqual(recorder.seen.map((m) => m.get("authorization")), [["Bearer bundle-t0ken"], ["Bearer bundle-t0ken"]]);
