@@ -105,7 +105,9 @@ function runCopy(step: CopyStep, ctx: BuildContext, roots: string[], stageIndex:
     }
     const rel = contextRelative(source);
     const abs = path.join(ctx.dir, rel);
-    if (!fs.existsSync(abs) || !ctx.includes(rel)) throw new BuildStepError(`line ${step.line}: COPY ${source}: "/${rel}": not found in the build context ${ctx.dir}`);
+    // An excluded directory is still sent when a `!` exception re-includes something inside it.
+    const sent = fs.existsSync(abs) && (ctx.includes(rel) || (fs.statSync(abs).isDirectory() && contextFilesUnder(ctx, rel).length > 0));
+    if (!sent) throw new BuildStepError(`line ${step.line}: COPY ${source}: "/${rel}": not found in the build context ${ctx.dir}`);
     if (fs.statSync(abs).isDirectory()) {
       fs.mkdirSync(dest, { recursive: true });
       if (step.chmod !== undefined) fs.chmodSync(dest, step.chmod);
