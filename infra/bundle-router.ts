@@ -10,7 +10,8 @@ import { BUNDLED_PROTO_DIR, PROTO_INCLUDE_DIRS } from "./envoy/proto";
 
 const REPO_ROOT = path.join(__dirname, "..");
 
-export async function bundleRouter(outDir: string): Promise<{ file: string; bytes: number }> {
+/** `inputs`: the repository's own source files in the bundle (relative to the root), which router/Dockerfile must copy. */
+export async function bundleRouter(outDir: string): Promise<{ file: string; bytes: number; inputs: string[] }> {
   const file = path.join(outDir, "main.js");
   const result = await esbuild.build({
     entryPoints: [path.join(REPO_ROOT, "router", "main.ts")],
@@ -35,7 +36,11 @@ export async function bundleRouter(outDir: string): Promise<{ file: string; byte
     fs.cpSync(path.join(xdsDeps, dir), path.join(protoOut, dir), { recursive: true, filter: (src) => fs.statSync(src).isDirectory() || src.endsWith(".proto") });
   }
   fs.cpSync(path.join(path.dirname(require.resolve("protobufjs/package.json")), "google"), path.join(protoOut, "protobufjs", "google"), { recursive: true });
-  return { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? fs.statSync(file).size };
+  const inputs = Object.keys(result.metafile.inputs)
+    .map((input) => path.relative(REPO_ROOT, path.resolve(process.cwd(), input)))
+    .filter((input) => !input.split(path.sep).includes("node_modules"))
+    .sort();
+  return { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? fs.statSync(file).size, inputs };
 }
 
 if (require.main === module) {

@@ -47,7 +47,7 @@ async function waitForExit(child: ChildProcess, ms: number): Promise<number | nu
 describe("infra router image: the bundled router", function () {
   this.timeout(60000);
   let dir: string;
-  let bundle: { file: string; bytes: number };
+  let bundle: { file: string; bytes: number; inputs: string[] };
   let agent: DemoAgent;
   let router: ChildProcess | undefined;
   let stderr = "";
@@ -93,6 +93,15 @@ describe("infra router image: the bundled router", function () {
   it("is one file next to agent.proto and Envoy's protos, with no node_modules", () => {
     assert.deepEqual(fs.readdirSync(path.dirname(bundle.file)).sort(), ["agent.proto", BUNDLED_PROTO_DIR, "main.js", "main.js.map"]);
     assert.ok(bundle.bytes > 0);
+  });
+
+  it("is built only from files router/Dockerfile copies into its build stage", () => {
+    // Dockerfile COPY <src>... <dest>: a file source copies that file, a directory source its whole tree.
+    const dockerfile = fs.readFileSync(path.join(__dirname, "..", "router", "Dockerfile"), "utf8");
+    const sources = dockerfile.split("\n").filter((l) => l.startsWith("COPY ") && !l.includes("--from=")).flatMap((l) => l.split(/\s+/).slice(1, -1));
+    const copied = (file: string): boolean => sources.some((src) => file === src || file.startsWith(`${src.replace(/\/$/, "")}/`));
+    assert.ok(bundle.inputs.includes("router/main.ts") && bundle.inputs.includes("infra/shutdown.ts"), bundle.inputs.join(", "));
+    assert.deepEqual(bundle.inputs.filter((f) => !copied(f)), [], "the bundle reads these files, but the Dockerfile does not copy them");
   });
 
   it("starts from the container environment and passes the task definition's health check", () => {
