@@ -56,7 +56,7 @@ export interface ShutdownPlan {
   readonly minCallBudgetSeconds: number;
   /** ENVOY_DRAIN_SECONDS: the entrypoint keeps Envoy up this long after SIGTERM, health checks failing. */
   readonly envoyDrainSeconds: number;
-  /** Envoy's stopTimeout beyond its drain: the entrypoint's admin call (2 s timeout) and Envoy's exit. */
+  /** Envoy's stopTimeout beyond its drain: the entrypoint's admin call (3 s at most) and Envoy's exit. */
   readonly envoyStopMarginSeconds: number;
   /** ROUTER_DRAIN_MS (`pixell-a2a:routerDrainMs`). */
   readonly routerDrainMs: number;
@@ -127,7 +127,7 @@ export function shutdownProblems(plan: ShutdownPlan): string[] {
     `deregistrationDelaySeconds ${plan.deregistrationDelaySeconds} leaves calls ${budget} s after the last final GOAWAY (propagation ${plan.propagationAllowanceSeconds} + max connection duration ${plan.maxConnectionDurationSeconds} + drain timeout ${plan.drainTimeoutSeconds}); at least ${plan.minCallBudgetSeconds} s are needed`);
   need(plan.envoyDrainSeconds >= plan.nlbUnhealthyAfterSeconds,
     `envoyDrainSeconds ${plan.envoyDrainSeconds} must be at least the NLB's ${plan.nlbUnhealthyAfterSeconds} s to take a failing target out`);
-  need(plan.envoyStopMarginSeconds >= 3, `envoyStopMarginSeconds ${plan.envoyStopMarginSeconds} must cover the entrypoint's 2 s admin call and Envoy's exit (3 s or more)`);
+  need(plan.envoyStopMarginSeconds >= 4, `envoyStopMarginSeconds ${plan.envoyStopMarginSeconds} must cover the entrypoint's admin call (3 s at most) and Envoy's exit: 4 s or more`);
   need(envoyStopTimeoutSeconds(plan) <= FARGATE_MAX_STOP_TIMEOUT_SECONDS,
     `Envoy's stopTimeout ${envoyStopTimeoutSeconds(plan)} s (drain ${plan.envoyDrainSeconds} + margin ${plan.envoyStopMarginSeconds}) is above Fargate's ${FARGATE_MAX_STOP_TIMEOUT_SECONDS} s`);
   const range = routerDrainMsRange(plan);
@@ -172,4 +172,10 @@ export function shutdownTimeline(plan: ShutdownPlan): TimelineStep[] {
     { atSeconds: routerDown, what: "the router has stopped", setBy: "routerDrainMs (ROUTER_DRAIN_MS), router stopTimeout" },
     { atSeconds: parDown, what: "PAR has stopped: the task is stopped", setBy: "PAR stopTimeout" },
   ];
+}
+
+/** The timeline as the Markdown table docs/infra.md carries (a test keeps the two equal). */
+export function shutdownTimelineMarkdown(plan: ShutdownPlan): string {
+  const rows = shutdownTimeline(plan).map((s) => `| ${s.atSeconds} s | ${s.what} | ${s.setBy} |`);
+  return ["| At (worst case) | What happens | Set by |", "|---|---|---|", ...rows].join("\n");
 }
