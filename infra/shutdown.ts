@@ -21,8 +21,9 @@
  * 4. At the end of the deregistration delay the NLB resets whatever is left
  *    (`deregistration_delay.connection_termination.enabled`: "Indicates whether the load balancer
  *    terminates connections at the end of the deregistration timeout", ELB API TargetGroupAttribute).
- *    ELB completes the deregistration early once a target has no connections left, and ECS
- *    waits for that (target UNUSED) before it stops the task
+ *    ELB ends it early ("If a deregistering target has no in-flight requests and no active
+ *    connections, Elastic Load Balancing immediately completes the deregistration process",
+ *    ELB target group docs), and ECS waits for that (target UNUSED) before it stops the task
  *    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/load-balancer-connection-draining.html).
  * 5. STOPPING: SIGTERM, in reverse `dependsOn` order ("for container shutdown it is reversed",
  *    ECS ContainerDependency): Envoy first (entrypoint drains `envoyDrainSeconds`), then the router
