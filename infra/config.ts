@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AGENT_PORT_FIRST, AGENT_PORT_LAST } from "./ports";
+import { DEFAULT_ROUTER_DRAIN_MS, routerDrainMsRange } from "./shutdown";
 
 /**
  * The stack's configuration: read once, validated once, one typed object.
@@ -301,7 +302,8 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     agentPortFirst,
     agentPortLast,
     envoyMode,
-    routerDrainMs: int("routerDrainMs", 20000, 0, 110000),
+    // At least Envoy's drain, at most what Fargate's 120 s stop timeout leaves (infra/shutdown.ts).
+    routerDrainMs: int("routerDrainMs", DEFAULT_ROUTER_DRAIN_MS, routerDrainMsRange().min, routerDrainMsRange().max),
     logLevel: oneOf("logLevel", "info", LOG_LEVELS),
     logRetentionDays: ((): number => {
       const days = int("logRetentionDays", 30, 1, 3653);

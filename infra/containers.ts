@@ -2,6 +2,9 @@ import type { RouterAuthSettings } from "./caller-auth";
 import { routerAuthEnvironment } from "./caller-auth";
 import type { EnvoyMode } from "./config";
 import { A2A_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "./ports";
+import { checkedShutdownPlan, envoyStopTimeoutSeconds, routerStopTimeoutSeconds } from "./shutdown";
+
+export { routerStopTimeoutSeconds } from "./shutdown";
 
 /**
  * The task's three containers as a pure function of their inputs (serialised to the task
@@ -76,11 +79,6 @@ export const ROUTER_HEALTH_COMMAND = [
   `fetch('http://127.0.0.1:${ROUTER_ADMIN_PORT}/readyz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
 ] as const;
 
-/** Seconds ECS waits after SIGTERM before SIGKILL: the router's drain plus a margin, within Fargate's 120 s cap. */
-export function routerStopTimeoutSeconds(drainMs: number): number {
-  return Math.min(120, Math.ceil(drainMs / 1000) + 5);
-}
-
 export function routerRegistry(inputs: Pick<ContainerInputs, "cloudMapNamespace" | "cloudMapService">): string {
   return `par:http://127.0.0.1:${PAR_REST_PORT},cloudmap:${inputs.cloudMapNamespace}/${inputs.cloudMapService}`;
 }
@@ -90,7 +88,9 @@ function awslogs(inputs: ContainerInputs, group: string, prefix: string): Contai
 }
 
 export function containerDefinitions(inputs: ContainerInputs): ContainerDefinition[] {
-  const stopTimeout = routerStopTimeoutSeconds(inputs.routerDrainMs);
+  // Throws when routerDrainMs breaks the shutdown order (infra/shutdown.ts), so no such task definition is declared.
+  const plan = checkedShutdownPlan(inputs.routerDrainMs);
+  const stopTimeout = routerStopTimeoutSeconds(inputs.routerDrainMs, plan);
   const routerEnv: KeyValue[] = [
     { name: "ROUTER_LISTEN", value: `0.0.0.0:${ROUTER_PORT}` },
     { name: "ROUTER_ADMIN", value: `0.0.0.0:${ROUTER_ADMIN_PORT}` },
@@ -146,9 +146,9 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
         { containerPort: ENVOY_READY_PORT, protocol: "tcp", name: "envoy-ready" },
       ],
       // The entrypoint fails Envoy's readiness on SIGTERM, then drains this long before stopping Envoy.
-      environment: [{ name: "ENVOY_DRAIN_SECONDS", value: String(Math.ceil(inputs.routerDrainMs / 1000)) }],
+      environment: [{ name: "ENVOY_DRAIN_SECONDS", value: String(plan.envoyDrainSeconds) }],
       dependsOn: [{ containerName: "router", condition: "HEALTHY" }],
-      stopTimeout,
+      stopTimeout: envoyStopTimeoutSeconds(plan),
       ulimits: [{ name: "nofile", softLimit: 65536, hardLimit: 65536 }],
       logConfiguration: awslogs(inputs, inputs.logGroups.envoy, "envoy"),
     },

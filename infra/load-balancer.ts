@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { A2A_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, PAR_REST_PORT } from "./ports";
+import { shutdownPlan } from "./shutdown";
 
 /**
  * The NLB: A2A on 50051 (TCP, or TLS when a certificate is configured) to Envoy, and PAR's REST
@@ -12,18 +13,18 @@ import { A2A_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, PAR_REST_PORT } from "./p
 export const HEALTH_CHECK = { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2 } as const;
 
 /**
- * Seconds a deregistering target keeps its connections. ELB's default of 300 s makes every deploy
- * wait five minutes per task; Envoy and the router drain in-flight calls within ROUTER_DRAIN_MS
- * (20 s by default), so 30 s covers them with margin.
+ * Seconds a deregistering target keeps its connections, from the shutdown plan (infra/shutdown.ts):
+ * long enough for Envoy's max_connection_duration to have sent every A2A connection a GOAWAY and
+ * for the calls on it to finish. ELB ends it early once a target has no connections left.
  */
-export const DEREGISTRATION_DELAY_SECONDS = 30;
+export const DEREGISTRATION_DELAY_SECONDS = shutdownPlan().deregistrationDelaySeconds;
 
 export interface TargetGroupSpec {
   readonly port: number;
   readonly protocol: "TCP";
   readonly targetType: "ip";
   readonly deregistrationDelay: number;
-  /** Close long-lived HTTP/2 connections at the end of the delay so clients reconnect to live tasks. */
+  /** Reset what is left at the end of the delay, so a deploy never waits longer than the delay. */
   readonly connectionTermination: boolean;
   readonly preserveClientIp: "true" | "false";
   readonly healthCheck: {
@@ -44,7 +45,7 @@ function targetGroupSpec(port: number, healthPort: string, healthPath: string): 
     protocol: "TCP",
     targetType: "ip", // Fargate awsvpc tasks register by IP
     deregistrationDelay: DEREGISTRATION_DELAY_SECONDS,
-    connectionTermination: true,
+    connectionTermination: shutdownPlan().connectionTermination,
     // Off (the default for ip targets) so the tasks' security group can admit the NLB by group.
     preserveClientIp: "false",
     healthCheck: {

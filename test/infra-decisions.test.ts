@@ -80,7 +80,8 @@ describe("infra decisions: containers", () => {
   it("gives the router and Envoy time to drain before SIGKILL, within Fargate's 120 s cap", () => {
     assert.deepEqual(containerDefinitions(inputs)[2]!.environment, [{ name: "ENVOY_DRAIN_SECONDS", value: "20" }]);
     assert.equal(routerStopTimeoutSeconds(20000), 25);
-    assert.equal(routerStopTimeoutSeconds(200000), 120);
+    // Beyond the cap is refused (test/infra-shutdown.test.ts), not clamped to a stop timeout shorter than the drain.
+    assert.throws(() => containerDefinitions({ ...inputs, routerDrainMs: 200000 }), /above Fargate's 120 s/);
     assert.ok(containerDefinitions(inputs).every((c) => c.stopTimeout === 25));
   });
 

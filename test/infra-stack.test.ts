@@ -54,7 +54,7 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
 
   it("checks Envoy's readiness over HTTP for A2A and PAR's /health for REST, with short deregistration", () => {
     const a2a = run.one("aws:lb/targetGroup:TargetGroup", "a2a-a2a").inputs;
-    assert.deepEqual([a2a.port, a2a.protocol, a2a.targetType, a2a.deregistrationDelay], [50051, "TCP", "ip", 30]);
+    assert.deepEqual([a2a.port, a2a.protocol, a2a.targetType, a2a.deregistrationDelay, a2a.connectionTermination], [50051, "TCP", "ip", 120, true]);
     assert.deepEqual([a2a.healthCheck.protocol, a2a.healthCheck.port, a2a.healthCheck.path, a2a.healthCheck.matcher], ["HTTP", "15021", "/ready", "200"]);
     assert.deepEqual([a2a.healthCheck.interval, a2a.healthCheck.healthyThreshold, a2a.healthCheck.unhealthyThreshold], [10, 2, 2]);
     const rest = run.one("aws:lb/targetGroup:TargetGroup", "a2a-rest").inputs;

@@ -11,6 +11,7 @@ import {
   A2A_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT,
 } from "../ports";
 import { isValidDeploymentId, type DeploymentRecord, type Target } from "../../router/registry/types";
+import { shutdownPlan } from "../shutdown";
 import type {
   Bootstrap, CircuitBreakerThresholds, Cluster, ClusterLoadAssignment, ConfigSource, Duration, Filter, HealthCheck,
   Listener, Route, RouteAction, RouteConfiguration, SocketAddress, TypedConfig,
@@ -67,6 +68,15 @@ export interface EnvoyConfigInput {
   readonly connectTimeout: Duration;
   /** HTTP/2 PING interval on client connections: keeps quiet long calls alive through the NLB's 350 s idle timeout. */
   readonly keepaliveInterval: Duration;
+  /**
+   * A2A connections get a GOAWAY this long after they open, idle or not: the only thing that
+   * reaches an idle connection before a deploy's NLB reset (infra/shutdown.ts).
+   */
+  readonly maxConnectionDuration: Duration;
+  /** First to final GOAWAY on a draining connection (HCM `drain_timeout`). */
+  readonly drainTimeout: Duration;
+  /** HTTP/2 PING on upstream connections (router, agents): a peer gone without a FIN is noticed within interval + timeout. */
+  readonly upstreamKeepalive: { readonly interval: Duration; readonly timeout: Duration };
   readonly circuitBreakers: CircuitBreakerLimits;
   readonly routerHealthCheck: RouterHealthCheck;
   /** Envoy's node id and cluster, sent to the xDS server. */
@@ -84,8 +94,13 @@ export const DEFAULT_ENVOY_INPUT: EnvoyConfigInput = {
   routerAdminPort: ROUTER_ADMIN_PORT,
   xdsPort: XDS_PORT,
   streamIdleTimeout: "3600s",
-  connectTimeout: "1s",
+  // Loopback connects finish in the kernel; only a full accept backlog (a wedged agent) holds one up.
+  connectTimeout: "2s",
   keepaliveInterval: "60s",
+  maxConnectionDuration: `${shutdownPlan().maxConnectionDurationSeconds}s`,
+  drainTimeout: `${shutdownPlan().drainTimeoutSeconds}s`,
+  // A dead peer is noticed in 30 s at most, instead of hanging new streams until stream_idle_timeout (1 h).
+  upstreamKeepalive: { interval: "20s", timeout: "10s" },
   circuitBreakers: { maxConnections: 4096, maxPendingRequests: 4096, maxRequests: 16384, maxRetries: 3 },
   routerHealthCheck: { interval: "5s", timeout: "2s", unhealthyThreshold: 2, healthyThreshold: 1 },
   nodeId: "pixell-a2a-envoy",
@@ -109,7 +124,27 @@ export function validateEnvoyInput(input: EnvoyConfigInput): string[] {
   for (const [name, value] of Object.entries(input.circuitBreakers)) {
     if (!Number.isInteger(value) || value < 1) problems.push(`circuitBreakers.${name} ${value} must be a positive integer`);
   }
+  const routerProblem = routerHostProblem(input.router.host);
+  if (routerProblem !== undefined) problems.push(routerProblem);
+  if (durationSeconds(input.drainTimeout) >= durationSeconds(input.maxConnectionDuration)) {
+    problems.push(`drainTimeout ${input.drainTimeout} must be below maxConnectionDuration ${input.maxConnectionDuration}`);
+  }
   return problems;
+}
+
+/**
+ * Envoy takes only IP literals for STATIC and EDS endpoints (a host name there is rejected, and
+ * with it the whole update), so the router's address must be one.
+ */
+export function routerHostProblem(host: string): string | undefined {
+  if (isIP(host) !== 0) return undefined;
+  return `router.host ${JSON.stringify(host)} is not an IP address: Envoy's endpoints take IP literals only. `
+    + "Set it to the router's IP (127.0.0.1 inside the task); for the router's xDS server, make the router listen on an IP "
+    + "(ROUTER_LISTEN / --listen, e.g. 0.0.0.0:50052 or 127.0.0.1:50052)";
+}
+
+function durationSeconds(d: Duration): number {
+  return Number(d.slice(0, -1));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,6 +153,16 @@ export function validateEnvoyInput(input: EnvoyConfigInput): string[] {
 const ROUTER_FILTER: Filter = {
   name: "envoy.filters.http.router",
   typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
+};
+
+/**
+ * The A2A listener's router filter: adds no `x-envoy-*` headers of its own to requests (agents)
+ * or responses (callers). This does not strip headers a caller sends: that is the connection
+ * manager's sanitizing of external requests (see `buildListener`).
+ */
+const EDGE_ROUTER_FILTER: Filter = {
+  name: "envoy.filters.http.router",
+  typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router", suppress_envoy_headers: true },
 };
 
 const ADS: ConfigSource = { ads: {}, resource_api_version: "V3" };
@@ -144,20 +189,38 @@ export const ACCESS_LOG_FORMAT: Readonly<Record<string, string>> = {
   downstream_remote_address: "%DOWNSTREAM_REMOTE_ADDRESS%",
 };
 
+/** Set by the router only (router/auth/forward.ts): in Option B Envoy routes around the router, so Envoy drops a caller's. */
+export const CALLER_HEADER = "x-pixell-caller";
+
 /**
- * Headers that would let a caller change Envoy's behaviour per call: retries (never for
- * non-idempotent Invoke) and timeouts. Stripped before routing.
+ * Removed from every request by the route configuration (`request_headers_to_remove`): the
+ * caller-set `x-pixell-caller`, and the headers that would let a caller switch on retries (never
+ * for non-idempotent Invoke) or change timeouts. Envoy itself already strips the `x-envoy-*` ones
+ * from external requests (`buildListener`); this list is the second line, and the only one for
+ * the retry headers Envoy does not sanitize (`x-envoy-retriable-*`). Route-level removal runs
+ * when the router filter finalizes the request: after it has read the timeout headers, before it
+ * reads the retry ones (Envoy's router.cc: `finalTimeout`, then `finalizeRequestHeaders`, then
+ * `createRetryState`).
  */
 export const STRIPPED_REQUEST_HEADERS = [
+  CALLER_HEADER,
   "x-envoy-retry-on", "x-envoy-retry-grpc-on", "x-envoy-max-retries", "x-envoy-retriable-status-codes",
   "x-envoy-retriable-header-names", "x-envoy-upstream-rq-timeout-ms", "x-envoy-upstream-rq-per-try-timeout-ms",
-  "x-envoy-expected-rq-timeout-ms", "x-envoy-hedge-on-per-try-timeout",
+  "x-envoy-expected-rq-timeout-ms", "x-envoy-hedge-on-per-try-timeout", "x-envoy-upstream-alt-stat-name",
+  "x-envoy-upstream-stream-duration-ms", "x-envoy-upstream-rq-timeout-alt-response",
 ] as const;
 
-function http2ProtocolOptions(): TypedConfig {
+/**
+ * HTTP/2 upstream with PING keepalive (`KeepaliveSettings`, config/core/v3/protocol.proto): without
+ * it a pooled connection to a peer that vanished without a FIN takes new streams that hang until
+ * `stream_idle_timeout`. Envoy aborts the connection when a PING goes unanswered for `timeout`.
+ */
+function http2ProtocolOptions(keepalive?: EnvoyConfigInput["upstreamKeepalive"]): TypedConfig {
   return {
     "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-    explicit_http_config: { http2_protocol_options: {} },
+    explicit_http_config: {
+      http2_protocol_options: keepalive ? { connection_keepalive: { interval: keepalive.interval, timeout: keepalive.timeout } } : {},
+    },
   };
 }
 
@@ -232,7 +295,28 @@ export interface HttpConnectionManagerOptions {
   readonly codec?: "HTTP2";
   /** HTTP filters before the router filter. */
   readonly filters?: readonly Filter[];
+  /** Every connection drains (GOAWAY) this long after it opened (`common_http_protocol_options.max_connection_duration`). */
+  readonly maxConnectionDuration?: Duration;
+  readonly drainTimeout?: Duration;
+  /**
+   * The listener faces untrusted callers: trust the peer address, not `x-forwarded-for`, and count
+   * only loopback as internal, so every request from the NLB is external and Envoy sanitizes it.
+   */
+  readonly edge?: boolean;
 }
+
+/**
+ * Only loopback is internal. Envoy's default (no `internal_address_config`) treats RFC 1918
+ * addresses as internal ("If unset, then RFC1918 / RFC4193 IP addresses will be considered
+ * internal", http_connection_manager.proto), and every A2A connection comes from the NLB's
+ * private address (client IP preservation is off), so callers' `x-envoy-*` headers would pass
+ * unsanitized (Envoy's CVE-2024-45806; Envoy's header_sanitizing docs list what it strips from
+ * external requests).
+ */
+export const INTERNAL_ADDRESSES = [
+  { address_prefix: "127.0.0.1", prefix_len: 32 },
+  { address_prefix: "::1", prefix_len: 128 },
+] as const;
 
 export function buildHttpConnectionManager(opts: HttpConnectionManagerOptions): TypedConfig {
   const routeSpecifier = "inline" in opts.routes
@@ -243,8 +327,13 @@ export function buildHttpConnectionManager(opts: HttpConnectionManagerOptions): 
     stat_prefix: opts.statPrefix,
     ...(opts.codec ? { codec_type: opts.codec } : {}),
     ...routeSpecifier,
-    http_filters: [...(opts.filters ?? []), ROUTER_FILTER],
+    http_filters: [...(opts.filters ?? []), opts.edge ? EDGE_ROUTER_FILTER : ROUTER_FILTER],
     ...(opts.streamIdleTimeout ? { stream_idle_timeout: opts.streamIdleTimeout } : {}),
+    ...(opts.maxConnectionDuration ? { common_http_protocol_options: { max_connection_duration: opts.maxConnectionDuration } } : {}),
+    ...(opts.drainTimeout ? { drain_timeout: opts.drainTimeout } : {}),
+    ...(opts.edge
+      ? { use_remote_address: true, internal_address_config: { cidr_ranges: INTERNAL_ADDRESSES.map((r) => ({ ...r })) } }
+      : {}),
     ...(opts.keepaliveInterval
       ? {
         http2_protocol_options: {
@@ -270,13 +359,19 @@ export function buildHttpConnectionManager(opts: HttpConnectionManagerOptions): 
   };
 }
 
-/** Envoy's A2A socket listener: gRPC over cleartext HTTP/2 from the NLB. */
-export function buildListener(input: Pick<EnvoyConfigInput, "listenPort" | "streamIdleTimeout" | "keepaliveInterval">, routes: HttpConnectionManagerOptions["routes"], name: string = A2A_LISTENER): Listener {
+/**
+ * Envoy's A2A socket listener: gRPC over cleartext HTTP/2 from the NLB, an edge listener (see
+ * `HttpConnectionManagerOptions.edge`), every connection drained after `maxConnectionDuration`.
+ */
+export function buildListener(input: Pick<EnvoyConfigInput, "listenPort" | "streamIdleTimeout" | "keepaliveInterval" | "maxConnectionDuration" | "drainTimeout">, routes: HttpConnectionManagerOptions["routes"], name: string = A2A_LISTENER): Listener {
   const hcm = buildHttpConnectionManager({
     statPrefix: "a2a",
     routes,
     streamIdleTimeout: input.streamIdleTimeout,
     keepaliveInterval: input.keepaliveInterval,
+    maxConnectionDuration: input.maxConnectionDuration,
+    drainTimeout: input.drainTimeout,
+    edge: true,
     accessLog: true,
     codec: "HTTP2",
   });
@@ -298,7 +393,7 @@ export function buildApiListener(name: string = DEFAULT_API_LISTENER, routeConfi
  * check to the admin port; `HealthCheck.alt_port` is "not implemented" in Envoy's v3 API).
  * `STATIC` in the bootstrap; `EDS` over xDS (gRPC clients only accept EDS clusters).
  */
-export function buildRouterCluster(input: Pick<EnvoyConfigInput, "router" | "routerAdminPort" | "connectTimeout" | "circuitBreakers" | "routerHealthCheck">, discovery: "STATIC" | "EDS"): Cluster {
+export function buildRouterCluster(input: Pick<EnvoyConfigInput, "router" | "routerAdminPort" | "connectTimeout" | "circuitBreakers" | "routerHealthCheck" | "upstreamKeepalive">, discovery: "STATIC" | "EDS"): Cluster {
   const hc = input.routerHealthCheck;
   const healthCheck: HealthCheck = {
     timeout: hc.timeout,
@@ -317,7 +412,7 @@ export function buildRouterCluster(input: Pick<EnvoyConfigInput, "router" | "rou
     ...(discovery === "STATIC"
       ? { load_assignment: routerLoadAssignment(input) }
       : { eds_cluster_config: { eds_config: ADS } }),
-    typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": http2ProtocolOptions() },
+    typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": http2ProtocolOptions(input.upstreamKeepalive) },
     circuit_breakers: circuitBreakers(input.circuitBreakers),
     health_checks: [healthCheck],
   };
@@ -343,7 +438,7 @@ function routerLoadAssignment(input: Pick<EnvoyConfigInput, "router" | "routerAd
  * clusters are not health-checked by Envoy: the router and the probe own agent health, and
  * a dead agent answers UNAVAILABLE straight away.
  */
-export function buildClusters(deployments: readonly DeploymentRecord[], input: Pick<EnvoyConfigInput, "router" | "routerAdminPort" | "connectTimeout" | "circuitBreakers" | "routerHealthCheck"> = DEFAULT_ENVOY_INPUT): Cluster[] {
+export function buildClusters(deployments: readonly DeploymentRecord[], input: Pick<EnvoyConfigInput, "router" | "routerAdminPort" | "connectTimeout" | "circuitBreakers" | "routerHealthCheck" | "upstreamKeepalive"> = DEFAULT_ENVOY_INPUT): Cluster[] {
   return [
     buildRouterCluster(input, "EDS"),
     ...routableDeployments(deployments).map((d): Cluster => ({
@@ -352,7 +447,7 @@ export function buildClusters(deployments: readonly DeploymentRecord[], input: P
       connect_timeout: input.connectTimeout,
       lb_policy: "ROUND_ROBIN",
       eds_cluster_config: { eds_config: ADS },
-      typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": http2ProtocolOptions() },
+      typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": http2ProtocolOptions(input.upstreamKeepalive) },
       circuit_breakers: circuitBreakers(input.circuitBreakers),
     })),
   ];
@@ -478,6 +573,8 @@ export interface XdsSnapshotOptions {
 /** Everything the xDS server serves for a list of deployments. */
 export function buildXdsSnapshot(deployments: readonly DeploymentRecord[], opts: XdsSnapshotOptions = {}): XdsSnapshot {
   const input = opts.envoy ?? DEFAULT_ENVOY_INPUT;
+  const routerProblem = routerHostProblem(input.router.host);
+  if (routerProblem !== undefined) throw new Error(`invalid Envoy config input: ${routerProblem}`);
   const routed = routableDeployments(deployments);
   const routedIds = new Set(routed.map((d) => d.id));
   const withLingering = [...routed, ...(opts.lingering ?? []).filter((d) => !routedIds.has(d.id))];

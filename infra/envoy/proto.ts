@@ -164,9 +164,10 @@ class Checker {
     for (const field of type.fieldsArray) {
       const rules = validateRules(field);
       const present = value[field.name] !== undefined && value[field.name] !== null;
-      const msgRules = rules.message;
+      // `message.required`, and the well-known types' own `required` (e.g. KeepaliveSettings.timeout's `duration.required`).
+      const required = [rules.message, rules.duration, rules.timestamp, rules.any].some((r) => isObject(r) && r.required === true);
       // Rules on a oneof member only apply when that member is the one set.
-      if (!present && !field.partOf && isObject(msgRules) && msgRules.required === true) {
+      if (!present && !field.partOf && required) {
         this.problems.push(`${at ? `${at}.` : ""}${field.name}: required in ${name}`);
       }
       if (present) this.rules(value[field.name], rules, `${at ? `${at}.` : ""}${field.name}`);
