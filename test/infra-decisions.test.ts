@@ -94,7 +94,7 @@ describe("infra decisions: containers", () => {
 });
 
 describe("infra decisions: IAM", () => {
-  const names = { namespaceName: "ns.local", serviceName: "agents", serviceArn: "arn:aws:servicediscovery:us-east-2:123456789012:service/srv-1", hostedZoneId: "Z1" };
+  const names = { namespaceName: "ns.local", serviceName: "agents", serviceArn: "arn:aws:servicediscovery:us-east-2:123456789012:service/srv-1", namespaceArn: "arn:aws:servicediscovery:us-east-2:123456789012:namespace/ns-1", hostedZoneId: "Z1" };
 
   it("scopes PAR's registration to the service and the router's discovery to the names", () => {
     const doc = taskRolePolicy(names);
