@@ -158,15 +158,16 @@ export function probeRolePolicy(input: ProbePolicyInput): PolicyDocument {
     const { partition, region, account } = arnScope(input.serviceArn);
     const ec2 = (type: string): string => `arn:${partition}:ec2:${region}:${account}:${type}/*`;
     statements.push({
-      Sid: "VpcNetworkInterfaces",
+      // Creating an interface is authorized on the interface, its subnet and its security groups.
+      Sid: "VpcCreateNetworkInterfaces",
       Effect: "Allow",
-      Action: [
-        "ec2:CreateNetworkInterface",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
-      ],
+      Action: ["ec2:CreateNetworkInterface"],
       Resource: [ec2("network-interface"), ec2("subnet"), ec2("security-group")],
+    }, {
+      Sid: "VpcManageNetworkInterfaces",
+      Effect: "Allow",
+      Action: ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+      Resource: ec2("network-interface"),
     }, {
       Sid: "VpcDescribe",
       Effect: "Allow",
