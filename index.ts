@@ -67,6 +67,7 @@ const cloudMap = {
   serviceName: discovery.serviceName,
   serviceId: discovery.service.id,
   serviceArn: discovery.service.arn,
+  namespaceArn: discovery.namespace.arn,
   hostedZoneId: discovery.namespace.hostedZone,
 };
 

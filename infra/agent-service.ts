@@ -38,6 +38,7 @@ export interface AgentServiceArgs {
     readonly namespaceName: string;
     readonly serviceName: string;
     readonly serviceArn: pulumi.Input<string>;
+    readonly namespaceArn: pulumi.Input<string>;
     readonly hostedZoneId: pulumi.Input<string>;
   };
   /** Resources the service must wait for (the listeners: a target group must be attached first). */
@@ -85,9 +86,9 @@ export class AgentService extends pulumi.ComponentResource {
     }, parent);
     const taskPolicy = new aws.iam.RolePolicy(`${name}-task`, {
       role: taskRole.id,
-      policy: pulumi.all([args.cloudMap.serviceArn, args.cloudMap.hostedZoneId, resolvedAuth]).apply(([serviceArn, hostedZoneId, auth]) =>
+      policy: pulumi.all([args.cloudMap.serviceArn, args.cloudMap.namespaceArn, args.cloudMap.hostedZoneId, resolvedAuth]).apply(([serviceArn, namespaceArn, hostedZoneId, auth]) =>
         JSON.stringify(taskRolePolicy(
-          { namespaceName: args.cloudMap.namespaceName, serviceName: args.cloudMap.serviceName, serviceArn, hostedZoneId },
+          { namespaceName: args.cloudMap.namespaceName, serviceName: args.cloudMap.serviceName, serviceArn, namespaceArn, hostedZoneId },
           auth.mode === "bearer" ? auth.tokensSecretArn : undefined,
         ))),
     }, parent);

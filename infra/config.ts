@@ -1,6 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AGENT_PORT_FIRST, AGENT_PORT_LAST } from "./ports";
 import { DEFAULT_ROUTER_DRAIN_MS, routerDrainMsRange } from "./shutdown";
+import { agentPortRangeProblem, certificateArnProblem, secretArnProblem, stackNameProblems } from "./config-checks";
+import { probeScheduleProblem } from "./alarm-periods";
+import { SCHEDULE_ACCEPTED } from "./schedule";
 
 /**
  * The stack's configuration: read once, validated once, one typed object.
@@ -144,12 +147,8 @@ const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
-// The complete ARN, with the 6-character suffix Secrets Manager appends: IAM grants on exactly this string.
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 // The router's ROUTER_AUTH_ALLOW_CLAIM rule (router/auth/config.ts).
 const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
-const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
 // A container image reference: [registry/]repository[:tag][@digest], no spaces.
 const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
@@ -264,7 +263,8 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
 
   const agentPortFirst = int("agentPortFirst", AGENT_PORT_FIRST, 1024, 65535);
   const agentPortLast = int("agentPortLast", AGENT_PORT_LAST, 1024, 65535);
-  if (agentPortLast < agentPortFirst) bad("agentPortLast", String(agentPortLast), `a port not below agentPortFirst (${agentPortFirst})`);
+  const portProblem = agentPortRangeProblem(agentPortFirst, agentPortLast);
+  if (portProblem !== undefined) bad("agentPortLast", String(agentPortLast), portProblem);
 
   const probeTimeoutMs = int("probeTimeoutMs", 3000, 100, 60000);
   const probeLambdaTimeoutSeconds = int("probeLambdaTimeoutSeconds", 30, 3, 900);
@@ -273,7 +273,9 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     bad("probeLambdaTimeoutSeconds", String(probeLambdaTimeoutSeconds), `at least ${Math.ceil((probeTimeoutMs + PROBE_RESERVE_MS + 1000) / 1000)} s: probeTimeoutMs (${probeTimeoutMs} ms) plus the probe's 5 s reserved for metrics plus 1 s`);
   }
 
-  const tlsCertificateArn = matching("tlsCertificateArn", ACM_ARN, "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<id>");
+  const tlsCertificateArn = str("tlsCertificateArn");
+  const certificateProblem = tlsCertificateArn === undefined ? undefined : certificateArnProblem(tlsCertificateArn, region);
+  if (certificateProblem !== undefined) bad("tlsCertificateArn", tlsCertificateArn!, certificateProblem);
   const requireTls = bool("requireTls", false);
   const a2aDomainName = matching("a2aDomainName", DNS_NAME, "a lower-case DNS name on the certificate, e.g. a2a.example.com");
   if (a2aDomainName !== undefined && tlsCertificateArn === undefined) {
@@ -313,7 +315,12 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     healthCheckGracePeriodSeconds: int("healthCheckGracePeriodSeconds", 120, 0, 2147483647),
     cloudMapNamespace: matching("cloudMapNamespace", DNS_NAME, "a lower-case DNS name such as pixell-runtime.local", "pixell-runtime.local")!,
     cloudMapService: matching("cloudMapService", SERVICE_NAME, "a lower-case DNS label such as agents", "agents")!,
-    probeSchedule: matching("probeSchedule", SCHEDULE, "an EventBridge schedule: rate(1 minute), rate(5 minutes) or cron(...)", "rate(1 minute)")!,
+    probeSchedule: ((): string => {
+      const schedule = str("probeSchedule") ?? "rate(1 minute)";
+      const problem = probeScheduleProblem(schedule);
+      if (problem !== undefined) bad("probeSchedule", schedule, `${SCHEDULE_ACCEPTED} (${problem})`);
+      return schedule;
+    })(),
     probeTimeoutMs,
     probeConcurrency: int("probeConcurrency", 64, 1, 1024),
     probeLambdaTimeoutSeconds,
@@ -342,12 +349,8 @@ function parseCallerAuth(region: string, envoyMode: EnvoyMode, problems: string[
   const secretArn = (key: string): string | undefined => {
     const v = h.str(key);
     if (v === undefined) return undefined;
-    const m = SECRET_ARN.exec(v);
-    if (!m) {
-      h.bad(key, v, "the complete ARN of a Secrets Manager secret, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters> (`aws secretsmanager describe-secret --secret-id NAME --query ARN` prints it); IAM grants on exactly this ARN");
-    } else if (m[1] !== region) {
-      h.bad(key, v, `a secret in the stack's region ${region} (the router and the probe read it with a client of that region)`);
-    }
+    const problem = secretArnProblem(v, region);
+    if (problem !== undefined) h.bad(key, v, problem);
     return v;
   };
   const misplaced = (keys: readonly string[], why: string): void => {
@@ -416,6 +419,8 @@ export function loadStackConfig(): StackConfig {
   for (const key of CONFIG_KEYS) raw[key] = stackConfig.get(key);
   const unknown = unknownKeys(Object.keys(rawProjectConfig()));
   if (unknown.length > 0) throw new ConfigError(unknown.map((k) => `pixell-a2a:${k} is not a key this stack reads (a typo?): known keys are ${CONFIG_KEYS.join(", ")}`));
+  const names = stackNameProblems(pulumi.getProject(), pulumi.getStack());
+  if (names.length > 0) throw new ConfigError(names);
   return parseStackConfig(raw, new pulumi.Config("aws").get("region") ?? DEFAULT_REGION);
 }
 

@@ -33,20 +33,23 @@ export interface CloudMapNames {
   readonly namespaceName: string;
   readonly serviceName: string;
   readonly serviceArn: string;
+  /** The private DNS namespace's ARN: DiscoverInstances and GetOperation are authorized on it. */
+  readonly namespaceArn: string;
   /** Route 53 hosted zone id behind the private DNS namespace (RegisterInstance writes its records). */
   readonly hostedZoneId: string;
 }
 
 /**
- * DiscoverInstances(Revision) have no resource type: they are scoped by namespace and service name
- * conditions. The router polls the revision and fetches the list only when it moved.
+ * DiscoverInstances(Revision) are authorized on the namespace and the service (both required resource
+ * types in the Service Authorization Reference) and keep the name conditions as a second fence.
+ * The router polls the revision and fetches the list only when it moved.
  */
-function discoverStatement(sid: string, names: Pick<CloudMapNames, "namespaceName" | "serviceName">, withRevision: boolean): Statement {
+function discoverStatement(sid: string, names: Pick<CloudMapNames, "namespaceName" | "serviceName" | "namespaceArn" | "serviceArn">, withRevision: boolean): Statement {
   return {
     Sid: sid,
     Effect: "Allow",
     Action: withRevision ? ["servicediscovery:DiscoverInstances", "servicediscovery:DiscoverInstancesRevision"] : ["servicediscovery:DiscoverInstances"],
-    Resource: "*",
+    Resource: [names.namespaceArn, names.serviceArn],
     Condition: {
       StringEquals: {
         "servicediscovery:NamespaceName": names.namespaceName,
@@ -54,6 +57,13 @@ function discoverStatement(sid: string, names: Pick<CloudMapNames, "namespaceNam
       },
     },
   };
+}
+
+/** `arn:<partition>:<service>:<region>:<account>:...` -> its partition, region and account. */
+export function arnScope(arn: string): { partition: string; region: string; account: string } {
+  const [prefix, partition, , region, account] = arn.split(":");
+  if (prefix !== "arn" || !partition || !region || !account) throw new Error(`not a regional ARN: ${arn}`);
+  return { partition, region, account };
 }
 
 /**
@@ -86,11 +96,12 @@ export function taskRolePolicy(names: CloudMapNames, authTokensSecretArn?: strin
         Resource: names.serviceArn,
       },
       {
-        // Register/DeregisterInstance are asynchronous; their operation ids have no ARN.
+        // Register/DeregisterInstance are asynchronous: GetOperation is authorized on the namespace
+        // (required) and the service (optional) the operation belongs to.
         Sid: "ParFollowsRegistrationOperations",
         Effect: "Allow",
         Action: ["servicediscovery:GetOperation"],
-        Resource: "*",
+        Resource: [names.namespaceArn, names.serviceArn],
       },
       {
         Sid: "CloudMapWritesAgentDnsRecords",
@@ -142,18 +153,25 @@ export function probeRolePolicy(input: ProbePolicyInput): PolicyDocument {
   ];
   if (input.authTokenSecretArn !== undefined) statements.push(readSecretStatement("ReadProbeToken", input.authTokenSecretArn));
   if (input.inVpc) {
+    // What AWSLambdaVPCAccessExecutionRole grants, scoped to the stack's account and region where the
+    // action takes a resource; the Describe actions take "*" only.
+    const { partition, region, account } = arnScope(input.serviceArn);
+    const ec2 = (type: string): string => `arn:${partition}:ec2:${region}:${account}:${type}/*`;
     statements.push({
-      // What AWSLambdaVPCAccessExecutionRole grants; these EC2 actions do not support resource scoping.
-      Sid: "VpcNetworkInterfaces",
+      // Creating an interface is authorized on the interface, its subnet and its security groups.
+      Sid: "VpcCreateNetworkInterfaces",
       Effect: "Allow",
-      Action: [
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeSubnets",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
-      ],
+      Action: ["ec2:CreateNetworkInterface"],
+      Resource: [ec2("network-interface"), ec2("subnet"), ec2("security-group")],
+    }, {
+      Sid: "VpcManageNetworkInterfaces",
+      Effect: "Allow",
+      Action: ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+      Resource: ec2("network-interface"),
+    }, {
+      Sid: "VpcDescribe",
+      Effect: "Allow",
+      Action: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
       Resource: "*",
     });
   }

@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { probeAlarmPeriods, PROBE_ALARM_RUNS } from "./alarm-periods";
+import { parseSchedule } from "./schedule";
 
 /**
  * What wakes someone up and what they look at then: alarms and the dashboard as pure functions
@@ -18,14 +20,6 @@ export const PROBE_METRICS = {
   unhealthy: "DeploymentsUnhealthy",
   discoveryErrors: "DiscoveryErrors",
 } as const;
-
-/** Seconds between scheduled runs for `rate(...)`; cron schedules are treated as hourly at most. */
-export function scheduleIntervalSeconds(schedule: string): number {
-  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(schedule);
-  if (!m) return 3600;
-  const unit = m[2]!.startsWith("minute") ? 60 : m[2]!.startsWith("hour") ? 3600 : 86400;
-  return Number(m[1]) * unit;
-}
 
 export interface AlarmIds<T> {
   /** NLB ARN suffix (`net/name/id`): the LoadBalancer dimension. */
@@ -56,8 +50,10 @@ export interface AlarmSpec<T> {
  * does not page anyone; no probe data for three scheduled runs fires "no data" (missing is breaching).
  */
 export function alarmDefinitions<T>(ids: AlarmIds<T>, probeSchedule: string): AlarmSpec<T>[] {
-  const interval = Math.max(60, Math.ceil(scheduleIntervalSeconds(probeSchedule) / 60) * 60);
-  const noDataPeriod = Math.min(interval * 3, 86400);
+  const parsed = parseSchedule(probeSchedule);
+  // parseStackConfig refuses a bad schedule first; this only guards a direct caller.
+  if (!parsed.ok) throw new Error(`probe schedule ${JSON.stringify(probeSchedule)} is not valid: ${parsed.reason}`);
+  const { run: interval, noData: noDataPeriod } = probeAlarmPeriods(parsed.schedule);
   return [
     {
       key: "deployment-unhealthy",
@@ -66,7 +62,7 @@ export function alarmDefinitions<T>(ids: AlarmIds<T>, probeSchedule: string): Al
       metricName: PROBE_METRICS.unhealthy,
       statistic: "Maximum",
       period: interval,
-      evaluationPeriods: 3,
+      evaluationPeriods: PROBE_ALARM_RUNS,
       datapointsToAlarm: 2,
       comparisonOperator: "GreaterThanThreshold",
       threshold: 0,
@@ -107,7 +103,7 @@ export function alarmDefinitions<T>(ids: AlarmIds<T>, probeSchedule: string): Al
       dimensions: { FunctionName: ids.probeFunctionName },
       statistic: "Sum",
       period: interval,
-      evaluationPeriods: 3,
+      evaluationPeriods: PROBE_ALARM_RUNS,
       datapointsToAlarm: 2,
       comparisonOperator: "GreaterThanThreshold",
       threshold: 0,

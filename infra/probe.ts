@@ -51,6 +51,7 @@ export interface ProbeArgs {
     readonly serviceName: string;
     readonly serviceId: pulumi.Input<string>;
     readonly serviceArn: pulumi.Input<string>;
+    readonly namespaceArn: pulumi.Input<string>;
   };
   readonly metricsNamespace: string;
   readonly schedule: string;
@@ -88,11 +89,12 @@ export class Probe extends pulumi.ComponentResource {
     }, parent);
     const policy = new aws.iam.RolePolicy(`${name}-policy`, {
       role: role.id,
-      policy: pulumi.all([args.cloudMap.serviceArn, this.logGroup.arn, args.authTokenSecretArn]).apply(([serviceArn, logGroupArn, authTokenSecretArn]) =>
+      policy: pulumi.all([args.cloudMap.serviceArn, args.cloudMap.namespaceArn, this.logGroup.arn, args.authTokenSecretArn]).apply(([serviceArn, namespaceArn, logGroupArn, authTokenSecretArn]) =>
         JSON.stringify(probeRolePolicy({
           namespaceName: args.cloudMap.namespaceName,
           serviceName: args.cloudMap.serviceName,
           serviceArn,
+          namespaceArn,
           metricsNamespace: args.metricsNamespace,
           logGroupArn,
           inVpc: args.vpc !== undefined,

@@ -65,7 +65,7 @@ export function securityGroupRules(input: SecurityRulesInput): Record<GroupName,
       ],
       // Agents call arbitrary external APIs and the containers pull from ECR and write to
       // CloudWatch and Cloud Map: egress stays open; ingress is where the boundary is.
-      egress: [{ description: "all outbound (ECR, CloudWatch, Cloud Map, agents' external APIs)", protocol: "-1", fromPort: 0, toPort: 0, peer: { cidr: "0.0.0.0/0" } }],
+      egress: [{ description: "all outbound (ECR, CloudWatch, Cloud Map, external APIs the agents call)", protocol: "-1", fromPort: 0, toPort: 0, peer: { cidr: "0.0.0.0/0" } }],
     },
     probe: {
       ingress: [],

@@ -155,7 +155,7 @@ describe("infra auth: router environment, IAM and probe environment (pure)", () 
   });
 
   it("grants GetSecretValue on exactly the named secret, and nothing when no secret is used", () => {
-    const names = { namespaceName: "pixell-runtime.local", serviceName: "agents", serviceArn: "arn:aws:servicediscovery:us-east-2:123456789012:service/srv-1", hostedZoneId: "Z1" };
+    const names = { namespaceName: "pixell-runtime.local", serviceName: "agents", serviceArn: "arn:aws:servicediscovery:us-east-2:123456789012:service/srv-1", namespaceArn: "arn:aws:servicediscovery:us-east-2:123456789012:namespace/ns-1", hostedZoneId: "Z1" };
     const reads = (doc: { Statement: readonly { Action: readonly string[]; Resource: unknown }[] }) => doc.Statement.filter((s) => s.Action.some((a) => a.startsWith("secretsmanager:")));
     assert.deepEqual(reads(taskRolePolicy(names)), []);
     assert.deepEqual(reads(taskRolePolicy(names, TOKENS_ARN)), [{ Sid: "RouterReadsCallerTokens", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: TOKENS_ARN }]);
@@ -196,8 +196,8 @@ const asStackResources = (run: ProgramRun): StackResource[] =>
 describe("infra auth: the stack under mocks", function () {
   this.timeout(60000);
   const base = loadStackConfigFile();
-  const MOCK_ROUTER_SECRET = "arn:aws:mock:us-east-2:123456789012:secret/a2a-router-tokens";
-  const MOCK_PROBE_SECRET = "arn:aws:mock:us-east-2:123456789012:secret/a2a-probe-token";
+  const MOCK_ROUTER_SECRET = "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell-a2a/dev/router-tokens-AbCdEf";
+  const MOCK_PROBE_SECRET = "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell-a2a/dev/probe-token-AbCdEf";
 
   it("off (Pulumi.dev.yaml as is): no secrets, no ROUTER_AUTH keys, no secret access, no probe token", async () => {
     const run = await runProgram(base);

@@ -1,5 +1,7 @@
 import { strict as assert } from "node:assert";
 import { ConfigError, fargateMemoryOptions, isCidr, parseStackConfig, unknownKeys, type RawConfig } from "../infra/config";
+import { stackNameProblems } from "../infra/config-checks";
+import { cronRunsOn, longestGapSeconds, parseSchedule, type CronSchedule } from "../infra/schedule";
 
 const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2" };
 
@@ -117,5 +119,132 @@ describe("infra config: helpers", () => {
 
   it("lists keys it does not read", () => {
     assert.deepEqual(unknownKeys(["cpu", "desiredcount", "parImage", "memroy"]), ["desiredcount", "memroy"]);
+  });
+});
+
+// Values that pass a mock preview and fail `pulumi up` against AWS: each now fails parseStackConfig
+// (so `pulumi preview`) with the key, the value and what is accepted.
+describe("infra config: values AWS refuses at pulumi up", () => {
+  const problem = (raw: RawConfig, region?: string): string => problemsOf({ ...MINIMAL, ...raw }, region).join("\n");
+
+  // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html: "If the value is
+  // equal to 1, then the unit must be singular. If the value is greater than 1, the unit must be plural."
+  it("refuses rate(1 minutes) and rate(5 minute), saying which unit fits", () => {
+    assert.match(problem({ probeSchedule: "rate(1 minutes)" }), /pixell-a2a:probeSchedule = "rate\(1 minutes\)" is not valid: expected an EventBridge schedule.*a value of 1 takes the singular unit: rate\(1 minute\)/);
+    assert.match(problem({ probeSchedule: "rate(5 minute)" }), /probeSchedule = "rate\(5 minute\)" .*a value above 1 takes the plural unit: rate\(5 minutes\)/);
+    assert.match(problem({ probeSchedule: "rate(0 minutes)" }), /probeSchedule = "rate\(0 minutes\)" .*positive integer/);
+    for (const ok of ["rate(1 minute)", "rate(5 minutes)", "rate(1 hour)", "rate(2 days)"]) assert.equal(parseStackConfig({ ...MINIMAL, probeSchedule: ok }).probeSchedule, ok);
+  });
+
+  // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html: six fields,
+  // ? in one of day-of-month/day-of-week, per-field ranges, # only alone in day-of-week.
+  it("refuses cron expressions EventBridge refuses", () => {
+    const cases: [string, RegExp][] = [
+      ["cron(0/5 * * * *)", /six fields .* this one has 5/],
+      ["cron(0/5 * * * * *)", /exactly one of day-of-month and day-of-week must be \?/],
+      ["cron(0/5 * ? * ? *)", /exactly one of day-of-month and day-of-week must be \?/],
+      ["cron(60 * * * ? *)", /minutes: 60 is outside 0-59/],
+      ["cron(0 24 * * ? *)", /hours: 24 is outside 0-23/],
+      ["cron(0 0 32 * ? *)", /day-of-month: 32 is outside 1-31/],
+      ["cron(0 0 ? FOO MON *)", /month: "FOO" is not a number from 1 to 12 or JAN-DEC/],
+      ["cron(0 0 ? * 8 *)", /day-of-week: 8 is outside 1-7/],
+      ["cron(0 0 ? * 2#1,3#2 *)", /with # the field holds one expression only/],
+      ["cron(0 0 * * ? 1969)", /year: 1969 is outside 1970-2199/],
+      ["cron(0 0 * * ? 2030)", /stops running/],
+    ];
+    for (const [schedule, reason] of cases) {
+      const p = problem({ probeSchedule: schedule });
+      assert.ok(p.includes(`pixell-a2a:probeSchedule = ${JSON.stringify(schedule)} is not valid: expected an EventBridge schedule`), p);
+      assert.match(p, reason, schedule);
+    }
+    for (const ok of ["cron(0/5 * * * ? *)", "cron(0 * ? * MON-FRI *)", "cron(*/10 * ? * 2-6 *)", "cron(0,30 * * JAN-DEC ? *)"]) {
+      assert.doesNotThrow(() => parseStackConfig({ ...MINIMAL, probeSchedule: ok }), ok);
+    }
+    // EventBridge takes these (the guide's own examples); the probe refuses them only as too sparse (next test).
+    for (const grammarOk of ["cron(15 10 ? * 6L *)", "cron(0 8 1W * ? *)", "cron(0 12 ? * 2#1 *)", "cron(0 0 L * ? *)", "cron(0 18 ? * MON-FRI *)", "cron(0/15 * * * ? 2024-2199)"]) {
+      assert.equal(parseSchedule(grammarOk).ok, true, grammarOk);
+    }
+  });
+
+  // The probe alarms look at three runs; CloudWatch caps period x evaluationPeriods at 604,800 s
+  // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
+  it("refuses a schedule too sparse for three-run alarms CloudWatch accepts", () => {
+    assert.match(problem({ probeSchedule: "rate(3 days)" }), /probeSchedule = "rate\(3 days\)" .*longest gap between runs is 259200 s.*Run the probe at least every 56 hours/);
+    assert.match(problem({ probeSchedule: "cron(0 0 1 * ? *)" }), /probeSchedule = "cron\(0 0 1 \* \? \*\)" .*longest gap/);
+  });
+
+  // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_PortMapping.html: "The first port in
+  // the range must be less than last port in the range"; no port in two mappings; no overlapping ranges.
+  it("refuses an agent port range ECS refuses or that overlaps a fixed port of the task", () => {
+    assert.match(problem({ agentPortFirst: "50100", agentPortLast: "50100" }), /pixell-a2a:agentPortLast = "50100" is not valid: expected a port above agentPortFirst \(50100\): ECS requires the first port/);
+    assert.match(problem({ agentPortFirst: "50100", agentPortLast: "50090" }), /agentPortLast = "50090" .*a port above agentPortFirst/);
+    assert.match(problem({ agentPortFirst: "50000", agentPortLast: "50100" }), /agentPortLast = "50100" .*misses the task's fixed ports; it contains 50051 \(A2A_PORT\), 50052 \(ROUTER_PORT\)/);
+    assert.match(problem({ agentPortFirst: "8000", agentPortLast: "8100" }), /8080 \(PAR_REST_PORT\)/);
+    assert.match(problem({ agentPortFirst: "15000", agentPortLast: "18000" }), /15021 \(ENVOY_READY_PORT\), 18000 \(XDS_PORT\)/);
+    assert.match(problem({ agentPortFirst: "70000" }), /agentPortFirst = "70000" .*an integer from 1024 to 65535/);
+    assert.deepEqual([parseStackConfig({ ...MINIMAL, agentPortFirst: "20000", agentPortLast: "20001" }).agentPortLast], [20001]);
+  });
+
+  // https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html: ACM certificates are regional;
+  // a load balancer uses a certificate from its own region.
+  it("refuses a certificate ARN from another region or partition", () => {
+    assert.match(problem({ tlsCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-aaaa-bbbb-cccc-000000000000" }),
+      /pixell-a2a:tlsCertificateArn = "arn:aws:acm:us-east-1:.*" is not valid: expected an ACM certificate in the stack's region us-east-2 \(this one is in us-east-1\)/);
+    assert.match(problem({ tlsCertificateArn: "arn:aws-cn:acm:us-east-2:123456789012:certificate/0b1c2d3e" }), /expected an ARN of partition aws, the partition of us-east-2/);
+    assert.match(problem({ tlsCertificateArn: "arn:aws:acm:cn-north-1:123456789012:certificate/0b1c" }, "cn-north-1"), /partition aws-cn, the partition of cn-north-1/);
+    assert.equal(parseStackConfig({ ...MINIMAL, tlsCertificateArn: "arn:aws:acm:us-east-2:123456789012:certificate/0b1c2d3e-aaaa" }).tlsCertificateArn, "arn:aws:acm:us-east-2:123456789012:certificate/0b1c2d3e-aaaa");
+  });
+
+  // https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html (secret ARN format).
+  it("refuses secret ARNs of another region, another partition, or without the 6-character suffix", () => {
+    const bearer = (arn: string, region?: string): string => problem({ callerAuth: "bearer", callerAuthTokensSecretArn: arn }, region);
+    assert.match(bearer("arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell/router-doc"), /callerAuthTokensSecretArn = .* expected the complete ARN of a Secrets Manager secret/);
+    assert.match(bearer("arn:aws:secretsmanager:eu-west-1:123456789012:secret:pixell/router-doc-AbC123"), /callerAuthTokensSecretArn = .* expected a secret in the stack's region us-east-2/);
+    assert.match(bearer("arn:aws-us-gov:secretsmanager:us-east-2:123456789012:secret:pixell/router-doc-AbC123"), /callerAuthTokensSecretArn = .* expected an ARN of partition aws/);
+    assert.match(problem({ callerAuth: "bearer", probeAuthTokenSecretArn: "arn:aws:ssm:us-east-2:123456789012:parameter/x" }), /probeAuthTokenSecretArn = .* expected the complete ARN/);
+    const ok = parseStackConfig({ ...MINIMAL, callerAuth: "bearer", callerAuthTokensSecretArn: "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell/router-doc-AbC123" });
+    assert.equal(ok.callerAuth.mode, "bearer");
+  });
+});
+
+describe("infra config: project and stack names inside AWS names", () => {
+  // Lambda function names: 64 characters of [a-zA-Z0-9-_] (https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html);
+  // the probe is named <project>-<stack>-probe. Pulumi stack names may hold '.' and run to 100 characters.
+  it("accepts the dev stack and refuses names that overflow or break a derived AWS name", () => {
+    assert.deepEqual(stackNameProblems("pixell-a2a", "dev"), []);
+    const longest = "s".repeat(64 - "pixell-a2a--probe".length);
+    assert.deepEqual(stackNameProblems("pixell-a2a", longest), []);
+    assert.match(stackNameProblems("pixell-a2a", `${longest}x`).join("\n"), /aws:lambda\/function:Function name = "pixell-a2a-s+x-probe": 65 characters, at most 64 allowed/);
+    assert.match(stackNameProblems("pixell-a2a", "prod.eu").join("\n"), /aws:lambda\/function:Function name = "pixell-a2a-prod.eu-probe": only letters, digits, hyphens and underscores allowed/);
+    assert.match(stackNameProblems("pixell-a2a", "prod.eu").join("\n"), /aws:cloudwatch\/dashboard:Dashboard dashboardName/);
+  });
+});
+
+describe("infra schedule: EventBridge cron semantics", () => {
+  const cron = (e: string): CronSchedule => {
+    const r = parseSchedule(e);
+    assert.ok(r.ok && r.schedule.kind === "cron", e);
+    return r.schedule;
+  };
+  const day = (iso: string): Date => new Date(`${iso}T00:00:00Z`);
+
+  it("runs on the days the special day forms name (L, W, #, nL), in UTC", () => {
+    assert.equal(cronRunsOn(cron("cron(0 0 L * ? *)"), day("2024-02-29")), true);
+    assert.equal(cronRunsOn(cron("cron(0 0 L * ? *)"), day("2024-02-28")), false);
+    // 2024-06-01 is a Saturday: 1W is Monday the 3rd.
+    assert.equal(cronRunsOn(cron("cron(0 0 1W * ? *)"), day("2024-06-03")), true);
+    assert.equal(cronRunsOn(cron("cron(0 0 1W * ? *)"), day("2024-06-01")), false);
+    // 2#1: the first Monday; 6L: the last Friday.
+    assert.equal(cronRunsOn(cron("cron(0 0 ? * 2#1 *)"), day("2024-07-01")), true);
+    assert.equal(cronRunsOn(cron("cron(0 0 ? * 2#1 *)"), day("2024-07-08")), false);
+    assert.equal(cronRunsOn(cron("cron(0 0 ? * 6L *)"), day("2024-05-31")), true);
+    assert.equal(cronRunsOn(cron("cron(0 0 ? * 6L *)"), day("2024-05-24")), false);
+  });
+
+  it("measures the longest gap between runs", () => {
+    assert.equal(longestGapSeconds(cron("cron(0/5 * * * ? *)")), 300);
+    assert.equal(longestGapSeconds(cron("cron(0 8-17 ? * * *)")), 15 * 3600);
+    assert.equal(longestGapSeconds(cron("cron(0 0 29 2 ? *)")), (366 + 365 * 3) * 86400);
+    assert.equal(longestGapSeconds(cron("cron(0 0 * * ? 2030)")), Infinity);
   });
 });

@@ -4,7 +4,8 @@ import { securityGroupRules } from "../infra/security-groups";
 import { a2aListenerSpec, a2aTargetGroupSpec, DEREGISTRATION_DELAY_SECONDS, restTargetGroupSpec } from "../infra/load-balancer";
 import { containerDefinitions, routerStopTimeoutSeconds, type ContainerInputs } from "../infra/containers";
 import { probeRolePolicy, taskRolePolicy } from "../infra/iam";
-import { alarmDefinitions, dashboardBody, scheduleIntervalSeconds } from "../infra/monitoring";
+import { alarmDefinitions, dashboardBody } from "../infra/monitoring";
+import { alarmWindowProblem } from "../infra/alarm-periods";
 import { probeEnvironment } from "../infra/probe";
 import { imageBuildSpecs } from "../infra/images";
 import { readProbeConfig } from "../probe-lambda/config";
@@ -94,7 +95,7 @@ describe("infra decisions: containers", () => {
 });
 
 describe("infra decisions: IAM", () => {
-  const names = { namespaceName: "ns.local", serviceName: "agents", serviceArn: "arn:aws:servicediscovery:us-east-2:123456789012:service/srv-1", hostedZoneId: "Z1" };
+  const names = { namespaceName: "ns.local", serviceName: "agents", serviceArn: "arn:aws:servicediscovery:us-east-2:123456789012:service/srv-1", namespaceArn: "arn:aws:servicediscovery:us-east-2:123456789012:namespace/ns-1", hostedZoneId: "Z1" };
 
   it("scopes PAR's registration to the service and the router's discovery to the names", () => {
     const doc = taskRolePolicy(names);
@@ -138,8 +139,24 @@ describe("infra decisions: probe and images", () => {
 describe("infra decisions: alarms and dashboard", () => {
   const ids = { loadBalancer: "net/a/1", a2aTargetGroup: "targetgroup/t/1", probeFunctionName: "probe" };
 
-  it("reads the probe interval from the schedule", () => {
-    assert.deepEqual(["rate(1 minute)", "rate(5 minutes)", "rate(2 hours)", "cron(0 * * * ? *)"].map(scheduleIntervalSeconds), [60, 300, 7200, 3600]);
+  it("derives the per-run period from the schedule's longest gap (cron included) and the no-data period from three of them", () => {
+    const period = (schedule: string, key: string): number => alarmDefinitions(ids, schedule).find((a) => a.key === key)!.period;
+    assert.deepEqual(["rate(1 minute)", "rate(5 minutes)", "rate(2 hours)", "cron(0 * * * ? *)", "cron(0/15 * * * ? *)", "cron(0,10,50 * * * ? *)"].map((s) => period(s, "deployment-unhealthy")),
+      [60, 300, 7200, 3600, 900, 2400]);
+    assert.equal(period("cron(0/15 * * * ? *)", "probe-no-data"), 2700);
+    // Weekdays only: Friday's last run to Monday's first is the longest gap.
+    assert.equal(period("cron(0 * ? * MON-FRI *)", "deployment-unhealthy"), 2 * 86400 + 3600);
+  });
+
+  it("declares only alarms CloudWatch accepts (PutMetricAlarm period and evaluation-window rules) for every schedule the config accepts", () => {
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+    for (const schedule of ["rate(1 minute)", "rate(7 minutes)", "rate(1 hour)", "rate(1 day)", "rate(2 days)", "cron(0 12 * * ? *)", "cron(0 * ? * MON-FRI *)"]) {
+      for (const a of alarmDefinitions(ids, schedule)) assert.equal(alarmWindowProblem(a.period, a.evaluationPeriods), undefined, `${schedule} ${a.key}`);
+    }
+    assert.match(alarmWindowProblem(86400, 8)!, /exceeds CloudWatch's 604800 s/);
+    assert.match(alarmWindowProblem(3540, 25)!, /exceeds CloudWatch's 86400 s/);
+    assert.match(alarmWindowProblem(90, 1)!, /10, 20, 30 or a multiple of 60/);
+    assert.equal(alarmWindowProblem(20, 3), undefined);
   });
 
   it("treats missing probe data as breaching over three scheduled runs", () => {

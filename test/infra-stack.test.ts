@@ -151,7 +151,7 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     assert.deepEqual(discover.Condition.StringEquals, { "servicediscovery:NamespaceName": "pixell-runtime.local", "servicediscovery:ServiceName": "agents" });
     const task = all.find((p) => p.name === "a2a-task")!.doc.Statement;
     const register = task.find((s) => s.Action.includes("servicediscovery:RegisterInstance"))!;
-    assert.equal(register.Resource, "arn:aws:mock:us-east-2:123456789012:service/a2a-agents");
+    assert.equal(register.Resource, "arn:aws:servicediscovery:us-east-2:123456789012:service/srv-a2a-agents");
     assert.equal(run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment").inputs.policyArn, "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy");
   });
 

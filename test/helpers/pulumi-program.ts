@@ -40,9 +40,24 @@ export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
 }
 
+/**
+ * ARNs in AWS's real formats for the resources whose ARNs go into IAM policies (the IAM check matches
+ * them against the Service Authorization Reference); a placeholder ARN for the rest.
+ */
+function mockArn(type: string, name: string, inputs: Inputs): string {
+  const scope = "us-east-2:123456789012";
+  switch (type) {
+    case "aws:servicediscovery/service:Service": return `arn:aws:servicediscovery:${scope}:service/srv-${name}`;
+    case "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": return `arn:aws:servicediscovery:${scope}:namespace/ns-${name}`;
+    case "aws:cloudwatch/logGroup:LogGroup": return `arn:aws:logs:${scope}:log-group:${inputs.name ?? name}`;
+    case "aws:secretsmanager/secret:Secret": return `arn:aws:secretsmanager:${scope}:secret:${inputs.name ?? name}-AbCdEf`;
+    default: return `arn:aws:mock:${scope}:${type.split(":").pop()!.toLowerCase()}/${name}`;
+  }
+}
+
 /** Outputs a real provider computes; enough for the program's interpolations and ARN suffixes. */
 function mockState(type: string, name: string, inputs: Inputs): Inputs {
-  const arn = `arn:aws:mock:us-east-2:123456789012:${type.split(":").pop()!.toLowerCase()}/${name}`;
+  const arn = mockArn(type, name, inputs);
   const state: Inputs = { ...inputs, arn, name: inputs.name ?? name };
   switch (type) {
     case "aws:lb/loadBalancer:LoadBalancer":
@@ -63,7 +78,7 @@ function mockState(type: string, name: string, inputs: Inputs): Inputs {
 type RuntimeWithRpcs = typeof pulumi.runtime & { waitForRPCs?: () => Promise<void> };
 
 /** Load index.ts under mocks with `config` (keys `pixell-a2a:<name>`), wait for every registration. */
-export async function runProgram(config: Record<string, string>): Promise<ProgramRun> {
+export async function runProgram(config: Record<string, string>, stack = { project: "pixell-a2a", stack: "dev" }): Promise<ProgramRun> {
   const resources: RecordedResource[] = [];
   await pulumi.runtime.setMocks({
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Inputs } {
@@ -73,7 +88,7 @@ export async function runProgram(config: Record<string, string>): Promise<Progra
     call(args: pulumi.runtime.MockCallArgs): Inputs {
       return args.inputs;
     },
-  }, "pixell-a2a", "dev", false);
+  }, stack.project, stack.stack, false);
   pulumi.runtime.setAllConfig(config);
 
   delete require.cache[require.resolve(PROGRAM)];
