@@ -18,6 +18,7 @@ import { METRICS_NAMESPACE, Monitoring } from "./infra/monitoring";
 import { CallerAuthSecrets, type RouterAuthInput } from "./infra/caller-auth";
 import { REQUIRE_TLS_TAG } from "./infra/policy/policies";
 import { A2A_PORT } from "./infra/ports";
+import { probeSource, restPlacement } from "./infra/reachability";
 
 const config = loadStackConfig();
 for (const warning of configWarnings(config)) void pulumi.log.warn(warning);
@@ -29,10 +30,16 @@ const tags: Record<string, string> = {
   ...(config.requireTls ? { [REQUIRE_TLS_TAG]: "true" } : {}),
 };
 const name = "a2a";
-// An internal NLB is reachable only from inside the VPC: the probe must run there too.
-const probeInVpc = !config.internetFacing;
+// The probe runs in the VPC's private subnets whatever the NLB's scheme; REST is never internet-facing
+// (infra/reachability.ts, docs/decisions/0001-rest-endpoint-and-probe-network.md).
+const probeInVpc = true;
+const rest = restPlacement(config.internetFacing);
 
-const network = new Network(name, { config: config.network, internetFacing: config.internetFacing, tags });
+const network = new Network(name, { config: config.network, region: config.region, internetFacing: config.internetFacing, tags });
+const probeFrom = probeSource({ internetFacing: config.internetFacing, existingVpc: config.network.vpcId !== undefined, probeEgressCidrs: config.probeEgressCidrs });
+const probeEgressCidrs: pulumi.Input<string>[] = probeFrom.kind === "group"
+  ? []
+  : probeFrom.cidrs === "created" ? network.natPublicIps.map((ip) => pulumi.interpolate`${ip}/32`) : [...probeFrom.cidrs];
 
 const securityGroups = new SecurityGroups(name, {
   vpcId: network.vpcId,
@@ -41,6 +48,8 @@ const securityGroups = new SecurityGroups(name, {
   agentPortFirst: config.agentPortFirst,
   agentPortLast: config.agentPortLast,
   probeInVpc,
+  internetFacing: config.internetFacing,
+  probeEgressCidrs,
   tags,
 });
 
@@ -50,6 +59,7 @@ const loadBalancer = new LoadBalancer(name, {
   securityGroupId: securityGroups.nlb.id,
   internal: !config.internetFacing,
   tlsCertificateArn: config.tlsCertificateArn,
+  restOwnLoadBalancer: rest.ownLoadBalancer ? { subnetIds: network.privateSubnetIds, securityGroupId: securityGroups.rest!.id } : undefined,
   tags,
 });
 
@@ -95,6 +105,7 @@ const agents = new AgentService(name, {
     agentPortLast: config.agentPortLast,
   },
   routerAuth,
+  parImageCredentials: config.parImageCredentials,
   routerImage: images.routerImageUri,
   envoyImage: images.envoyImageUri,
   cpu: config.cpu,
@@ -126,7 +137,7 @@ const probe = new Probe(name, {
   memoryMb: config.probeMemoryMb,
   logLevel: config.logLevel,
   logRetentionDays: config.logRetentionDays,
-  vpc: probeInVpc ? { subnetIds: network.privateSubnetIds, securityGroupId: securityGroups.probe!.id } : undefined,
+  vpc: { subnetIds: network.privateSubnetIds, securityGroupId: securityGroups.probe!.id },
   tags,
 });
 
@@ -137,6 +148,7 @@ const monitoring = new Monitoring(name, {
   loadBalancerArnSuffix: loadBalancer.nlb.arnSuffix,
   a2aTargetGroupArnSuffix: loadBalancer.a2aTargetGroup.arnSuffix,
   restTargetGroupArnSuffix: loadBalancer.restTargetGroup.arnSuffix,
+  restLoadBalancerArnSuffix: loadBalancer.restNlb.arnSuffix,
   clusterName: agents.cluster.name,
   serviceName: agents.service.name,
   probeFunctionName: probe.function.name,
@@ -144,6 +156,7 @@ const monitoring = new Monitoring(name, {
 });
 
 export const a2aEndpoint = loadBalancer.a2aEndpoint;
+/** PAR's REST API: an internal NLB, reachable from inside the VPC (and networks routed to it) only. */
 export const restEndpoint = loadBalancer.restEndpoint;
 export const dashboardUrl = monitoring.dashboardUrl;
 export const alarmTopicArn = monitoring.topic.arn;

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { RouterAuthInput, RouterAuthSettings } from "./caller-auth";
 import { containerDefinitions, type ContainerInputs } from "./containers";
-import { assumeRolePolicy, ECS_TASK_EXECUTION_POLICY_ARN, taskRolePolicy } from "./iam";
+import { assumeRolePolicy, ECS_TASK_EXECUTION_POLICY_ARN, registryCredentialsPolicy, taskRolePolicy } from "./iam";
 import { A2A_PORT, PAR_REST_PORT } from "./ports";
 
 /**
@@ -19,7 +19,9 @@ export const DEPLOYMENT = {
 } as const;
 
 export interface AgentServiceArgs {
-  readonly containers: Omit<ContainerInputs, "routerImage" | "envoyImage" | "logGroups" | "region" | "routerAuth">;
+  readonly containers: Omit<ContainerInputs, "routerImage" | "envoyImage" | "logGroups" | "region" | "routerAuth" | "parImageCredentialsSecretArn">;
+  /** Registry credentials for a private PAR image: the execution role gets read (and decrypt) on exactly these. */
+  readonly parImageCredentials?: { readonly secretArn: string; readonly kmsKeyArn?: string };
   /** Caller authentication in the router; bearer mode grants the task role read on exactly the tokens secret. */
   readonly routerAuth?: RouterAuthInput;
   readonly region: string;
@@ -74,6 +76,11 @@ export class AgentService extends pulumi.ComponentResource {
       tags: args.tags,
     }, parent);
     new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: executionRole.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, parent);
+    const credentials = args.parImageCredentials;
+    const registryPolicy = credentials === undefined ? undefined : new aws.iam.RolePolicy(`${name}-execution-registry`, {
+      role: executionRole.id,
+      policy: JSON.stringify(registryCredentialsPolicy(credentials.secretArn, credentials.kmsKeyArn)),
+    }, parent);
 
     const routerAuth = args.routerAuth ?? { mode: "off" };
     // The tokens secret's ARN is an Output when the stack creates the secret: resolve it once for both uses.
@@ -96,7 +103,7 @@ export class AgentService extends pulumi.ComponentResource {
     const definitions = pulumi
       .all([args.routerImage, args.envoyImage, this.logGroups.par.name, this.logGroups.router.name, this.logGroups.envoy.name, resolvedAuth])
       .apply(([routerImage, envoyImage, par, router, envoy, auth]) =>
-        JSON.stringify(containerDefinitions({ ...args.containers, region: args.region, routerImage, envoyImage, logGroups: { par, router, envoy }, routerAuth: auth })));
+        JSON.stringify(containerDefinitions({ ...args.containers, region: args.region, routerImage, envoyImage, logGroups: { par, router, envoy }, routerAuth: auth, parImageCredentialsSecretArn: credentials?.secretArn })));
 
     this.taskDefinition = new aws.ecs.TaskDefinition(`${name}-task`, {
       family: `${pulumi.getProject()}-${pulumi.getStack()}`,
@@ -131,7 +138,7 @@ export class AgentService extends pulumi.ComponentResource {
       waitForSteadyState: true,
       propagateTags: "SERVICE",
       tags: args.tags,
-    }, { parent: this, dependsOn: [...(args.dependsOn ?? []), taskPolicy] }); // the role's permissions first: a router that cannot read its tokens exits
+    }, { parent: this, dependsOn: [...(args.dependsOn ?? []), taskPolicy, ...(registryPolicy === undefined ? [] : [registryPolicy])] }); // the role's permissions first: a router that cannot read its tokens exits
 
 
     this.registerOutputs({ clusterName: this.cluster.name, serviceName: this.service.name });

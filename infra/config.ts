@@ -4,6 +4,8 @@ import { DEFAULT_ROUTER_DRAIN_MS, routerDrainMsRange } from "./shutdown";
 import { agentPortRangeProblem, certificateArnProblem, secretArnProblem, stackNameProblems } from "./config-checks";
 import { probeScheduleProblem } from "./alarm-periods";
 import { SCHEDULE_ACCEPTED } from "./schedule";
+import { imagePin, isEcrImage } from "./image-reference";
+import { admitsEveryone, isPrivateCidr, restPlacement } from "./reachability";
 
 /**
  * The stack's configuration: read once, validated once, one typed object.
@@ -12,6 +14,10 @@ import { SCHEDULE_ACCEPTED } from "./schedule";
  */
 
 export type EnvoyMode = "router" | "xds";
+
+/** NAT gateways of a new VPC: one per zone (a zone's loss cuts no other zone off) or one for all (cheaper). */
+export const NAT_GATEWAY_MODES = ["perZone", "one"] as const;
+export type NatGatewayMode = (typeof NAT_GATEWAY_MODES)[number];
 
 export const CALLER_AUTH_MODES = ["off", "bearer", "jwt"] as const;
 export type CallerAuthMode = (typeof CALLER_AUTH_MODES)[number];
@@ -50,6 +56,8 @@ export interface NetworkConfig {
   readonly vpcCidr: string;
   /** Zones of the new VPC (ignored with `vpcId`). */
   readonly availabilityZones: readonly string[];
+  /** NAT gateways of the new VPC (only with a new VPC). */
+  readonly natGateways: NatGatewayMode;
 }
 
 export interface StackConfig {
@@ -90,6 +98,13 @@ export interface StackConfig {
   readonly probeLambdaTimeoutSeconds: number;
   readonly probeMemoryMb: number;
   readonly alarmEmail?: string;
+  /** Registry credentials for a private, non-ECR PAR image (the task definition's repositoryCredentials). */
+  readonly parImageCredentials?: { readonly secretArn: string; readonly kmsKeyArn?: string };
+  /**
+   * Existing VPC with an internet-facing NLB: the public addresses (/32) the private subnets' traffic
+   * leaves from (their NAT gateways), admitted to 50051 for the probe. Empty otherwise.
+   */
+  readonly probeEgressCidrs: readonly string[];
 }
 
 /** Raw values as `pulumi config` holds them: strings (lists as JSON arrays or comma-separated). */
@@ -106,6 +121,7 @@ export const CONFIG_KEYS = [
   "alarmEmail",
   "requireTls", "a2aDomainName", "callerAuth", "callerAuthTokensSecretArn", "callerAuthJwksUrl", "callerAuthIssuer",
   "callerAuthAudience", "callerAuthAllowClaim", "probeAuthTokenSecretArn",
+  "natGateways", "probeEgressCidrs", "parImageCredentialsSecretArn", "parImageCredentialsKmsKeyArn",
 ] as const;
 
 export const DEFAULT_REGION = "us-east-2";
@@ -149,6 +165,7 @@ const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](
 const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 // The router's ROUTER_AUTH_ALLOW_CLAIM rule (router/auth/config.ts).
 const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 // A container image reference: [registry/]repository[:tag][@digest], no spaces.
 const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
@@ -260,6 +277,31 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
   const parImage = str("parImage");
   if (parImage === undefined) problems.push("pixell-a2a:parImage is required: the PAR container image, e.g. 123456789012.dkr.ecr.us-east-2.amazonaws.com/pixell-agent-runtime:1.4.2");
   else if (!IMAGE.test(parImage)) bad("parImage", parImage, "a container image reference such as registry/repository:tag");
+  else if (imagePin(parImage) === "latest" || imagePin(parImage) === "untagged") {
+    bad("parImage", parImage, `an image pinned to a release tag or a digest, e.g. ${parImage.replace(/:latest$/, "")}:1.4.2 or ${parImage.replace(/:latest$/, "")}@sha256:<digest> (\`docker buildx imagetools inspect IMAGE\` prints it): ECS resolves a tag when each task starts, so with ${imagePin(parImage) === "latest" ? ":latest" : "no tag (:latest)"} \`pulumi up\` sees no change when PAR is rebuilt and tasks end up running different PAR builds`);
+  }
+
+  const natGateways = oneOf<NatGatewayMode>("natGateways", "perZone", NAT_GATEWAY_MODES);
+  if (vpcId !== undefined && str("natGateways") !== undefined) {
+    problems.push(`pixell-a2a:natGateways = ${JSON.stringify(natGateways)} is only used when the stack builds the VPC: remove it (pixell-a2a:vpcId is set, and that VPC's NAT is yours to manage)`);
+  }
+  const probeEgressCidrs = list("probeEgressCidrs", []);
+  for (const c of probeEgressCidrs) if (!isCidr(c)) bad("probeEgressCidrs", c, "IPv4 CIDRs such as 198.51.100.7/32 (your NAT gateways' Elastic IPs)");
+  if (probeEgressCidrs.length > 0 && (vpcId === undefined || !internetFacing)) {
+    problems.push(`pixell-a2a:probeEgressCidrs is only used with an existing VPC (pixell-a2a:vpcId) and an internet-facing NLB: ${vpcId === undefined ? "the stack admits its own NAT gateways' addresses" : "an internal NLB admits the probe by its security group"}; remove it`);
+  }
+  const credentialsSecretArn = str("parImageCredentialsSecretArn");
+  if (credentialsSecretArn !== undefined) {
+    const problem = secretArnProblem(credentialsSecretArn, region);
+    if (problem !== undefined) bad("parImageCredentialsSecretArn", credentialsSecretArn, `${problem} (a secret holding {"username":…,"password":…} for the PAR image's registry)`);
+  }
+  const credentialsKmsKeyArn = matching("parImageCredentialsKmsKeyArn", KMS_KEY_ARN, "a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id> (the customer-managed key the credentials secret is encrypted with)");
+  if (credentialsKmsKeyArn !== undefined && credentialsSecretArn === undefined) {
+    problems.push("pixell-a2a:parImageCredentialsKmsKeyArn is only used with pixell-a2a:parImageCredentialsSecretArn: set the secret too, or remove the key ARN");
+  }
+  if (credentialsSecretArn !== undefined && parImage !== undefined && isEcrImage(parImage)) {
+    problems.push(`pixell-a2a:parImageCredentialsSecretArn is set but pixell-a2a:parImage = ${JSON.stringify(parImage)} is in Amazon ECR, which ECS pulls with the task execution role (registry credentials are for registries outside AWS): remove parImageCredentialsSecretArn`);
+  }
 
   const agentPortFirst = int("agentPortFirst", AGENT_PORT_FIRST, 1024, 65535);
   const agentPortLast = int("agentPortLast", AGENT_PORT_LAST, 1024, 65535);
@@ -289,7 +331,7 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
 
   const config: StackConfig = {
     region,
-    network: { vpcId, publicSubnetIds, privateSubnetIds, vpcCidr, availabilityZones },
+    network: { vpcId, publicSubnetIds, privateSubnetIds, vpcCidr, availabilityZones, natGateways },
     internetFacing,
     allowedCidrs,
     restAllowedCidrs,
@@ -326,6 +368,8 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     probeLambdaTimeoutSeconds,
     probeMemoryMb: int("probeMemoryMb", 256, 128, 10240),
     alarmEmail: matching("alarmEmail", EMAIL, "an email address"),
+    parImageCredentials: credentialsSecretArn === undefined ? undefined : { secretArn: credentialsSecretArn, kmsKeyArn: credentialsKmsKeyArn },
+    probeEgressCidrs,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -408,6 +452,22 @@ export function configWarnings(config: StackConfig): string[] {
   }
   if (config.tlsCertificateArn !== undefined && config.a2aDomainName === undefined) {
     warnings.push("pixell-a2a:tlsCertificateArn is set without pixell-a2a:a2aDomainName: the probe connects to the NLB's own DNS name, which the certificate does not name, so its TLS handshakes fail and every deployment reads unhealthy. Point a DNS name on the certificate at the NLB and set a2aDomainName to it");
+  }
+  warnings.push(...reachabilityWarnings(config));
+  return warnings;
+}
+
+/** Where an allowed client, or the probe, would be refused although the config looks right. */
+function reachabilityWarnings(config: StackConfig): string[] {
+  const warnings: string[] = [];
+  if (config.network.vpcId !== undefined && config.internetFacing && !admitsEveryone(config.allowedCidrs) && config.probeEgressCidrs.length === 0) {
+    warnings.push("pixell-a2a:allowedCidrs does not admit every address and pixell-a2a:probeEgressCidrs is not set: the probe runs in your private subnets and reaches the internet-facing NLB from their NAT gateways' public addresses, which the NLB refuses unless allowedCidrs covers them, so every deployment would read unhealthy. Set probeEgressCidrs to those addresses as /32s (`aws ec2 describe-nat-gateways --filter Name=vpc-id,Values=<vpcId> --query 'NatGateways[].NatGatewayAddresses[].PublicIp'`)");
+  }
+  if (restPlacement(config.internetFacing).internal) {
+    const publicRest = config.restAllowedCidrs.filter((c) => !isPrivateCidr(c));
+    if (publicRest.length > 0) {
+      warnings.push(`pixell-a2a:restAllowedCidrs lists ${publicRest.join(", ")}, outside private address space: PAR's REST API is on an internal NLB, reachable only from the VPC and networks routed to it (peering, Transit Gateway, VPN, Direct Connect), so these are admitted only if such a network carries them`);
+    }
   }
   return warnings;
 }

@@ -27,6 +27,8 @@ export interface ContainerInputs {
   readonly agentPortLast: number;
   /** Caller authentication in the router (ROUTER_AUTH*); absent or off: no keys, the router's default. */
   readonly routerAuth?: RouterAuthSettings;
+  /** Secrets Manager secret with credentials for PAR's private registry (repositoryCredentials). */
+  readonly parImageCredentialsSecretArn?: string;
 }
 
 export interface KeyValue { readonly name: string; readonly value: string }
@@ -49,6 +51,7 @@ export interface PortMapping {
 export interface ContainerDefinition {
   readonly name: "par" | "router" | "envoy";
   readonly image: string;
+  readonly repositoryCredentials?: { readonly credentialsParameter: string };
   readonly essential: true;
   readonly portMappings: readonly PortMapping[];
   readonly environment: readonly KeyValue[];
@@ -106,6 +109,7 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
     {
       name: "par",
       image: inputs.parImage,
+      ...(inputs.parImageCredentialsSecretArn === undefined ? {} : { repositoryCredentials: { credentialsParameter: inputs.parImageCredentialsSecretArn } }),
       essential: true,
       portMappings: [
         { containerPort: PAR_REST_PORT, protocol: "tcp", name: "par-rest" },

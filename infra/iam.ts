@@ -116,6 +116,26 @@ export function taskRolePolicy(names: CloudMapNames, authTokensSecretArn?: strin
   };
 }
 
+/**
+ * Private registry authentication (ECS developer guide, "Private registry authentication for
+ * tasks"): the execution role reads the registry credentials secret, and decrypts it when it is
+ * encrypted with a customer-managed KMS key (the AWS-managed key needs no grant).
+ */
+export function registryCredentialsPolicy(secretArn: string, kmsKeyArn?: string): PolicyDocument {
+  const statements: Statement[] = [readSecretStatement("ReadParRegistryCredentials", secretArn)];
+  if (kmsKeyArn !== undefined) {
+    statements.push({
+      Sid: "DecryptParRegistryCredentials",
+      Effect: "Allow",
+      Action: ["kms:Decrypt"],
+      Resource: kmsKeyArn,
+      // Only when Secrets Manager asks on the role's behalf, in the secret's region.
+      Condition: { StringEquals: { "kms:ViaService": `secretsmanager.${secretArn.split(":")[3]}.amazonaws.com` } },
+    });
+  }
+  return { Version: "2012-10-17", Statement: statements };
+}
+
 export interface ProbePolicyInput extends Omit<CloudMapNames, "hostedZoneId"> {
   readonly metricsNamespace: string;
   readonly logGroupArn: string;

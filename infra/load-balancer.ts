@@ -94,11 +94,18 @@ export interface LoadBalancerArgs {
   readonly securityGroupId: pulumi.Input<string>;
   readonly internal: boolean;
   readonly tlsCertificateArn?: string;
+  /**
+   * Put PAR's REST listener on an internal NLB of its own in these subnets and group (when the A2A
+   * NLB is internet-facing: infra/reachability.ts); unset, REST shares the A2A NLB.
+   */
+  readonly restOwnLoadBalancer?: { readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>; readonly securityGroupId: pulumi.Input<string> };
   readonly tags?: Record<string, string>;
 }
 
 export class LoadBalancer extends pulumi.ComponentResource {
   readonly nlb: aws.lb.LoadBalancer;
+  /** The NLB carrying the REST listener: `nlb` itself, or the internal REST NLB. */
+  readonly restNlb: aws.lb.LoadBalancer;
   readonly a2aTargetGroup: aws.lb.TargetGroup;
   readonly restTargetGroup: aws.lb.TargetGroup;
   readonly a2aListener: aws.lb.Listener;
@@ -122,6 +129,17 @@ export class LoadBalancer extends pulumi.ComponentResource {
       tags: args.tags,
     }, parent);
 
+    this.restNlb = args.restOwnLoadBalancer === undefined
+      ? this.nlb
+      : new aws.lb.LoadBalancer(`${name}-rest-nlb`, {
+          loadBalancerType: "network",
+          internal: true,
+          subnets: args.restOwnLoadBalancer.subnetIds,
+          securityGroups: [args.restOwnLoadBalancer.securityGroupId],
+          enableCrossZoneLoadBalancing: true,
+          tags: args.tags,
+        }, parent);
+
     const makeTargetGroup = (suffix: string, spec: TargetGroupSpec): aws.lb.TargetGroup =>
       new aws.lb.TargetGroup(`${name}-${suffix}`, { vpcId: args.vpcId, ...spec, healthCheck: { enabled: true, ...spec.healthCheck }, tags: args.tags }, parent);
     this.a2aTargetGroup = makeTargetGroup("a2a", a2aTargetGroupSpec());
@@ -134,7 +152,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
       tags: args.tags,
     }, parent);
     this.restListener = new aws.lb.Listener(`${name}-rest`, {
-      loadBalancerArn: this.nlb.arn,
+      loadBalancerArn: this.restNlb.arn,
       port: PAR_REST_PORT,
       protocol: "TCP",
       defaultActions: [{ type: "forward", targetGroupArn: this.restTargetGroup.arn }],
@@ -142,7 +160,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
     }, parent);
 
     this.a2aEndpoint = pulumi.interpolate`${this.nlb.dnsName}:${A2A_PORT}`;
-    this.restEndpoint = pulumi.interpolate`http://${this.nlb.dnsName}:${PAR_REST_PORT}`;
+    this.restEndpoint = pulumi.interpolate`http://${this.restNlb.dnsName}:${PAR_REST_PORT}`;
     this.registerOutputs({ a2aEndpoint: this.a2aEndpoint, restEndpoint: this.restEndpoint });
   }
 }

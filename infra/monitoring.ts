@@ -117,6 +117,8 @@ export interface DashboardIds {
   readonly loadBalancer: string;
   readonly a2aTargetGroup: string;
   readonly restTargetGroup: string;
+  /** The REST target group's NLB when REST has its own (internal) NLB; unset: `loadBalancer`. */
+  readonly restLoadBalancer?: string;
   readonly clusterName: string;
   readonly serviceName: string;
   readonly probeFunctionName: string;
@@ -161,8 +163,8 @@ export function dashboardBody(ids: DashboardIds): { widgets: Widget[] } {
     widget("NLB: healthy and unhealthy targets", [
       ["AWS/NetworkELB", "HealthyHostCount", "TargetGroup", ids.a2aTargetGroup, "LoadBalancer", ids.loadBalancer, { stat: "Minimum", label: "A2A healthy" }],
       ["AWS/NetworkELB", "UnHealthyHostCount", "TargetGroup", ids.a2aTargetGroup, "LoadBalancer", ids.loadBalancer, { stat: "Maximum", label: "A2A unhealthy", color: "#d62728" }],
-      ["AWS/NetworkELB", "HealthyHostCount", "TargetGroup", ids.restTargetGroup, "LoadBalancer", ids.loadBalancer, { stat: "Minimum", label: "REST healthy" }],
-      ["AWS/NetworkELB", "UnHealthyHostCount", "TargetGroup", ids.restTargetGroup, "LoadBalancer", ids.loadBalancer, { stat: "Maximum", label: "REST unhealthy" }],
+      ["AWS/NetworkELB", "HealthyHostCount", "TargetGroup", ids.restTargetGroup, "LoadBalancer", ids.restLoadBalancer ?? ids.loadBalancer, { stat: "Minimum", label: "REST healthy" }],
+      ["AWS/NetworkELB", "UnHealthyHostCount", "TargetGroup", ids.restTargetGroup, "LoadBalancer", ids.restLoadBalancer ?? ids.loadBalancer, { stat: "Maximum", label: "REST unhealthy" }],
     ]),
     widget("NLB: active and new flows", [
       ["AWS/NetworkELB", "ActiveFlowCount", "LoadBalancer", nlb.LoadBalancer, { stat: "Average" }],
@@ -196,6 +198,7 @@ export interface MonitoringArgs {
   readonly loadBalancerArnSuffix: pulumi.Input<string>;
   readonly a2aTargetGroupArnSuffix: pulumi.Input<string>;
   readonly restTargetGroupArnSuffix: pulumi.Input<string>;
+  readonly restLoadBalancerArnSuffix?: pulumi.Input<string>;
   readonly clusterName: pulumi.Input<string>;
   readonly serviceName: pulumi.Input<string>;
   readonly probeFunctionName: pulumi.Input<string>;
@@ -236,9 +239,9 @@ export class Monitoring extends pulumi.ComponentResource {
     this.dashboard = new aws.cloudwatch.Dashboard(`${name}-dashboard`, {
       dashboardName,
       dashboardBody: pulumi
-        .all([args.loadBalancerArnSuffix, args.a2aTargetGroupArnSuffix, args.restTargetGroupArnSuffix, args.clusterName, args.serviceName, args.probeFunctionName])
-        .apply(([loadBalancer, a2aTargetGroup, restTargetGroup, clusterName, serviceName, probeFunctionName]) =>
-          JSON.stringify(dashboardBody({ region: args.region, loadBalancer, a2aTargetGroup, restTargetGroup, clusterName, serviceName, probeFunctionName }))),
+        .all([args.loadBalancerArnSuffix, args.a2aTargetGroupArnSuffix, args.restTargetGroupArnSuffix, args.clusterName, args.serviceName, args.probeFunctionName, args.restLoadBalancerArnSuffix ?? args.loadBalancerArnSuffix])
+        .apply(([loadBalancer, a2aTargetGroup, restTargetGroup, clusterName, serviceName, probeFunctionName, restLoadBalancer]) =>
+          JSON.stringify(dashboardBody({ region: args.region, loadBalancer, a2aTargetGroup, restTargetGroup, clusterName, serviceName, probeFunctionName, restLoadBalancer }))),
     }, parent);
     this.dashboardUrl = pulumi.output(dashboardUrl(args.region, dashboardName));
 

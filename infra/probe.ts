@@ -5,7 +5,7 @@ import { assumeRolePolicy, probeRolePolicy } from "./iam";
 /**
  * The synthetic probe: a Lambda (bundled from probe-lambda/) that lists every agent in Cloud Map
  * and calls Health through the public A2A endpoint with each deployment id, run on a schedule.
- * In the VPC only when the NLB is internal (it must reach a private address then).
+ * It runs in the VPC's private subnets with its own security group (infra/reachability.ts).
  */
 
 export const PROBE_RUNTIME = "nodejs22.x";

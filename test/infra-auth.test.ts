@@ -311,7 +311,7 @@ describe("infra auth: requireTls and the policy pack on the recorded program", f
     const listener = run.one("aws:lb/listener:Listener", "a2a-a2a").inputs;
     assert.equal(listener.protocol, "TLS");
     assert.equal(listener.tags["pixell:requireTls"], "true");
-    assert.equal(run.one("aws:lb/loadBalancer:LoadBalancer").inputs.tags["pixell:requireTls"], "true");
+    assert.equal(run.one("aws:lb/loadBalancer:LoadBalancer", "a2a-nlb").inputs.tags["pixell:requireTls"], "true");
     const resources = asStackResources(run);
     assert.equal(requireTls({}, new Map(), resources), true, "the pack reads the requirement from the stack's resources");
     assert.equal(requireTls({ requireTls: false }, new Map(), resources), false, "policy config still wins");

@@ -19,7 +19,8 @@ describe("infra config: parseStackConfig", () => {
   it("fills every default from the PAR image alone", () => {
     const c = parseStackConfig(MINIMAL);
     assert.equal(c.region, "us-east-2");
-    assert.deepEqual(c.network, { vpcId: undefined, publicSubnetIds: [], privateSubnetIds: [], vpcCidr: "10.0.0.0/16", availabilityZones: ["us-east-2a", "us-east-2b"] });
+    assert.deepEqual(c.network, { vpcId: undefined, publicSubnetIds: [], privateSubnetIds: [], vpcCidr: "10.0.0.0/16", availabilityZones: ["us-east-2a", "us-east-2b"], natGateways: "perZone" });
+    assert.deepEqual([c.parImageCredentials, c.probeEgressCidrs], [undefined, []]);
     assert.deepEqual([c.internetFacing, c.allowedCidrs, c.restAllowedCidrs], [true, ["0.0.0.0/0"], ["10.0.0.0/16"]]);
     assert.deepEqual([c.desiredCount, c.cpu, c.memory, c.envoyMode, c.logRetentionDays], [2, 1024, 2048, "router", 30]);
     assert.deepEqual([c.probeSchedule, c.probeTimeoutMs, c.probeLambdaTimeoutSeconds, c.probeMemoryMb], ["rate(1 minute)", 3000, 30, 256]);

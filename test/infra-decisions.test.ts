@@ -26,7 +26,8 @@ describe("infra decisions: network", () => {
 });
 
 describe("infra decisions: security groups", () => {
-  const input = { allowedCidrs: ["203.0.113.0/24"], restAllowedCidrs: ["10.0.0.0/16"], agentPortFirst: 50054, agentPortLast: 50153, probeInVpc: false };
+  // An internal A2A NLB (REST shares it) with the probe outside the VPC: the base table.
+  const input = { allowedCidrs: ["203.0.113.0/24"], restAllowedCidrs: ["10.0.0.0/16"], agentPortFirst: 50054, agentPortLast: 50153, probeInVpc: false, internetFacing: false, probeEgressCidrs: [] };
 
   it("lets clients reach only the NLB, and the NLB reach only Envoy, its readiness port and PAR", () => {
     const rules = securityGroupRules(input);
@@ -37,6 +38,7 @@ describe("infra decisions: security groups", () => {
     const internal = rules.tasks.ingress.filter((r) => [ROUTER_PORT, ROUTER_ADMIN_PORT, 50054].includes(r.fromPort));
     assert.ok(internal.length === 3 && internal.every((r) => "group" in r.peer && r.peer.group === "tasks"));
     assert.deepEqual(rules.probe, { ingress: [], egress: [] });
+    assert.deepEqual(rules.rest, { ingress: [], egress: [] });
   });
 
   it("opens the NLB to the probe's group when the probe runs in the VPC", () => {

@@ -6,9 +6,15 @@ function policies(run: ProgramRun): { name: string; doc: { Statement: Inputs[] }
   return run.ofType("aws:iam/rolePolicy:RolePolicy").map((r) => ({ name: r.name, doc: JSON.parse(r.inputs.policy) }));
 }
 
-function ingress(run: ProgramRun, group: "nlb" | "tasks" | "probe"): Inputs[] {
+function ingress(run: ProgramRun, group: "nlb" | "rest" | "tasks" | "probe"): Inputs[] {
   return run.ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.name.includes(`-${group}-in-`)).map((r) => r.inputs);
 }
+
+function egress(run: ProgramRun, group: "nlb" | "rest" | "tasks" | "probe"): Inputs[] {
+  return run.ofType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule").filter((r) => r.name.includes(`-${group}-out-`)).map((r) => r.inputs);
+}
+
+const MOCK_ARN = "arn:aws:mock:us-east-2:123456789012";
 
 function containers(run: ProgramRun): Inputs[] {
   return JSON.parse(run.one("aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions);
@@ -25,10 +31,11 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
   });
 
   it("exports the endpoints, dashboard, images and Cloud Map names", () => {
-    const nlb = run.one("aws:lb/loadBalancer:LoadBalancer");
+    const nlb = run.one("aws:lb/loadBalancer:LoadBalancer", "a2a-nlb");
     assert.ok(nlb);
     assert.match(String(run.outputs.a2aEndpoint), /^a2a-nlb-\S+\.elb\.us-east-2\.amazonaws\.com:50051$/);
-    assert.match(String(run.outputs.restEndpoint), /^http:\/\/\S+:8080$/);
+    // The REST URL names the internal REST NLB, the one its allowed clients can reach.
+    assert.match(String(run.outputs.restEndpoint), /^http:\/\/a2a-rest-nlb-\S+\.elb\.us-east-2\.amazonaws\.com:8080$/);
     assert.equal(run.outputs.dashboardUrl, "https://us-east-2.console.aws.amazon.com/cloudwatch/home?region=us-east-2#dashboards:name=pixell-a2a-dev");
     assert.match(String(run.outputs.routerImageUri), /a2a-router@sha256:/);
     assert.match(String(run.outputs.envoyImageUri), /a2a-envoy@sha256:/);
@@ -40,16 +47,52 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     assert.equal(run.one("aws:ec2/vpc:Vpc").inputs.cidrBlock, "10.0.0.0/16");
     const subnets = run.ofType("aws:ec2/subnet:Subnet").map((s) => [s.inputs.availabilityZone, s.inputs.cidrBlock]).sort();
     assert.deepEqual(subnets, [["us-east-2a", "10.0.0.0/20"], ["us-east-2a", "10.0.128.0/20"], ["us-east-2b", "10.0.144.0/20"], ["us-east-2b", "10.0.16.0/20"]]);
-    assert.equal(run.ofType("aws:ec2/natGateway:NatGateway").length, 2);
+    const nats = run.ofType("aws:ec2/natGateway:NatGateway");
+    assert.deepEqual(nats.map((n) => n.inputs.subnetId).sort(), ["a2a-public-us-east-2a-id", "a2a-public-us-east-2b-id"]);
+    assert.equal(run.ofType("aws:ec2/eip:Eip").length, 2);
+    // natGateways: perZone: each zone's private subnet leaves through its own zone's NAT.
+    for (const az of ["us-east-2a", "us-east-2b"]) {
+      assert.deepEqual(run.one("aws:ec2/routeTable:RouteTable", `a2a-private-${az}`).inputs.routes, [{ cidrBlock: "0.0.0.0/0", natGatewayId: `a2a-nat-${az}-id` }]);
+    }
+  });
+
+  // ECR keeps image layers in S3; a gateway endpoint on the private route tables lets Fargate pull
+  // them without the NAT (AWS: Amazon ECR User Guide, "Amazon ECR interface VPC endpoints",
+  // section "Create the Amazon S3 gateway endpoint"; gateway endpoints have no charge).
+  it("routes S3 (ECR's image layers) from the private subnets through a gateway endpoint", () => {
+    const s3 = run.one("aws:ec2/vpcEndpoint:VpcEndpoint", "a2a-s3").inputs;
+    assert.deepEqual([s3.serviceName, s3.vpcEndpointType, s3.vpcId], ["com.amazonaws.us-east-2.s3", "Gateway", "a2a-vpc-id"]);
+    assert.deepEqual([...s3.routeTableIds].sort(), ["a2a-private-us-east-2a-id", "a2a-private-us-east-2b-id"]);
+    assert.equal(s3.policy, undefined, "default policy: agents' own S3 traffic takes this route too");
   });
 
   it("puts an internet-facing NLB with its own security group in the public subnets", () => {
-    const nlb = run.one("aws:lb/loadBalancer:LoadBalancer").inputs;
+    const nlb = run.one("aws:lb/loadBalancer:LoadBalancer", "a2a-nlb").inputs;
     assert.equal(nlb.loadBalancerType, "network");
     assert.equal(nlb.internal, false);
     assert.equal(nlb.subnets.length, 2);
     assert.ok(nlb.subnets.every((id: string) => id.includes("-public-")));
     assert.deepEqual(nlb.securityGroups, ["a2a-nlb-id"]);
+  });
+
+  // An internet-facing NLB's name resolves to public addresses: a VPC client reaches it from its
+  // NAT's public IP, so a VPC CIDR in its group never matches. REST goes on an internal NLB instead,
+  // whose group sees the client's private address (NLB security groups filter client traffic:
+  // Elastic Load Balancing, "Update the security groups for your Network Load Balancer").
+  it("serves PAR's REST API from an internal NLB of its own, admitting restAllowedCidrs there", () => {
+    const rest = run.one("aws:lb/loadBalancer:LoadBalancer", "a2a-rest-nlb").inputs;
+    assert.deepEqual([rest.loadBalancerType, rest.internal], ["network", true]);
+    assert.deepEqual(rest.subnets, ["a2a-private-us-east-2a-id", "a2a-private-us-east-2b-id"]);
+    assert.deepEqual(rest.securityGroups, ["a2a-rest-id"]);
+    assert.equal(run.one("aws:lb/listener:Listener", "a2a-rest").inputs.loadBalancerArn, `${MOCK_ARN}:loadbalancer/a2a-rest-nlb`);
+    assert.equal(run.one("aws:lb/listener:Listener", "a2a-a2a").inputs.loadBalancerArn, `${MOCK_ARN}:loadbalancer/a2a-nlb`);
+    assert.deepEqual(ingress(run, "rest").map((r) => [r.fromPort, r.toPort, r.cidrIpv4]), [[8080, 8080, "10.0.0.0/16"]]);
+    assert.deepEqual(egress(run, "rest").map((r) => [r.fromPort, r.referencedSecurityGroupId]), [[8080, "a2a-tasks-id"]]);
+    assert.ok(ingress(run, "nlb").every((r) => r.fromPort !== 8080), "the internet-facing NLB has no REST rule");
+    assert.ok(egress(run, "nlb").every((r) => r.fromPort !== 8080));
+    // The dashboard's REST target rows carry the REST NLB's dimension (a metric of another NLB would be empty).
+    const body = run.one("aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody as string;
+    assert.ok(body.includes('"TargetGroup","targetgroup/a2a-rest/0123456789abcdef","LoadBalancer","net/a2a-rest-nlb/0123456789abcdef"'));
   });
 
   it("checks Envoy's readiness over HTTP for A2A and PAR's /health for REST, with short deregistration", () => {
@@ -76,7 +119,7 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     assert.deepEqual([td.networkMode, td.requiresCompatibilities, td.cpu, td.memory], ["awsvpc", ["FARGATE"], "1024", "2048"]);
     const [par, router, envoy] = containers(run);
     assert.deepEqual([par!.name, router!.name, envoy!.name], ["par", "router", "envoy"]);
-    assert.equal(par!.image, "ghcr.io/pixell-global/pixell-agent-runtime:latest");
+    assert.equal(par!.image, "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2");
     assert.deepEqual(par!.portMappings.map((p: Inputs) => p.containerPort ?? p.containerPortRange), [8080, "50054-50153"]);
     assert.deepEqual([env(par!).SERVICE_DISCOVERY_NAMESPACE, env(par!).SERVICE_DISCOVERY_SERVICE], ["pixell-runtime.local", "agents"]);
     assert.match(par!.healthCheck.command[1], /127\.0\.0\.1:8080\/health/);
@@ -132,13 +175,16 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     assert.equal(svc.dnsConfig.dnsRecords[0].type, "SRV");
   });
 
-  it("admits the NLB to the tasks only on 50051, 15021 and 8080; router and agent ports only from the tasks", () => {
+  it("admits the NLBs to the tasks only on 50051, 15021 (A2A) and 8080 (REST); router and agent ports only from the tasks", () => {
     const fromNlb = ingress(run, "tasks").filter((r) => r.referencedSecurityGroupId === "a2a-nlb-id").map((r) => r.fromPort).sort();
-    assert.deepEqual(fromNlb, [15021, 50051, 8080]);
+    assert.deepEqual(fromNlb, [15021, 50051]);
+    assert.deepEqual(ingress(run, "tasks").filter((r) => r.referencedSecurityGroupId === "a2a-rest-id").map((r) => r.fromPort), [8080]);
     const fromTasks = ingress(run, "tasks").filter((r) => r.referencedSecurityGroupId === "a2a-tasks-id").map((r) => [r.fromPort, r.toPort]).sort();
     assert.deepEqual(fromTasks, [[50052, 50052], [50054, 50153], [9902, 9902]]);
     assert.ok(ingress(run, "tasks").every((r) => r.cidrIpv4 === undefined), "no CIDR reaches the tasks directly");
-    assert.deepEqual(ingress(run, "nlb").map((r) => [r.fromPort, r.cidrIpv4]), [[50051, "0.0.0.0/0"], [8080, "10.0.0.0/16"]]);
+    // The probe reaches the internet-facing NLB through NAT: the NAT gateways' Elastic IPs are admitted
+    // (198.51.100.x are the mock's addresses for them), so it still gets in when allowedCidrs is narrowed.
+    assert.deepEqual(ingress(run, "nlb").map((r) => [r.fromPort, r.cidrIpv4]), [[50051, "0.0.0.0/0"], [50051, "198.51.100.1/32"], [50051, "198.51.100.2/32"]]);
   });
 
   it("grants least privilege: no wildcard actions, conditions on PutMetricData and DiscoverInstances", () => {
@@ -155,12 +201,14 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     assert.equal(run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment").inputs.policyArn, "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy");
   });
 
-  it("runs the probe Lambda every minute outside the VPC with the probe's environment", () => {
+  it("runs the probe Lambda every minute in the private subnets with the probe's environment", () => {
     const fn = run.one("aws:lambda/function:Function").inputs;
     assert.equal(fn.handler, "index.handler");
     assert.match(fn.runtime, /^nodejs(2[0-9])\.x$/);
     assert.deepEqual([fn.memorySize, fn.timeout], [256, 30]);
-    assert.equal(fn.vpcConfig, undefined);
+    assert.deepEqual(fn.vpcConfig, { subnetIds: ["a2a-private-us-east-2a-id", "a2a-private-us-east-2b-id"], securityGroupIds: ["a2a-probe-id"] });
+    // It calls the NLB's public addresses (no group names them) and the AWS APIs, both through NAT.
+    assert.deepEqual(egress(run, "probe").map((r) => [r.fromPort, r.cidrIpv4]), [[50051, "0.0.0.0/0"], [443, "0.0.0.0/0"]]);
     assert.deepEqual(fn.environment.variables, {
       PROBE_ENDPOINT: run.outputs.a2aEndpoint,
       PROBE_TLS: "false",
@@ -217,12 +265,18 @@ describe("infra stack under mocks: variants", function () {
   };
 
   it("uses an existing VPC with an internal NLB and puts the probe in the VPC", async () => {
-    const { "pixell-a2a:vpcCidr": _cidr, "pixell-a2a:restAllowedCidrs": _rest, ...rest } = base;
+    const { "pixell-a2a:vpcCidr": _cidr, "pixell-a2a:restAllowedCidrs": _rest, "pixell-a2a:natGateways": _nat, ...rest } = base;
     const run = await runProgram({ ...rest, ...existingVpc, "pixell-a2a:internetFacing": "false", "pixell-a2a:allowedCidrs": JSON.stringify(["10.20.0.0/16"]) });
     assert.equal(run.ofType("aws:ec2/vpc:Vpc").length, 0);
     assert.equal(run.ofType("aws:ec2/subnet:Subnet").length, 0);
+    // The VPC's owner manages its endpoints: a second S3 gateway endpoint on a route table that has one fails.
+    assert.equal(run.ofType("aws:ec2/vpcEndpoint:VpcEndpoint").length, 0);
     assert.equal(run.outputs.vpcId, "vpc-0123456789abcdef0");
+    // Internal already: REST shares the one NLB (no second NLB, no rest group).
     const nlb = run.one("aws:lb/loadBalancer:LoadBalancer").inputs;
+    assert.equal(run.ofType("aws:ec2/securityGroup:SecurityGroup").filter((g) => g.name === "a2a-rest").length, 0);
+    assert.deepEqual(ingress(run, "nlb").map((r) => [r.fromPort, r.cidrIpv4 ?? r.referencedSecurityGroupId]), [[50051, "10.20.0.0/16"], [8080, "172.31.0.0/16"], [50051, "a2a-probe-id"]]);
+    assert.match(String(run.outputs.restEndpoint), /^http:\/\/a2a-nlb-\S+:8080$/);
     assert.equal(nlb.internal, true);
     assert.deepEqual(nlb.subnets, ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]);
     assert.equal(run.one("aws:lb/targetGroup:TargetGroup", "a2a-a2a").inputs.vpcId, "vpc-0123456789abcdef0");

@@ -56,7 +56,7 @@ function mockArn(type: string, name: string, inputs: Inputs): string {
 }
 
 /** Outputs a real provider computes; enough for the program's interpolations and ARN suffixes. */
-function mockState(type: string, name: string, inputs: Inputs): Inputs {
+function mockState(type: string, name: string, inputs: Inputs, eipCount: () => number): Inputs {
   const arn = mockArn(type, name, inputs);
   const state: Inputs = { ...inputs, arn, name: inputs.name ?? name };
   switch (type) {
@@ -66,6 +66,9 @@ function mockState(type: string, name: string, inputs: Inputs): Inputs {
       return { ...state, arnSuffix: `targetgroup/${name}/0123456789abcdef` };
     case "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
       return { ...state, hostedZone: "Z0123456789MOCK" };
+    case "aws:ec2/eip:Eip":
+      // Documentation addresses (RFC 5737), numbered in creation order: 198.51.100.1, .2, …
+      return { ...state, publicIp: `198.51.100.${eipCount()}` };
     case "aws:ecr/repository:Repository":
       return { ...state, repositoryUrl: `123456789012.dkr.ecr.us-east-2.amazonaws.com/${name}` };
     case "awsx:ecr:Image":
@@ -80,10 +83,11 @@ type RuntimeWithRpcs = typeof pulumi.runtime & { waitForRPCs?: () => Promise<voi
 /** Load index.ts under mocks with `config` (keys `pixell-a2a:<name>`), wait for every registration. */
 export async function runProgram(config: Record<string, string>, stack = { project: "pixell-a2a", stack: "dev" }): Promise<ProgramRun> {
   const resources: RecordedResource[] = [];
+  let eips = 0;
   await pulumi.runtime.setMocks({
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Inputs } {
       resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-      return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+      return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, () => ++eips) };
     },
     call(args: pulumi.runtime.MockCallArgs): Inputs {
       return args.inputs;
