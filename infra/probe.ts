@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { ConfigError } from "./config";
 import { assumeRolePolicy, probeRolePolicy } from "./iam";
+import { scheduleIntervalSeconds } from "./monitoring";
 
 /**
  * The synthetic probe: a Lambda (bundled from probe-lambda/) that lists every agent in Cloud Map
@@ -41,6 +43,51 @@ export function probeEnvironment(input: ProbeEnvironmentInput): Record<string, s
   };
 }
 
+/**
+ * Lambda's limits on an asynchronous invoke config (PutFunctionEventInvokeConfig,
+ * https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html):
+ * MaximumEventAgeInSeconds 60-21600, MaximumRetryAttempts 0-2.
+ */
+export const EVENT_AGE_LIMITS = { min: 60, max: 21600 } as const;
+
+/** How the scheduled invocations are delivered: no retries, no stale events, one run at a time. */
+export interface ProbeInvokePlan {
+  /** Seconds between scheduled runs. */
+  readonly periodSeconds: number;
+  /** A failed run is not retried: the next scheduled run replaces it (Lambda's default is 2 retries). */
+  readonly maximumRetryAttempts: 0;
+  /** An event that waited this long (throttled behind a running probe) is dropped, not run late. */
+  readonly maximumEventAgeInSeconds: number;
+  /** One run at a time: a second invocation is throttled and waits in Lambda's async queue. */
+  readonly reservedConcurrentExecutions: 1;
+}
+
+/** The schedule's period; the one call to swap when schedule parsing moves (infra/schedule.ts). */
+function schedulePeriodSeconds(schedule: string): number {
+  return scheduleIntervalSeconds(schedule);
+}
+
+/**
+ * The probe's invoke plan for a schedule and Lambda timeout. Refuses a timeout that is not below
+ * the period: a run may take its whole timeout, and the next one would then start late or
+ * be dropped every time. Throws ConfigError naming the keys.
+ */
+export function probeInvokePlan(schedule: string, lambdaTimeoutSeconds: number): ProbeInvokePlan {
+  const periodSeconds = schedulePeriodSeconds(schedule);
+  if (lambdaTimeoutSeconds >= periodSeconds) {
+    throw new ConfigError([
+      `pixell-a2a:probeLambdaTimeoutSeconds = "${lambdaTimeoutSeconds}" is not valid: expected less than the period of pixell-a2a:probeSchedule ${JSON.stringify(schedule)} (${periodSeconds} s), so one run ends before the next starts; lower probeLambdaTimeoutSeconds or lengthen probeSchedule`,
+    ]);
+  }
+  return {
+    periodSeconds,
+    maximumRetryAttempts: 0,
+    // At most one period: the event of the next run supersedes a waiting one.
+    maximumEventAgeInSeconds: Math.min(EVENT_AGE_LIMITS.max, Math.max(EVENT_AGE_LIMITS.min, periodSeconds)),
+    reservedConcurrentExecutions: 1,
+  };
+}
+
 export interface ProbeArgs {
   /** The bundled Lambda code (an archive with index.js). */
   readonly code: pulumi.Input<pulumi.asset.Archive>;
@@ -72,10 +119,12 @@ export class Probe extends pulumi.ComponentResource {
   readonly function: aws.lambda.Function;
   readonly logGroup: aws.cloudwatch.LogGroup;
   readonly rule: aws.cloudwatch.EventRule;
+  readonly invokeConfig: aws.lambda.FunctionEventInvokeConfig;
 
   constructor(name: string, args: ProbeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixell:a2a:Probe", name, {}, opts);
     const parent = { parent: this };
+    const invoke = probeInvokePlan(args.schedule, args.lambdaTimeoutSeconds);
 
     this.logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, {
       name: `/aws/lambda/${pulumi.getProject()}-${pulumi.getStack()}-probe`,
@@ -112,6 +161,8 @@ export class Probe extends pulumi.ComponentResource {
       role: role.arn,
       memorySize: args.memoryMb,
       timeout: args.lambdaTimeoutSeconds,
+      // Counts against the account's unreserved concurrency (docs/probe.md "Retries and overlap").
+      reservedConcurrentExecutions: invoke.reservedConcurrentExecutions,
       environment: {
         variables: pulumi.all([args.endpoint, args.cloudMap.serviceId, args.authTokenSecretArn]).apply(([endpoint, cloudMapServiceId, authTokenSecret]) => probeEnvironment({
           endpoint,
@@ -130,6 +181,12 @@ export class Probe extends pulumi.ComponentResource {
       vpcConfig: args.vpc === undefined ? undefined : { subnetIds: args.vpc.subnetIds, securityGroupIds: [args.vpc.securityGroupId] },
       tags: args.tags,
     }, { parent: this, dependsOn: [policy, this.logGroup] });
+
+    this.invokeConfig = new aws.lambda.FunctionEventInvokeConfig(`${name}-invoke-config`, {
+      functionName: this.function.name,
+      maximumRetryAttempts: invoke.maximumRetryAttempts,
+      maximumEventAgeInSeconds: invoke.maximumEventAgeInSeconds,
+    }, parent);
 
     this.rule = new aws.cloudwatch.EventRule(`${name}-schedule`, {
       description: "Runs the A2A probe",

@@ -4,6 +4,7 @@
  * Manager secret, read at the start of each invocation so a rotation is picked up.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { isTimeout } from "./budget";
 
 /** Reading the probe's token failed; the invocation fails (the token is never in the message). */
 export class ProbeTokenError extends Error {
@@ -37,13 +38,17 @@ export function tokenFromSecretString(secretId: string, secret: string | undefin
   return token;
 }
 
-export async function fetchBearerToken(sm: SecretsManagerClient, secretId: string): Promise<string> {
+/** `signal` (the run's deadline) abandons the call, the SDK's retries included. */
+export async function fetchBearerToken(sm: SecretsManagerClient, secretId: string, signal?: AbortSignal): Promise<string> {
   let secret: string | undefined;
   try {
-    secret = (await sm.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
+    secret = (await sm.send(new GetSecretValueCommand({ SecretId: secretId }), signal ? { abortSignal: signal } : {})).SecretString;
   } catch (err) {
     const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    throw new ProbeTokenError(`cannot read the probe's bearer token from Secrets Manager secret ${secretId} (${why}): check PROBE_AUTH_TOKEN_SECRET and that the probe's role may call secretsmanager:GetSecretValue on it`, { cause: err });
+    const hint = isTimeout(err, signal)
+      ? "Secrets Manager did not answer in time: check the probe's network path to secretsmanager (NAT or VPC endpoint)"
+      : "check PROBE_AUTH_TOKEN_SECRET and that the probe's role may call secretsmanager:GetSecretValue on it";
+    throw new ProbeTokenError(`cannot read the probe's bearer token from Secrets Manager secret ${secretId} (${why}): ${hint}`, { cause: err });
   }
   return tokenFromSecretString(secretId, secret);
 }

@@ -6,8 +6,7 @@
  * PROBE_AUTH_TOKEN (environment): bearer token for a router with authentication on.
  */
 import { parseArgs } from "node:util";
-import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
+import { createProbeAwsClients } from "./aws-clients";
 import { parseEndpoint, parseIntSetting, ProbeConfigError, PROBE_DEFAULTS } from "./config";
 import { discoverFromCloudMap, discoverFromFile, DiscoveryError, type Discovery } from "./discover";
 import { buildEmfLines, putBatches } from "./metrics";
@@ -93,8 +92,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     return 2;
   }
   const registry = opts.registry;
-  const sd = registry.kind === "cloudmap" ? new ServiceDiscoveryClient({}) : undefined;
-  const cw = opts.metrics === "cloudwatch" ? new CloudWatchClient({ maxAttempts: 1 }) : undefined;
+  // The same bounded clients as the Lambda (aws-clients.ts): a hung AWS call fails the command instead of holding it.
+  const aws = registry.kind === "cloudmap" || opts.metrics === "cloudwatch"
+    ? createProbeAwsClients({ disableHostPrefix: Boolean(env.AWS_ENDPOINT_URL_SERVICEDISCOVERY ?? env.AWS_ENDPOINT_URL) })
+    : undefined;
+  const sd = registry.kind === "cloudmap" ? aws?.serviceDiscovery : undefined;
+  const cw = opts.metrics === "cloudwatch" ? aws?.cloudWatch : undefined;
   const discover = (): Promise<Discovery> => (registry.kind === "file"
     ? discoverFromFile(registry.path)
     : discoverFromCloudMap(sd!, { namespace: registry.namespace, service: registry.service }));
@@ -128,8 +131,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     throw err;
   } finally {
     client.close();
-    sd?.destroy();
-    cw?.destroy();
+    aws?.destroy();
   }
 }
 

@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-servicediscovery";
 import { parseRegistryFile } from "../router/registry/file";
 import { silentLogger, type Logger } from "../router/log";
+import { isTimeout } from "./budget";
 
 /** DiscoverInstances has no NextToken: this is the most one call returns (the API's maximum MaxResults). */
 export const DISCOVER_MAX_RESULTS = 1000;
@@ -46,13 +47,18 @@ function uniqueSorted(ids: Iterable<string>): string[] {
   return [...new Set(ids)].sort();
 }
 
+/** What to check when a Cloud Map call timed out: the service answered nothing, so IAM is not the question. */
+const NETWORK_HINT = "Cloud Map did not answer in time: check the probe's network path to servicediscovery (NAT or VPC endpoint) and the AWS Health Dashboard";
+
 /**
  * Every instance of the Cloud Map service, whatever its health (an agent Cloud Map thinks
  * unhealthy is exactly the one to probe). DiscoverInstances returns at most 1000 instances
  * and cannot page; a full page falls back to ListInstances when the service id is known.
+ * `signal` (the run's discovery deadline) abandons the calls, the SDK's retries included.
  */
-export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: CloudMapTarget, logger: Logger = silentLogger): Promise<Discovery> {
+export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: CloudMapTarget, logger: Logger = silentLogger, signal?: AbortSignal): Promise<Discovery> {
   const where = `Cloud Map service ${target.namespace}/${target.service}`;
+  const sendOptions = signal ? { abortSignal: signal } : {};
   let instanceIds: string[];
   try {
     const res = await sd.send(new DiscoverInstancesCommand({
@@ -60,10 +66,11 @@ export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: C
       ServiceName: target.service,
       HealthStatus: "ALL",
       MaxResults: DISCOVER_MAX_RESULTS,
-    }));
+    }), sendOptions);
     instanceIds = (res.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
   } catch (err) {
-    throw new DiscoveryError(`DiscoverInstances on ${where} failed (${errorText(err)}): check that the namespace and service exist and that the probe's role may call servicediscovery:DiscoverInstances`, { cause: err });
+    const hint = isTimeout(err, signal) ? NETWORK_HINT : "check that the namespace and service exist and that the probe's role may call servicediscovery:DiscoverInstances";
+    throw new DiscoveryError(`DiscoverInstances on ${where} failed (${errorText(err)}): ${hint}`, { cause: err });
   }
   if (instanceIds.length < DISCOVER_MAX_RESULTS) return { ids: uniqueSorted(instanceIds), truncated: false };
 
@@ -74,13 +81,14 @@ export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: C
   }
   try {
     const all: string[] = [];
-    for await (const page of paginateListInstances({ client: sd, pageSize: 100 }, { ServiceId: target.serviceId })) {
+    for await (const page of paginateListInstances({ client: sd, pageSize: 100 }, { ServiceId: target.serviceId }, sendOptions)) {
       for (const i of page.Instances ?? []) if (i.Id) all.push(i.Id);
     }
     logger.info({ serviceId: target.serviceId, listed: all.length }, "DiscoverInstances page was full; listed every instance with ListInstances");
     return { ids: uniqueSorted(all), truncated: false };
   } catch (err) {
-    throw new DiscoveryError(`ListInstances on ${where} (service id ${target.serviceId}) failed (${errorText(err)}): check CLOUDMAP_SERVICE_ID and that the probe's role may call servicediscovery:ListInstances`, { cause: err });
+    const hint = isTimeout(err, signal) ? NETWORK_HINT : "check CLOUDMAP_SERVICE_ID and that the probe's role may call servicediscovery:ListInstances";
+    throw new DiscoveryError(`ListInstances on ${where} (service id ${target.serviceId}) failed (${errorText(err)}): ${hint}`, { cause: err });
   }
 }
 

@@ -8,8 +8,11 @@
  * - auth.ts      fetchBearerToken(sm, secretId): the token for a router with authentication on
  * - metrics.ts   buildMetricBatches(input, now, ns), buildEmfLines(batches), putBatches(cw, batches, retry)
  * - run.ts       runProbe(opts) -> summary, formatProbeTable(summary): one run, for the Lambda, the CLI and `npm start`
+ * - budget.ts    invocationBudget(now, remaining, reserve), deadlineSignal(at): each step's share of the Lambda's time
+ * - aws-clients.ts createProbeAwsClients(opts): SDK clients with connect/request/idle timeouts
+ * - invocation.ts runInvocation(opts): one Lambda invocation with its clients injected
  * - loop.ts      startProbeLoop(opts): the probe every 15 s with a table, for `npm start`
- * - handler.ts   handler(event, context): the Lambda entry point (bundled by build.ts)
+ * - handler.ts   handler(event, context): the Lambda entry point (bundled by build.ts), wires the above
  * - cli.ts       `npm run probe -- ...`
  * - build.ts     buildProbeBundle(outDir): the esbuild bundle the stack deploys
  */
@@ -20,3 +23,6 @@ export { createProbeClient, probeAll, type ProbeClientOptions, type ProbeResult,
 export { buildMetricBatches, buildMetricData, buildEmfLines, putBatches, METRIC, DEFAULT_RETRY, type MetricBatch, type RetryPolicy, type PutResult } from "./metrics";
 export { runProbe, formatProbeTable, type ProbeSummary, type RunProbeOptions, type MetricSink } from "./run";
 export { startProbeLoop, type ProbeLoop, type ProbeLoopOptions } from "./loop";
+export { invocationBudget, deadlineSignal, withDeadline, DeadlineReached, FINAL_MARGIN_MS, type InvocationBudget } from "./budget";
+export { createProbeAwsClients, boundedRequestHandler, AWS_HTTP_TIMEOUTS, CLOUDWATCH_HTTP_TIMEOUTS, type HttpTimeouts, type ProbeAwsClients } from "./aws-clients";
+export { runInvocation, type InvocationOptions, type InvocationClients } from "./invocation";

@@ -5,6 +5,7 @@
  */
 import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum, type StandardUnit } from "@aws-sdk/client-cloudwatch";
 import { silentLogger, type Logger } from "../router/log";
+import { deadlineSignal } from "./budget";
 import type { ProbeResult } from "./probe";
 
 export const METRIC = {
@@ -136,7 +137,7 @@ export interface RetryPolicy {
   /** First backoff; doubles per attempt, with full jitter. */
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
-  /** Epoch ms: no retry is started whose backoff would end after this. */
+  /** Epoch ms: no retry is started whose backoff would end after this, and an attempt still running then is abandoned. */
   readonly deadlineAt?: number;
 }
 
@@ -165,11 +166,13 @@ interface SdkErrorShape {
 
 const THROTTLING_NAMES = new Set(["Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException", "TooManyRequestsException", "RequestLimitExceeded"]);
 
-/** Throttling, 5xx and network errors are retried; other 4xx (a bad request) would fail again. */
+/** Throttling, 5xx, timeouts and network errors are retried; other 4xx (a bad request) would fail again. */
 export function isRetryable(err: unknown): boolean {
   const e = (typeof err === "object" && err !== null ? err : {}) as SdkErrorShape;
   if (e.$retryable) return true;
   if (e.name && THROTTLING_NAMES.has(e.name)) return true;
+  // The HTTP handler's connect, request and idle timeouts; an idle timeout in the body comes with the 200 it interrupted.
+  if (e.name === "TimeoutError") return true;
   const status = e.$metadata?.httpStatusCode;
   if (status === undefined) return true; // no HTTP answer: connection reset, timeout
   return status === 429 || status >= 500;
@@ -189,17 +192,21 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /**
  * Sends every batch (concurrently), each retried on its own; a batch that still fails is
- * logged with the data it lost, and the others are sent regardless. Never rejects.
+ * logged with the data it lost, and the others are sent regardless. Never rejects, and with
+ * `retry.deadlineAt` returns by then even when CloudWatch hangs (the attempt is aborted).
  */
 export async function putBatches(cw: CloudWatchClient, batches: readonly MetricBatch[], retry: RetryPolicy = DEFAULT_RETRY, logger: Logger = silentLogger): Promise<PutResult> {
+  const deadlineAt = retry.deadlineAt;
+  const deadline = deadlineAt === undefined ? undefined : deadlineSignal(deadlineAt);
+  const sendOptions = deadline ? { abortSignal: deadline.signal } : {};
   const outcomes = await Promise.all(batches.map(async (batch, index): Promise<FailedBatch | undefined> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await cw.send(new PutMetricDataCommand({ Namespace: batch.Namespace, MetricData: batch.MetricData }));
+        await cw.send(new PutMetricDataCommand({ Namespace: batch.Namespace, MetricData: batch.MetricData }), sendOptions);
         return undefined;
       } catch (err) {
         const delay = backoffMs(attempt, retry);
-        const outOfTime = retry.deadlineAt !== undefined && Date.now() + delay > retry.deadlineAt;
+        const outOfTime = deadlineAt !== undefined && (deadline?.signal.aborted === true || Date.now() + delay > deadlineAt);
         if (attempt >= retry.maxAttempts || !isRetryable(err) || outOfTime) {
           const lost = batch.MetricData.map((d) => ({
             metric: d.MetricName ?? "",
@@ -213,7 +220,7 @@ export async function putBatches(cw: CloudWatchClient, batches: readonly MetricB
         await sleep(delay);
       }
     }
-  }));
+  })).finally(() => deadline?.dispose());
   const failed = outcomes.filter((f): f is FailedBatch => f !== undefined);
   return { batches: batches.length, sent: batches.length - failed.length, failed };
 }

@@ -83,6 +83,9 @@ describe("probe metrics: building", () => {
     assert.equal(isRetryable({ name: "InternalServiceFault", $metadata: { httpStatusCode: 500 } }), true);
     assert.equal(isRetryable(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })), true);
     assert.equal(isRetryable({ name: "InvalidParameterValue", $metadata: { httpStatusCode: 400 } }), false);
+    // @smithy/node-http-handler's idle timeout in a stalled body arrives with the 200 it interrupted
+    // (measured in test/probe-deadline.test.ts): still a network failure, so retried.
+    assert.equal(isRetryable({ name: "TimeoutError", $metadata: { httpStatusCode: 200 } }), true);
   });
 
   it("backs off exponentially with full jitter, capped", () => {
