@@ -171,13 +171,14 @@ describe("xds protocol: warming and ordering rules", () => {
     s.onRequest(req("cluster", { version_info: cds!.version_info, response_nonce: cds!.nonce }));
     const [eds] = s.onRequest(req("endpoint", { resource_names: clusters })).responses;
     nonces.endpoint = eds!.nonce;
+    s.onRequest(req("endpoint", { version_info: eds!.version_info, response_nonce: eds!.nonce, resource_names: clusters }));
     const [rds] = s.onRequest(req("route", { resource_names: ["a2a_routes"] })).responses;
     nonces.route = rds!.nonce;
     s.onRequest(req("route", { version_info: rds!.version_info, response_nonce: rds!.nonce, resource_names: ["a2a_routes"] }));
     return nonces;
   }
 
-  it("holds a route naming a new cluster until CDS with it is ACKed and its endpoints were sent (R1)", () => {
+  it("holds a route naming a new cluster until CDS with it and then its endpoints are ACKed (R1)", () => {
     const s = new AdsStreamState(routed("1", ["router"]));
     const n = envoyLike(s, ["router"]);
     const push = s.onSnapshot(routed("2", ["router", "deployment_b"]));
@@ -185,8 +186,22 @@ describe("xds protocol: warming and ordering rules", () => {
     assert.deepEqual(s.heldRoutes(), ["a2a_routes"]);
     assert.deepEqual(s.onRequest(req("cluster", { version_info: "2", response_nonce: push[0]!.nonce })).responses, [], "ACKed, but not warm yet");
     const eds = s.onRequest(req("endpoint", { version_info: "1", response_nonce: n.endpoint, resource_names: ["router", "deployment_b"] })).responses;
-    assert.deepEqual(eds.map((r) => r.kind), ["endpoint", "route"], "the endpoints, then the route");
+    assert.deepEqual(eds.map((r) => r.kind), ["endpoint"], "the endpoints; the route waits for their ACK");
+    const names = ["router", "deployment_b"];
+    const rds = s.onRequest(req("endpoint", { version_info: eds[0]!.version_info, response_nonce: eds[0]!.nonce, resource_names: names })).responses;
+    assert.deepEqual(rds.map((r) => r.kind), ["route"]);
     assert.deepEqual(s.heldRoutes(), []);
+  });
+
+  it("a NACKed EDS response does not warm the cluster: the route stays held (R1, R6)", () => {
+    const s = new AdsStreamState(routed("1", ["router"]));
+    const n = envoyLike(s, ["router"]);
+    const [cds] = s.onSnapshot(routed("2", ["router", "deployment_b"]));
+    s.onRequest(req("cluster", { version_info: cds!.version_info, response_nonce: cds!.nonce }));
+    const [eds] = s.onRequest(req("endpoint", { version_info: "1", response_nonce: n.endpoint, resource_names: ["router", "deployment_b"] })).responses;
+    const after = s.onRequest(req("endpoint", { version_info: "1", response_nonce: eds!.nonce, resource_names: ["router", "deployment_b"], error_detail: { message: "bad endpoint" } }));
+    assert.deepEqual(after.responses, []);
+    assert.deepEqual(s.heldRoutes(), ["a2a_routes"]);
   });
 
   it("a NACKed CDS never counts as an ACK: the route naming its new cluster stays held (R6)", () => {

@@ -145,6 +145,7 @@ describe("xds server: the ADS protocol on the wire", function () {
       fresh.edsNames = snapshot.endpoint.map((e) => e.name);
       fresh.request("endpoint", { names: fresh.edsNames });
       got.endpoint = await fresh.next();
+      fresh.ack(got.endpoint);
       fresh.request("listener");
       got.listener = await fresh.next();
       fresh.request("route", { names: [ROUTE_CONFIG_NAME] });
@@ -180,8 +181,11 @@ describe("xds server: the ADS protocol on the wire", function () {
     assert.deepEqual(await client.drain(150), [], "no EDS (unchanged for this client) and no route before the cluster is ACKed and warm");
     afterCds(cds, eds0.nonce, eds0.version_info);
     const eds = await client.next(1000);
+    assert.equal(kindOf(eds.type_url), "endpoint");
+    assert.deepEqual(await client.drain(100), [], "the route waits for the endpoints' ACK");
+    client.ack(eds);
     const rds = await client.next(1000);
-    assert.deepEqual([eds, rds].map((r) => kindOf(r.type_url)), ["endpoint", "route"]);
+    assert.equal(kindOf(rds.type_url), "route");
     assert.ok(names("endpoint", eds).includes(deploymentClusterName("beta")));
     const routes = (decode("route", rds.resources[0]!) as unknown as RouteConfiguration).virtual_hosts[0]!.routes;
     assert.deepEqual(routes.map((r) => r.route!.cluster), [deploymentClusterName("alpha"), deploymentClusterName("beta"), ROUTER_CLUSTER]);
@@ -195,9 +199,11 @@ describe("xds server: the ADS protocol on the wire", function () {
     assert.equal(kindOf(first.type_url), "cluster");
     assert.equal(names("cluster", first).length, 1 + 1 + 50);
     afterCds(first, eds0.nonce, eds0.version_info);
-    const rest = [await client.next(), await client.next()];
-    assert.deepEqual(rest.map((r) => kindOf(r.type_url)), ["endpoint", "route"]);
-    rest.forEach((r) => client.ack(r));
+    const eds = await client.next();
+    client.ack(eds);
+    const rds = await client.next();
+    assert.deepEqual([eds, rds].map((r) => kindOf(r.type_url)), ["endpoint", "route"]);
+    client.ack(rds);
 
     // One change every 40 ms never lets the 100 ms debounce expire; the 1 s ceiling must still push.
     const started = Date.now();

@@ -8,8 +8,10 @@
  *
  * Rules, per stream:
  * - R1 routes after clusters: a route configuration naming cluster C goes out only after the
- *   client ACKed a CDS response containing C and, for an EDS cluster, was sent a
- *   ClusterLoadAssignment for C after C was sent. Until then the stream keeps its previous
+ *   client ACKed a CDS response containing C and, for an EDS cluster, ACKed an EDS response with
+ *   C's ClusterLoadAssignment sent after C (waiting for that ACK, not only for the send, is
+ *   stricter than needed for a client that accepts every EDS response; it keeps a NACKed EDS
+ *   response from counting: R6). Until then the stream keeps its previous
  *   version of that route configuration (or none). Spec, "Eventual consistency considerations":
  *   "routes are not warmed, i.e., the management plane must ensure that clusters referenced by a
  *   route are in place, before pushing the updates for a route"; "Resource warming": "Warming of
@@ -157,8 +159,10 @@ export class AdsStreamState<T> {
   private readonly types = new Map<ResourceKind, TypeState<T>>();
   private nonceCounter = 0;
   private labelCounter = 0;
-  /** Clusters warmed on this stream (an assignment was sent after the cluster) and sent in CDS ever since. */
+  /** Clusters warmed on this stream (an EDS response with their assignment, sent after them, was ACKed) and sent in CDS ever since. */
   private readonly active = new Set<string>();
+  /** Clusters whose assignment went out after them, in an EDS response not answered yet. */
+  private readonly warmSent = new Set<string>();
   /** Clusters whose definition changed in a CDS response: their assignment is due again (R3). */
   private readonly edsOwed = new Set<string>();
   /** Clusters named by the route configurations the client ACKed. */
@@ -243,6 +247,10 @@ export class AdsStreamState<T> {
   private onAck(kind: ResourceKind, st: TypeState<T>): void {
     st.acked = st.sent;
     st.acceptedVersion = st.lastVersion;
+    if (kind === "endpoint") {
+      for (const name of this.warmSent) if (st.sent.has(name)) this.active.add(name);
+      this.warmSent.clear();
+    }
     if (kind === "route") {
       this.routesAcked = refsOf(st.sent);
       this.routesPending.clear();
@@ -255,10 +263,11 @@ export class AdsStreamState<T> {
     st.rejected = st.sent;
     const rejected = st.sent;
     st.sent = st.acked;
+    if (kind === "endpoint") this.warmSent.clear();
     if (kind === "cluster") {
       // The client kept its previous clusters: the rejected new ones were never created.
       for (const name of rejected.keys()) {
-        if (!st.acked.has(name)) { this.active.delete(name); this.edsOwed.delete(name); }
+        if (!st.acked.has(name)) { this.active.delete(name); this.edsOwed.delete(name); this.warmSent.delete(name); }
       }
     } else if (kind === "route") {
       // The client keeps the version it names (spec: version_info "indicates the most recent
@@ -353,7 +362,7 @@ export class AdsStreamState<T> {
       else if (kind === "route") view = this.routeView();
       else view = { content: this.base(kind, st), pure: true };
       const same = sameContent(view.content, st.sent);
-      const owed = kind === "endpoint" && [...view.content.keys()].some((c) => this.edsOwed.has(c) || (clusters.has(c) && this.snapshot.edsClusters.has(c) && !this.active.has(c)));
+      const owed = kind === "endpoint" && [...view.content.keys()].some((c) => this.edsOwed.has(c) || (clusters.has(c) && this.snapshot.edsClusters.has(c) && !this.active.has(c) && !this.warmSent.has(c)));
       if (same && !owed && (!st.mustRespond || (view.held?.length ?? 0) > 0)) continue;
       if (st.rejected && sameContent(view.content, st.rejected)) continue;
       const version = view.pure ? this.snapshot.versions[kind] : `${this.snapshot.versions[kind]}+${this.opts.streamId ?? "s"}.${++this.labelCounter}`;
@@ -368,14 +377,14 @@ export class AdsStreamState<T> {
     if (kind === "cluster") {
       for (const [name, e] of content) {
         const before = previous.get(name);
-        if (!before) { this.active.delete(name); this.edsOwed.add(name); } else if (before.res.payload !== e.res.payload) this.edsOwed.add(name);
+        if (!before) { this.active.delete(name); this.warmSent.delete(name); this.edsOwed.add(name); } else if (before.res.payload !== e.res.payload) { this.warmSent.delete(name); this.edsOwed.add(name); }
       }
-      for (const name of previous.keys()) if (!content.has(name)) { this.active.delete(name); this.edsOwed.delete(name); }
+      for (const name of previous.keys()) if (!content.has(name)) { this.active.delete(name); this.warmSent.delete(name); this.edsOwed.delete(name); }
       this.opts.history?.set(version, new Map([...content].map(([n, e]) => [n, e.res])));
     } else if (kind === "endpoint") {
       const clusters = this.types.get("cluster")?.sent ?? EMPTY;
       for (const name of content.keys()) {
-        if (clusters.has(name) || !this.types.get("cluster")) { this.active.add(name); this.edsOwed.delete(name); }
+        if (clusters.has(name) || !this.types.get("cluster")) { this.warmSent.add(name); this.edsOwed.delete(name); }
       }
     } else if (kind === "route") {
       this.routesPending.set(version, refsOf(content));
