@@ -1,7 +1,9 @@
 /**
  * `npm run bench:xds`: how long the xDS server takes to build, validate and encode its
  * snapshot (the work done on the router's event loop on each registry change), and how long
- * a registry change takes to reach a real gRPC xDS client.
+ * a registry change takes to reach a real gRPC xDS client, and (in memory, with the Envoy client
+ * model of test/helpers/envoy-ads-model.ts, no sockets) how long a registry change takes until the
+ * new route is live on an Envoy-like client that warms clusters, and how many bytes that push sends.
  */
 import * as grpc from "@grpc/grpc-js";
 import * as grpcXds from "@grpc/grpc-js-xds";
@@ -11,6 +13,9 @@ import { agentServiceDefinition, type Pong } from "../proto";
 import { startXdsServer } from "../router/xds";
 import { envoyRoot } from "../infra/envoy/proto";
 import type { DeploymentRecord, RegistrySource } from "../router/registry/types";
+import { AdsLoopback } from "../test/helpers/ads-loopback";
+import { SnapshotCache } from "../router/xds/snapshot";
+import { DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT } from "../infra/envoy/config";
 
 class Registry implements RegistrySource {
   readonly description = "bench";
@@ -73,10 +78,61 @@ async function changeToClient(): Promise<number> {
   return ms;
 }
 
+/** Snapshot build (+ consistency check) and encode cost at n deployments: first build, and a one-deployment change. */
+function cacheCost(n: number): { first: { build: number; encode: number; bytes: number }; change: { build: number; encode: number } } {
+  const cache = new SnapshotCache({ apiListeners: [DEFAULT_API_LISTENER], envoy: DEFAULT_ENVOY_INPUT, versionPrefix: "b" });
+  const first = cache.build(records(n));
+  if (!first.ok) throw new Error(first.problems.join("; "));
+  const changes: { build: number; encode: number }[] = [];
+  for (let k = 0; k < 5; k++) {
+    const r = cache.build([...records(n), { id: `extra-${k}`, host: "127.0.0.1", port: 50100 }]);
+    if (!r.ok) throw new Error(r.problems.join("; "));
+    changes.push({ build: r.stats.buildMs, encode: r.stats.encodeMs });
+  }
+  return {
+    first: { build: first.stats.buildMs, encode: first.stats.encodeMs, bytes: first.stats.bytes },
+    change: { build: median(changes.map((c) => c.build)), encode: median(changes.map((c) => c.encode)) },
+  };
+}
+
+/** Registry change -> route live (its cluster active) on the Envoy-like model, in memory; and bytes sent for the push. */
+function routeLive(n: number): { ms: number; bytes: number; messages: number } {
+  const base = records(n);
+  const loop = new AdsLoopback(base);
+  loop.settle();
+  const samples: { ms: number; bytes: number; messages: number }[] = [];
+  for (let k = 0; k < 5; k++) {
+    const id = `new-${k}`;
+    const bytesBefore = loop.bytesSent;
+    let messages = 0;
+    const started = performance.now();
+    loop.change([...base, { id, host: "127.0.0.1", port: 50100 }]);
+    while (loop.model.routeTable()[id] === undefined) {
+      const a = loop.deliverToServer();
+      const b = loop.deliverToClient();
+      if (b) messages++;
+      if (!a && !b) throw new Error(`route for ${id} never went live`);
+    }
+    const ms = performance.now() - started;
+    if (loop.model.violations.length > 0) throw new Error(loop.model.violations.join("; "));
+    loop.settle();
+    samples.push({ ms, bytes: loop.bytesSent - bytesBefore, messages });
+    loop.change(base);
+    loop.settle();
+  }
+  return { ms: median(samples.map((s) => s.ms)), bytes: median(samples.map((s) => s.bytes)), messages: median(samples.map((s) => s.messages)) };
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   envoyRoot();
   process.stdout.write(`loading Envoy's protos: ${Math.round(performance.now() - t0)} ms\n`);
+  const c = cacheCost(10_000);
+  process.stdout.write(`10000 deployments: first snapshot build+check ${c.first.build.toFixed(0)} ms, encode ${c.first.encode.toFixed(0)} ms, ${(c.first.bytes / 1024).toFixed(0)} KiB; one change: build+check ${c.change.build.toFixed(0)} ms, encode ${c.change.encode.toFixed(1)} ms (median of 5)\n`);
+  for (const n of [1, 100, 10_000]) {
+    const r = routeLive(n);
+    process.stdout.write(`${n} deployments: registry change -> route live on the Envoy-like model ${r.ms.toFixed(1)} ms (in memory, no debounce), ${r.messages} responses, ${(r.bytes / 1024).toFixed(1)} KiB per push (median of 5)\n`);
+  }
   for (const n of [100, 1000]) {
     const { initial, change } = await buildTimes(n);
     process.stdout.write(`${n} deployments: first snapshot ${initial} ms, one change ${change} ms (median of 10)\n`);

@@ -1,17 +1,18 @@
 import { strict as assert } from "node:assert";
 import { TYPE_URLS, type ResourceKind } from "../infra/envoy/config";
+import { ClusterHistory } from "../router/xds/history";
 import { AdsStreamState, nextVersions, PUSH_ORDER, type AdsRequest, type VersionedSnapshot } from "../router/xds/protocol";
 
 type Snap = VersionedSnapshot<string>;
 
-function snap(version: string, names: Partial<Record<ResourceKind, string[]>>, namedOnly: string[] = []): Snap {
+function snap(version: string, names: Partial<Record<ResourceKind, string[]>>, namedOnly: string[] = [], routeClusters: Record<string, string[]> = {}): Snap {
   const resources = {} as Record<ResourceKind, { name: string; namedOnly?: boolean; payload: string }[]>;
   const versions = {} as Record<ResourceKind, string>;
   for (const kind of PUSH_ORDER) {
     resources[kind] = (names[kind] ?? []).map((n) => ({ name: n, namedOnly: namedOnly.includes(n) || undefined, payload: `${kind}:${n}@${version}` }));
     versions[kind] = version;
   }
-  return { versions, resources };
+  return { versions, resources, routeClusters: new Map(Object.entries(routeClusters)), edsClusters: new Set(names.cluster ?? []) };
 }
 
 const req = (kind: ResourceKind, fields: Partial<AdsRequest> = {}): AdsRequest => ({
@@ -61,12 +62,13 @@ describe("xds protocol: one ADS stream", () => {
     assert.equal(third!.version_info, "3");
   });
 
+  // xds_protocol.rst, "Resource updates": "The management server should not send a DiscoveryResponse for any DiscoveryRequest that has a stale nonce".
   it("ignores a request carrying a stale nonce (one that is not the last sent for its type)", () => {
     const s = new AdsStreamState(v1);
     const [first] = s.onRequest(req("cluster")).responses;
     s.onSnapshot(snap("2", { cluster: ["router"] }));
     const stale = s.onRequest(req("cluster", { version_info: "1", response_nonce: first!.nonce, error_detail: { message: "old" } }));
-    assert.deepEqual(stale.events, [{ kind: "stale", type: "cluster", nonce: first!.nonce }]);
+    assert.deepEqual(stale.events, [{ kind: "stale", type: "cluster", nonce: first!.nonce, lastNonce: "2" }]);
     assert.equal(s.status().cluster!.rejectedVersion, undefined);
   });
 
@@ -88,8 +90,9 @@ describe("xds protocol: one ADS stream", () => {
     s.onRequest(req("cluster"));
     const v2 = snap("2", { listener: ["a2a"], route: ["a2a_routes"], cluster: ["router"], endpoint: ["router"] });
     assert.deepEqual(s.onSnapshot(v2).map((r) => r.kind), ["cluster", "endpoint", "listener", "route"]);
-    const onlyRoutes: Snap = { versions: { ...v2.versions, route: "3" }, resources: v2.resources };
-    assert.deepEqual(s.onSnapshot(onlyRoutes).map((r) => r.kind), ["route"]);
+    const onlyRoutes = snap("3", { listener: ["a2a"], route: ["a2a_routes"], cluster: ["router"], endpoint: ["router"] });
+    const sameOtherwise: Snap = { ...onlyRoutes, resources: { ...v2.resources, route: onlyRoutes.resources.route } };
+    assert.deepEqual(s.onSnapshot(sameOtherwise).map((r) => r.kind), ["route"], "only what this stream would see differently is sent");
   });
 
   it("answers nothing for a type it does not serve", () => {
@@ -111,3 +114,141 @@ describe("xds protocol: versions per type", () => {
     assert.notEqual(second.cluster, first.cluster);
   });
 });
+
+describe("xds protocol: subscription rules (xds_protocol.rst, 'How the client specifies what resources to return')", () => {
+  const v1 = snap("1", { listener: ["a2a", "pixell-a2a"], cluster: ["router", "deployment_a"], endpoint: ["router", "deployment_a"] }, ["pixell-a2a"]);
+
+  // "if the client sends a request ... but has never explicitly subscribed to any resource names ... the server should treat that identically to ... '*'"
+  it("an empty list is a wildcard only until the stream names a resource; after that it unsubscribes", () => {
+    const s = new AdsStreamState(v1);
+    const [all] = s.onRequest(req("cluster")).responses;
+    assert.deepEqual(all!.resources.map((r) => r.name), ["router", "deployment_a"]);
+    const [named] = s.onRequest(req("cluster", { version_info: "1", response_nonce: all!.nonce, resource_names: ["router"] })).responses;
+    assert.deepEqual(named!.resources.map((r) => r.name), ["router"]);
+    // "Although this request is identical to the first one, it is not interpreted as a wildcard subscription"
+    const { responses } = s.onRequest(req("cluster", { version_info: "1", response_nonce: named!.nonce, resource_names: [] }));
+    assert.deepEqual(responses, []);
+    assert.deepEqual(s.status().cluster!.subscribed, []);
+    assert.deepEqual(s.onSnapshot(snap("2", { cluster: ["router", "deployment_b"], endpoint: ["router"] })), [], "unsubscribed: no pushes");
+    // '"*" and "A"': continuing the wildcard and adding A; '"*"' is a wildcard at any time.
+    const [star] = s.onRequest(req("cluster", { version_info: "1", response_nonce: named!.nonce, resource_names: ["*"] })).responses;
+    assert.deepEqual(star!.resources.map((r) => r.name), ["router", "deployment_b"]);
+  });
+
+  it("a wildcard plus a name gets the named-only API listener as well", () => {
+    const s = new AdsStreamState(v1);
+    const [r] = s.onRequest(req("listener", { resource_names: ["*", "pixell-a2a"] })).responses;
+    assert.deepEqual(r!.resources.map((x) => x.name), ["a2a", "pixell-a2a"]);
+  });
+
+  it("names a stale request adds are served after the next in-order request names them", () => {
+    const s = new AdsStreamState(v1);
+    const [first] = s.onRequest(req("endpoint", { resource_names: ["router"] })).responses;
+    const [second] = s.onRequest(req("endpoint", { version_info: "1", response_nonce: first!.nonce, resource_names: ["router", "deployment_a"] })).responses;
+    const stale = s.onRequest(req("endpoint", { version_info: "1", response_nonce: first!.nonce, resource_names: ["router", "deployment_a", "deployment_b"] }));
+    assert.deepEqual(stale.responses, [], "no response to a stale nonce");
+    assert.equal(stale.events[0]!.kind, "stale");
+    const v2 = snap("2", { cluster: ["router", "deployment_a", "deployment_b"], endpoint: ["router", "deployment_a", "deployment_b"] });
+    s.onSnapshot(v2);
+    const next = s.onRequest(req("endpoint", { version_info: "2", response_nonce: String(Number(second!.nonce) + 1), resource_names: ["router", "deployment_a", "deployment_b"] }));
+    assert.deepEqual(next.responses.map((r) => r.resources.map((x) => x.name)), [["router", "deployment_a", "deployment_b"]]);
+  });
+});
+
+describe("xds protocol: warming and ordering rules", () => {
+  /** Resources whose payload depends only on their own content (as the cache's encodings do); the route's on the clusters it names. */
+  const routed = (v: string, clusters: string[]): Snap => {
+    const s = snap(v, { listener: ["a2a"], route: ["a2a_routes"], cluster: clusters, endpoint: clusters }, [], { a2a_routes: clusters });
+    const stable = (kind: ResourceKind) => s.resources[kind].map((r) => ({ ...r, payload: kind === "route" ? `route:${clusters.join(",")}` : `${kind}:${r.name}` }));
+    return { ...s, resources: { listener: stable("listener"), route: stable("route"), cluster: stable("cluster"), endpoint: stable("endpoint") } };
+  };
+
+  /** An Envoy-like subscription: wildcard CDS (ACKed), EDS for every cluster, LDS, RDS; all ACKed. */
+  function envoyLike(s: AdsStreamState<string>, clusters: string[]): Record<string, string> {
+    const nonces: Record<string, string> = {};
+    const [cds] = s.onRequest(req("cluster")).responses;
+    nonces.cluster = cds!.nonce;
+    s.onRequest(req("cluster", { version_info: cds!.version_info, response_nonce: cds!.nonce }));
+    const [eds] = s.onRequest(req("endpoint", { resource_names: clusters })).responses;
+    nonces.endpoint = eds!.nonce;
+    s.onRequest(req("endpoint", { version_info: eds!.version_info, response_nonce: eds!.nonce, resource_names: clusters }));
+    const [rds] = s.onRequest(req("route", { resource_names: ["a2a_routes"] })).responses;
+    nonces.route = rds!.nonce;
+    s.onRequest(req("route", { version_info: rds!.version_info, response_nonce: rds!.nonce, resource_names: ["a2a_routes"] }));
+    return nonces;
+  }
+
+  it("holds a route naming a new cluster until CDS with it and then its endpoints are ACKed (R1)", () => {
+    const s = new AdsStreamState(routed("1", ["router"]));
+    const n = envoyLike(s, ["router"]);
+    const push = s.onSnapshot(routed("2", ["router", "deployment_b"]));
+    assert.deepEqual(push.map((r) => r.kind), ["cluster"], "no EDS (this stream's endpoints did not change) and no RDS yet");
+    assert.deepEqual(s.heldRoutes(), ["a2a_routes"]);
+    assert.deepEqual(s.onRequest(req("cluster", { version_info: "2", response_nonce: push[0]!.nonce })).responses, [], "ACKed, but not warm yet");
+    const eds = s.onRequest(req("endpoint", { version_info: "1", response_nonce: n.endpoint, resource_names: ["router", "deployment_b"] })).responses;
+    assert.deepEqual(eds.map((r) => r.kind), ["endpoint"], "the endpoints; the route waits for their ACK");
+    const names = ["router", "deployment_b"];
+    const rds = s.onRequest(req("endpoint", { version_info: eds[0]!.version_info, response_nonce: eds[0]!.nonce, resource_names: names })).responses;
+    assert.deepEqual(rds.map((r) => r.kind), ["route"]);
+    assert.deepEqual(s.heldRoutes(), []);
+  });
+
+  it("a NACKed EDS response does not warm the cluster: the route stays held (R1, R6)", () => {
+    const s = new AdsStreamState(routed("1", ["router"]));
+    const n = envoyLike(s, ["router"]);
+    const [cds] = s.onSnapshot(routed("2", ["router", "deployment_b"]));
+    s.onRequest(req("cluster", { version_info: cds!.version_info, response_nonce: cds!.nonce }));
+    const [eds] = s.onRequest(req("endpoint", { version_info: "1", response_nonce: n.endpoint, resource_names: ["router", "deployment_b"] })).responses;
+    const after = s.onRequest(req("endpoint", { version_info: "1", response_nonce: eds!.nonce, resource_names: ["router", "deployment_b"], error_detail: { message: "bad endpoint" } }));
+    assert.deepEqual(after.responses, []);
+    assert.deepEqual(s.heldRoutes(), ["a2a_routes"]);
+  });
+
+  it("a NACKed CDS never counts as an ACK: the route naming its new cluster stays held (R6)", () => {
+    const s = new AdsStreamState(routed("1", ["router"]));
+    const n = envoyLike(s, ["router"]);
+    const [cds] = s.onSnapshot(routed("2", ["router", "deployment_b"]));
+    s.onRequest(req("cluster", { version_info: "1", response_nonce: cds!.nonce, error_detail: { message: "bad" } }));
+    const after = s.onRequest(req("endpoint", { version_info: "1", response_nonce: n.endpoint, resource_names: ["router", "deployment_b"] })).responses;
+    assert.ok(!after.some((r) => r.kind === "route"));
+    assert.deepEqual(s.heldRoutes(), ["a2a_routes"]);
+  });
+
+  it("keeps a cluster while an ACKed or unanswered route names it, drops it after a route without it is ACKed (R2)", () => {
+    const s = new AdsStreamState(routed("1", ["router", "deployment_a"]));
+    envoyLike(s, ["router", "deployment_a"]);
+    const push = s.onSnapshot(routed("2", ["router"]));
+    assert.deepEqual(push.map((r) => r.kind), ["route"], "the cluster stays: the client's routes still name it");
+    const [cds] = s.onRequest(req("route", { version_info: push[0]!.version_info, response_nonce: push[0]!.nonce, resource_names: ["a2a_routes"] })).responses;
+    assert.equal(cds!.kind, "cluster");
+    assert.deepEqual(cds!.resources.map((r) => r.name), ["router"]);
+  });
+
+  it("a NACKed route keeps the clusters of the version the client still uses (R2, R6)", () => {
+    const s = new AdsStreamState(routed("1", ["router", "deployment_a"]));
+    envoyLike(s, ["router", "deployment_a"]);
+    const [rds] = s.onSnapshot(routed("2", ["router"]));
+    const { responses } = s.onRequest(req("route", { version_info: "1", response_nonce: rds!.nonce, resource_names: ["a2a_routes"], error_detail: { message: "no" } }));
+    assert.deepEqual(responses, [], "deployment_a stays in CDS");
+  });
+
+  it("re-sends unchanged endpoints after a CDS change to an existing EDS cluster (R3)", () => {
+    const v1 = routed("1", ["router"]);
+    const s = new AdsStreamState(v1);
+    envoyLike(s, ["router"]);
+    const changedCluster: Snap = { ...v1, versions: { ...v1.versions, cluster: "2" }, resources: { ...v1.resources, cluster: [{ name: "router", payload: "cluster:router@2" }] } };
+    const push = s.onSnapshot(changedCluster);
+    assert.deepEqual(push.map((r) => [r.kind, r.version_info]), [["cluster", "2"], ["endpoint", "1"]]);
+  });
+
+  it("a reconnecting client keeps the clusters of the CDS version it reports until it ACKs routes on the new stream", () => {
+    const history = new ClusterHistory<string>();
+    const old = new AdsStreamState(routed("1", ["router", "deployment_a"]), { streamId: "1", history });
+    envoyLike(old, ["router", "deployment_a"]);
+    const fresh = new AdsStreamState(routed("2", ["router"]), { streamId: "2", history });
+    const [cds] = fresh.onRequest(req("cluster", { version_info: "1" })).responses;
+    assert.deepEqual(cds!.resources.map((r) => r.name), ["router", "deployment_a"], "kept: the client's routes may still name it");
+    assert.notEqual(cds!.version_info, "2", "a stream-specific version: the content differs from the snapshot's");
+  });
+});
+

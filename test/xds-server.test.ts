@@ -5,6 +5,7 @@
 import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
 import pino from "pino";
+import * as prom from "prom-client";
 import { buildXdsSnapshot, deploymentClusterName, ROUTE_CONFIG_NAME, ROUTER_CLUSTER, TYPE_URLS, type ResourceKind } from "../infra/envoy/config";
 import { encodeMessage, messageType } from "../infra/envoy/proto";
 import { ADS_METHOD_PATH, startXdsIfConfigured, startXdsServer, xdsOptionsFor, type XdsServer } from "../router/xds";
@@ -99,12 +100,14 @@ describe("xds server: the ADS protocol on the wire", function () {
   let server: XdsServer;
   let client: AdsTestClient;
   let logs: Record<string, unknown>[];
+  let metricsRegistry: prom.Registry;
 
   beforeEach(async () => {
+    metricsRegistry = new prom.Registry();
     logs = [];
     const logger = pino({ level: "debug" }, { write: (line: string) => { logs.push(JSON.parse(line) as Record<string, unknown>); } });
     registry = new MemoryRegistry([{ id: "alpha", host: "127.0.0.1", port: 50054 }]);
-    server = await startXdsServer({ listen: "127.0.0.1:0", registry, routerTarget: { host: "127.0.0.1", port: 50052 }, lingerMs: 300, logger });
+    server = await startXdsServer({ listen: "127.0.0.1:0", registry, routerTarget: { host: "127.0.0.1", port: 50052 }, logger, metricsRegistry });
     client = new AdsTestClient(server.port, "envoy-like");
   });
   afterEach(async () => {
@@ -113,18 +116,20 @@ describe("xds server: the ADS protocol on the wire", function () {
   });
 
   /** Subscribes like Envoy does: CDS, then EDS for the clusters, then LDS, then RDS; ACKs everything. */
-  async function subscribeAll(): Promise<void> {
+  async function subscribeAll(): Promise<Response> {
     client.request("cluster");
     const cds = await client.next();
     client.ack(cds);
     client.edsNames = names("cluster", cds);
     client.request("endpoint", { names: client.edsNames });
-    client.ack(await client.next());
+    const eds = await client.next();
+    client.ack(eds);
     client.request("listener");
     client.ack(await client.next());
     client.request("route", { names: [ROUTE_CONFIG_NAME] });
     client.ack(await client.next());
     assert.deepEqual(await client.drain(150), [], "ACKs are not answered");
+    return eds;
   }
 
   it("sends exactly the resources it validated: every byte decodes as its type and equals the strictly checked JSON", async () => {
@@ -135,8 +140,12 @@ describe("xds server: the ADS protocol on the wire", function () {
       const got: Partial<Record<ResourceKind, Response>> = {};
       fresh.request("cluster");
       got.cluster = await fresh.next();
-      fresh.request("endpoint", { names: snapshot.endpoint.map((e) => e.name) });
+      // Routes only go out once the clusters they name are ACKed and warm (R1 in router/xds/protocol.ts).
+      fresh.ack(got.cluster);
+      fresh.edsNames = snapshot.endpoint.map((e) => e.name);
+      fresh.request("endpoint", { names: fresh.edsNames });
       got.endpoint = await fresh.next();
+      fresh.ack(got.endpoint);
       fresh.request("listener");
       got.listener = await fresh.next();
       fresh.request("route", { names: [ROUTE_CONFIG_NAME] });
@@ -156,26 +165,45 @@ describe("xds server: the ADS protocol on the wire", function () {
     }
   });
 
-  it("pushes a registry change within a second, clusters and endpoints before the routes that name them", async () => {
-    await subscribeAll();
+  /** What Envoy does after a CDS response: ACK it, then ask for every EDS cluster it knows (with the last EDS nonce). */
+  function afterCds(cds: Response, edsNonce: string, edsVersion: string): void {
+    client.ack(cds);
+    client.edsNames = names("cluster", cds);
+    client.request("endpoint", { names: client.edsNames, nonce: edsNonce, version: edsVersion });
+  }
+
+  it("pushes a new deployment as CDS, then (once ACKed and asked for) its endpoints, then the route: never a route first", async () => {
+    const eds0 = await subscribeAll();
     registry.add({ id: "beta", host: "127.0.0.1", port: 50055 });
     const cds = await client.next(1000);
-    const eds = await client.next(1000);
-    const rds = await client.next(1000);
-    assert.deepEqual([cds, eds, rds].map((r) => kindOf(r.type_url)), ["cluster", "endpoint", "route"], "the listener did not change, so it is not re-sent");
+    assert.equal(kindOf(cds.type_url), "cluster");
     assert.ok(names("cluster", cds).includes(deploymentClusterName("beta")));
+    assert.deepEqual(await client.drain(150), [], "no EDS (unchanged for this client) and no route before the cluster is ACKed and warm");
+    afterCds(cds, eds0.nonce, eds0.version_info);
+    const eds = await client.next(1000);
+    assert.equal(kindOf(eds.type_url), "endpoint");
+    assert.deepEqual(await client.drain(100), [], "the route waits for the endpoints' ACK");
+    client.ack(eds);
+    const rds = await client.next(1000);
+    assert.equal(kindOf(rds.type_url), "route");
+    assert.ok(names("endpoint", eds).includes(deploymentClusterName("beta")));
     const routes = (decode("route", rds.resources[0]!) as unknown as RouteConfiguration).virtual_hosts[0]!.routes;
     assert.deepEqual(routes.map((r) => r.route!.cluster), [deploymentClusterName("alpha"), deploymentClusterName("beta"), ROUTER_CLUSTER]);
   });
 
   it("coalesces a burst of changes into one push per type, and a steady stream still pushes within a second", async () => {
-    await subscribeAll();
+    const eds0 = await subscribeAll();
     for (let i = 0; i < 50; i++) registry.add({ id: `burst-${i}`, host: "127.0.0.1", port: 51000 + i });
     const first = await client.next(1000);
-    const rest = await client.drain(400);
-    assert.deepEqual([first, ...rest].map((r) => kindOf(r.type_url)), ["cluster", "endpoint", "route"]);
+    assert.deepEqual((await client.drain(400)).map((r) => kindOf(r.type_url)), [], "one CDS push for the burst");
+    assert.equal(kindOf(first.type_url), "cluster");
     assert.equal(names("cluster", first).length, 1 + 1 + 50);
-    [first, ...rest].forEach((r) => client.ack(r));
+    afterCds(first, eds0.nonce, eds0.version_info);
+    const eds = await client.next();
+    client.ack(eds);
+    const rds = await client.next();
+    assert.deepEqual([eds, rds].map((r) => kindOf(r.type_url)), ["endpoint", "route"]);
+    client.ack(rds);
 
     // One change every 40 ms never lets the 100 ms debounce expire; the 1 s ceiling must still push.
     const started = Date.now();
@@ -208,7 +236,7 @@ describe("xds server: the ADS protocol on the wire", function () {
     assert.equal(nack.version, cds.version_info);
   });
 
-  it("a removed deployment loses its route at once and its cluster after the linger time", async () => {
+  it("a removed deployment loses its route at once and its cluster only once the client ACKed routes without it (no timer)", async () => {
     await subscribeAll();
     registry.remove("alpha");
     // First only the route changes: its cluster stays, so no route ever names a missing cluster.
@@ -216,14 +244,25 @@ describe("xds server: the ADS protocol on the wire", function () {
     assert.equal(kindOf(route.type_url), "route");
     const routes = (decode("route", route.resources[0]!) as unknown as RouteConfiguration).virtual_hosts[0]!.routes;
     assert.deepEqual(routes.map((r) => r.route!.cluster), [ROUTER_CLUSTER]);
-    assert.deepEqual(await client.drain(100), [], "clusters and endpoints unchanged while lingering");
+    assert.deepEqual(await client.drain(300), [], "the cluster stays for as long as the route is not ACKed");
     client.ack(route);
-    const cds = await client.next(2000);
+    const cds = await client.next(1000);
     assert.equal(kindOf(cds.type_url), "cluster");
     assert.deepEqual(names("cluster", cds), [ROUTER_CLUSTER]);
-    const eds = await client.next(1000);
-    assert.equal(kindOf(eds.type_url), "endpoint");
-    assert.deepEqual(names("endpoint", eds), [ROUTER_CLUSTER]);
+  });
+
+  it("counts NACKs and stale requests in the router's /metrics registry", async () => {
+    const eds0 = await subscribeAll();
+    client.request("endpoint", { names: client.edsNames, nonce: "no-such-nonce", version: eds0.version_info });
+    registry.add({ id: "beta", host: "127.0.0.1", port: 50055 });
+    const cds = await client.next();
+    client.request("cluster", { version: "", nonce: cds.nonce, error: "rejected for the test" });
+    await client.drain(100);
+    const text = await metricsRegistry.metrics();
+    assert.match(text, /pixell_router_xds_nacks_total\{type="cluster"\} 1/);
+    assert.match(text, /pixell_router_xds_stale_requests_total\{type="endpoint"\} 1/);
+    assert.match(text, /pixell_router_xds_inconsistent_snapshots_total 0/);
+    assert.ok(logs.some((l) => l.level === 20 && l.msg === "xds request with a stale nonce ignored" && l.nonce === "no-such-nonce"), "stale requests are logged at debug");
   });
 
   it("ignores a request with a stale nonce, and close() unsubscribes from the registry and ends streams", async () => {

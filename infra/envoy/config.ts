@@ -37,6 +37,16 @@ export function deploymentClusterName(id: string): string {
   return `deployment_${id}`;
 }
 
+/**
+ * The cluster's name in Envoy's stats. Envoy's tag extraction splits stat names on "." (e.g.
+ * `cluster.<name>.upstream_rq_total`), so an id like `a.b` would be read as cluster `a` with a
+ * stat `b.upstream_rq_total`; Cluster.alt_stat_name ("the name used for emitting stats for the
+ * cluster") takes its place there, with dots replaced by "_".
+ */
+export function deploymentStatName(id: string): string {
+  return deploymentClusterName(id).replace(/\./g, "_");
+}
+
 export interface CircuitBreakerLimits {
   readonly maxConnections: number;
   readonly maxPendingRequests: number;
@@ -443,6 +453,7 @@ export function buildClusters(deployments: readonly DeploymentRecord[], input: P
     buildRouterCluster(input, "EDS"),
     ...routableDeployments(deployments).map((d): Cluster => ({
       name: deploymentClusterName(d.id),
+      alt_stat_name: deploymentStatName(d.id),
       type: "EDS",
       connect_timeout: input.connectTimeout,
       lb_policy: "ROUND_ROBIN",

@@ -108,6 +108,8 @@ export interface HealthCheck {
 
 export interface Cluster {
   readonly name: string;
+  /** The name in Envoy's stats (cluster.<alt_stat_name>.*) when `name` would break stats tag extraction. */
+  readonly alt_stat_name?: string;
   readonly type: "STATIC" | "EDS" | "STRICT_DNS";
   readonly connect_timeout: Duration;
   readonly lb_policy?: "ROUND_ROBIN";

@@ -13,7 +13,7 @@ function reachable(host: string): string {
 }
 
 /** The xDS server's options for a router config and the ports the router actually bound; undefined when xDS is off. */
-export function xdsOptionsFor(config: Pick<RouterConfig, "listen" | "xds">, bound: { port: number; adminPort: number; registry: XdsServerOptions["registry"] }, logger: Logger): XdsServerOptions | undefined {
+export function xdsOptionsFor(config: Pick<RouterConfig, "listen" | "xds">, bound: { port: number; adminPort: number; registry: XdsServerOptions["registry"]; metrics?: { registry: NonNullable<XdsServerOptions["metricsRegistry"]> } }, logger: Logger): XdsServerOptions | undefined {
   if (!config.xds) return undefined;
   const xdsHost = config.xds.host.includes(":") ? `[${config.xds.host}]` : config.xds.host;
   return {
@@ -21,6 +21,8 @@ export function xdsOptionsFor(config: Pick<RouterConfig, "listen" | "xds">, boun
     registry: bound.registry,
     routerTarget: { host: reachable(config.listen.host), port: bound.port },
     routerAdminPort: bound.adminPort,
+    // The xDS counters appear on the router's own /metrics.
+    metricsRegistry: bound.metrics?.registry,
     logger: logger.child({ component: "xds" }),
   };
 }
@@ -30,7 +32,7 @@ export function xdsOptionsFor(config: Pick<RouterConfig, "listen" | "xds">, boun
  *   const xds = await startXdsIfConfigured(config, router, logger);
  *   ... and on shutdown: await xds?.close();
  */
-export async function startXdsIfConfigured(config: Pick<RouterConfig, "listen" | "xds">, router: Pick<RunningRouter, "port" | "adminPort" | "registry">, logger: Logger): Promise<XdsServer | undefined> {
+export async function startXdsIfConfigured(config: Pick<RouterConfig, "listen" | "xds">, router: Pick<RunningRouter, "port" | "adminPort" | "registry" | "metrics">, logger: Logger): Promise<XdsServer | undefined> {
   const opts = xdsOptionsFor(config, router, logger);
   return opts ? startXdsServer(opts) : undefined;
 }

@@ -7,12 +7,16 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type * as protobuf from "protobufjs";
-import { buildXdsSnapshot, DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT, TYPE_URLS, whyNotRoutable, type ResourceKind } from "../../infra/envoy/config";
-import { encodeAny, messageType } from "../../infra/envoy/proto";
+import type * as prom from "prom-client";
+import { DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT, whyNotRoutable, type ResourceKind } from "../../infra/envoy/config";
+import { messageType } from "../../infra/envoy/proto";
 import { ROUTER_ADMIN_PORT } from "../../infra/ports";
 import { silentLogger, type Logger } from "../log";
-import type { DeploymentRecord, RegistrySource, Target } from "../registry/types";
-import { AdsStreamState, nextVersions, PUSH_ORDER, type AdsRequest, type AdsResponse, type TypeStatus, type VersionedSnapshot } from "./protocol";
+import type { RegistrySource, Target } from "../registry/types";
+import { ClusterHistory } from "./history";
+import { XdsMetrics } from "./metrics";
+import { AdsStreamState, type AdsRequest, type AdsResponse, type TypeStatus } from "./protocol";
+import { SnapshotCache, type AnyMessage } from "./snapshot";
 
 export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
 export const ADS_METHOD_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
@@ -31,8 +35,8 @@ export interface XdsServerOptions {
   readonly debounceMs?: number;
   /** A burst of changes is pushed at the latest this long after its first change (default 1000 ms). */
   readonly maxDelayMs?: number;
-  /** How long a removed deployment's cluster outlives its route (default 5000 ms). */
-  readonly lingerMs?: number;
+  /** Where the xDS counters go (the router's /metrics registry); none: not exported. */
+  readonly metricsRegistry?: prom.Registry;
   readonly logger?: Logger;
 }
 
@@ -44,8 +48,6 @@ export interface XdsServer {
   streams(): { node: string; types: Partial<Record<ResourceKind, TypeStatus>> }[];
   close(): Promise<void>;
 }
-
-type AnyMessage = { type_url: string; value: Uint8Array };
 
 interface Codec {
   readonly request: protobuf.Type;
@@ -78,89 +80,58 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
   const logger = opts.logger ?? silentLogger;
   const debounceMs = opts.debounceMs ?? 100;
   const maxDelayMs = opts.maxDelayMs ?? 1000;
-  const lingerMs = opts.lingerMs ?? 5000;
   const envoyInput = { ...DEFAULT_ENVOY_INPUT, router: opts.routerTarget, routerAdminPort: opts.routerAdminPort ?? ROUTER_ADMIN_PORT };
   const apiListeners = opts.apiListeners ?? [DEFAULT_API_LISTENER];
   const c = codec();
-
-  let versionCounter = 0;
+  const metrics = new XdsMetrics(opts.metricsRegistry);
   // Versions differ across router restarts too, so a reconnecting client never sees an old version string reused for new content.
-  const versionPrefix = Date.now().toString(36);
-  let previous: { versions: Record<ResourceKind, string>; keys: Record<ResourceKind, string>; deployments: Map<string, DeploymentRecord> } | undefined;
-  /** Removed deployments whose clusters still linger, with when they go. */
-  const lingering = new Map<string, { record: DeploymentRecord; until: number }>();
-  let snapshot: VersionedSnapshot<AnyMessage>;
-  let encodeCache = new Map<string, AnyMessage>();
+  const cache = new SnapshotCache({ apiListeners, envoy: envoyInput, versionPrefix: Date.now().toString(36) });
+  const history = new ClusterHistory<AnyMessage>();
   /** Records already warned about, so a bad record is logged once, not on every rebuild. */
   const warnedUnroutable = new Set<string>();
 
   /** Rebuilds the snapshot from the registry; returns true when some type's version moved. */
   const rebuild = (): boolean => {
-    const started = performance.now();
-    const now = Date.now();
-    const current = new Map(opts.registry.list().map((d) => [d.id, d]));
-    for (const d of current.values()) {
+    const records = opts.registry.list();
+    for (const d of records) {
       const why = whyNotRoutable(d);
       if (why && !warnedUnroutable.has(`${d.id}\n${why}`)) {
         warnedUnroutable.add(`${d.id}\n${why}`);
         logger.warn({ deploymentId: d.id, host: d.host, port: d.port, reason: why }, `deployment ${d.id} gets no direct Envoy route (${why}): its calls go through the router`);
       }
     }
-    for (const [id, d] of previous?.deployments ?? []) {
-      if (!current.has(id) && !lingering.has(id)) lingering.set(id, { record: d, until: now + lingerMs });
+    const result = cache.build(records);
+    if (!result.ok) {
+      metrics.inconsistent.inc();
+      logger.error({ problems: result.problems, deployments: records.length }, `xds snapshot is inconsistent and was not published (${result.problems.length} problems; first: ${result.problems[0]}): clients keep the previous one`);
+      return false;
     }
-    for (const [id, l] of lingering) if (current.has(id) || l.until <= now) lingering.delete(id);
-    const resources = buildXdsSnapshot([...current.values()], {
-      apiListeners,
-      lingering: [...lingering.values()].map((l) => l.record),
-      envoy: envoyInput,
-    });
-    // Per resource: its JSON (content key) and, when unchanged since the last build, its encoding.
-    const keys = {} as Record<ResourceKind, string>;
-    const json = {} as Record<ResourceKind, string[]>;
-    for (const kind of PUSH_ORDER) {
-      json[kind] = resources[kind].map((r) => JSON.stringify(r));
-      keys[kind] = json[kind].join("\n");
+    metrics.builds.inc();
+    if (result.changed.length > 0) {
+      const { buildMs, encodeMs, encoded, bytes } = result.stats;
+      logger.info({ versions: result.snapshot.versions, deployments: records.length, changed: result.changed, buildMs: Math.round(buildMs + encodeMs), encoded, bytes }, "xds snapshot rebuilt");
     }
-    const versions = nextVersions(previous, keys, () => `${versionPrefix}.${++versionCounter}`);
-    const moved = PUSH_ORDER.filter((k) => previous?.versions[k] !== versions[k]);
-    if (moved.length > 0 || !snapshot) {
-      // Encoding checks every new resource against Envoy's protos: a bad one throws here and never reaches a client.
-      const nextCache = new Map<string, AnyMessage>();
-      const encoded = {} as Record<ResourceKind, { name: string; namedOnly?: boolean; payload: AnyMessage }[]>;
-      for (const kind of PUSH_ORDER) {
-        encoded[kind] = resources[kind].map((r, i) => {
-          const cacheKey = `${kind}\n${json[kind][i]}`;
-          const payload = encodeCache.get(cacheKey) ?? encodeAny(TYPE_URLS[kind].split("/")[1]!, r.resource);
-          nextCache.set(cacheKey, payload);
-          return { name: r.name, namedOnly: r.namedOnly, payload };
-        });
-      }
-      encodeCache = nextCache;
-      snapshot = { versions, resources: encoded };
-    }
-    previous = { versions, keys, deployments: current };
-    if (lingering.size > 0) scheduleLingerExpiry();
-    if (moved.length > 0) {
-      const buildMs = Math.round(performance.now() - started);
-      logger.info({ versions, deployments: current.size, lingering: lingering.size, changed: moved, buildMs }, "xds snapshot rebuilt");
-    }
-    return moved.length > 0;
+    return result.changed.length > 0;
   };
 
   // --- streams
   interface Stream { node: string; state: AdsStreamState<AnyMessage>; call: grpc.ServerDuplexStream<AdsRequestWire, object> }
   const streams = new Set<Stream>();
+  let streamCounter = 0;
 
   const send = (s: Stream, responses: AdsResponse<AnyMessage>[]): void => {
     for (const r of responses) {
       s.call.write({ version_info: r.version_info, type_url: r.type_url, nonce: r.nonce, resources: r.resources.map((x) => x.payload) });
+      metrics.responses.inc({ type: r.kind });
       logger.debug({ node: s.node, type: r.kind, version: r.version_info, nonce: r.nonce, resources: r.resources.length }, "xds response sent");
     }
+    const held = s.state.heldRoutes();
+    if (held.length > 0) logger.debug({ node: s.node, routes: held }, "xds routes held until the clusters they name are warm on this client");
   };
 
   const handleStream = (call: grpc.ServerDuplexStream<AdsRequestWire, object>): void => {
-    const s: Stream = { node: "", state: new AdsStreamState(snapshot), call };
+    const snapshot = cache.snapshot()!;
+    const s: Stream = { node: "", state: new AdsStreamState(snapshot, { streamId: String(++streamCounter), history }), call };
     streams.add(s);
     call.on("data", (req: AdsRequestWire) => {
       if (!s.node && req.node?.id) {
@@ -170,10 +141,17 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
       const { events, responses } = s.state.onRequest(req);
       for (const e of events) {
         if (e.kind === "nack") {
+          metrics.nacks.inc({ type: e.type });
           logger.warn({ node: s.node, type: e.type, version: e.version, nonce: e.nonce, errorDetail: e.error }, `xds NACK: ${s.node || "client"} rejected ${e.type} version ${e.version}: ${e.error}`);
         } else if (e.kind === "ack") {
           logger.debug({ node: s.node, type: e.type, version: e.version }, "xds ACK");
-        } else if (e.kind === "unknown-type") {
+        } else if (e.kind === "stale") {
+          // Debug, not warn: a client answering a response while the next one is on the wire is
+          // normal in SotW (spec, "Resource updates": "Envoy does not expect a DiscoveryResponse for
+          // every DiscoveryRequests it issues"). The counter shows a client stuck on old nonces.
+          metrics.stale.inc({ type: e.type });
+          logger.debug({ node: s.node, type: e.type, nonce: e.nonce, lastNonce: e.lastNonce }, "xds request with a stale nonce ignored");
+        } else {
           logger.warn({ node: s.node, typeUrl: e.typeUrl }, "xds request for a type this server does not serve");
         }
       }
@@ -191,7 +169,6 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
   // --- coalescing registry changes
   let debounceTimer: NodeJS.Timeout | undefined;
   let burstStarted: number | undefined;
-  let lingerTimer: NodeJS.Timeout | undefined;
   const push = (): void => {
     if (debounceTimer) clearTimeout(debounceTimer);
     debounceTimer = undefined;
@@ -202,6 +179,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
       logger.error({ err }, "xds snapshot could not be built: keeping the previous one");
       return;
     }
+    const snapshot = cache.snapshot()!;
     for (const s of streams) send(s, s.state.onSnapshot(snapshot));
   };
   const onRegistryChange = (): void => {
@@ -211,13 +189,11 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
     const wait = Math.max(0, Math.min(debounceMs, burstStarted + maxDelayMs - now));
     debounceTimer = setTimeout(push, wait);
   };
-  function scheduleLingerExpiry(): void {
-    if (lingerTimer) return;
-    const next = Math.min(...[...lingering.values()].map((l) => l.until));
-    lingerTimer = setTimeout(() => { lingerTimer = undefined; push(); }, Math.max(0, next - Date.now()) + 1);
-  }
 
   rebuild();
+  if (!cache.snapshot()) {
+    throw new Error("xDS server cannot start: the registry's first snapshot is inconsistent (see the error log); this is a bug in the resource builders");
+  }
   const unsubscribe = opts.registry.onChange(onRegistryChange);
 
   const server = new grpc.Server();
@@ -229,19 +205,17 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
     });
   } catch (err) {
     unsubscribe();
-    if (lingerTimer) clearTimeout(lingerTimer);
     throw new Error(`xDS server cannot listen on ${opts.listen}: ${err instanceof Error ? err.message : String(err)} (set ROUTER_XDS / --xds to a free host:port)`);
   }
-  logger.info({ listen: opts.listen, port, versions: snapshot!.versions, apiListeners }, "xds server listening");
+  logger.info({ listen: opts.listen, port, versions: cache.snapshot()!.versions, apiListeners }, "xds server listening");
 
   return {
     port,
-    versions: () => snapshot.versions,
+    versions: () => cache.snapshot()!.versions,
     streams: () => [...streams].map((s) => ({ node: s.node, types: s.state.status() })),
     close: async () => {
       unsubscribe();
       if (debounceTimer) clearTimeout(debounceTimer);
-      if (lingerTimer) clearTimeout(lingerTimer);
       for (const s of streams) s.call.end();
       streams.clear();
       await new Promise<void>((resolve) => {
