@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ConfigError } from "./config";
 import { assumeRolePolicy, probeRolePolicy } from "./iam";
-import { scheduleIntervalSeconds } from "./monitoring";
+import { longestGapSeconds, parseSchedule } from "./schedule";
 
 /**
  * The synthetic probe: a Lambda (bundled from probe-lambda/) that lists every agent in Cloud Map
@@ -62,9 +62,17 @@ export interface ProbeInvokePlan {
   readonly reservedConcurrentExecutions: 1;
 }
 
-/** The schedule's period; the one call to swap when schedule parsing moves (infra/schedule.ts). */
+const UNIT_SECONDS = { minute: 60, hour: 3600, day: 86400 } as const;
+
+/**
+ * The schedule's period as EventBridge reads it (infra/schedule.ts): exact for rate(); for cron() the
+ * longest gap between runs (a cron with uneven gaps gets the looser bound; config validation has already
+ * refused schedules the alarms cannot follow).
+ */
 function schedulePeriodSeconds(schedule: string): number {
-  return scheduleIntervalSeconds(schedule);
+  const parsed = parseSchedule(schedule);
+  if (!parsed.ok) throw new Error(`pixell-a2a:probeSchedule = ${JSON.stringify(schedule)} is not valid: ${parsed.reason}`);
+  return parsed.schedule.kind === "rate" ? parsed.schedule.value * UNIT_SECONDS[parsed.schedule.unit] : longestGapSeconds(parsed.schedule);
 }
 
 /**

@@ -16,14 +16,12 @@ import { startProbeLoop } from "../probe-lambda/loop";
 import { startRouter } from "../router";
 import { createLogger } from "../router/log";
 import { startDemoAgent, type DemoAgent } from "./demo-agent";
+import { LOCAL_OPTIONS } from "./options";
 
 const DEMO_IDS = ["demo-echo", "demo-summarizer", "demo-planner", "demo-translator", "demo-coder"];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { port: { type: "string", default: "50051" }, "admin-port": { type: "string", default: "9902" }, agents: { type: "string", default: "3" },
-      "probe-interval-ms": { type: "string", default: "15000" } },
-  });
+  const { values } = parseArgs({ options: LOCAL_OPTIONS });
   const count = Math.min(Math.max(Number(values.agents), 1), DEMO_IDS.length);
   const agents: DemoAgent[] = [];
   for (const id of DEMO_IDS.slice(0, count)) agents.push(await startDemoAgent({ deploymentId: id }));

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { buildFrame, buildGoaway, buildSettings, Flag, FrameReader, FrameType, parseSettings } from "../router/h2/frames";
 import { encodeHeaderList, encodeLiteral, HpackDecoder, HpackError, huffmanDecode, readInt } from "../router/h2/hpack";
-import { table as STATIC } from "hpack.js/lib/hpack/static-table";
+import { STATIC_TABLE } from "../router/h2/hpack-data";
 
 // hpack.js ships an HPACK encoder with Huffman and dynamic-table indexing: an independent peer for the decoder.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -166,7 +166,7 @@ describe("relay: HPACK", () => {
     assert.equal(d.dynamicCount, 0);
     // :status uses its static name index (8) instead of spelling the name.
     assert.equal(block[0], 0x08);
-    assert.equal(STATIC[7]!.name, ":status");
+    assert.equal(STATIC_TABLE[7]![0], ":status");
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http2";
 import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from "jose";
+import { LRUCache } from "lru-cache";
 import type { Logger } from "../log";
 import { compileAllowList, patternProblem } from "./allow-list";
 import { parseBearer } from "./header";
@@ -51,9 +52,9 @@ interface CachedPrincipal {
 export class JwtAuthenticator implements Authenticator {
   readonly mode = "jwt" as const;
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
-  private readonly cache = new Map<string, CachedPrincipal>();
+  /** Verified tokens by hash: bounded, least recently used evicted first, O(1) and synchronous. */
+  private readonly cache: LRUCache<string, CachedPrincipal>;
   private readonly pending = new Map<string, Promise<AuthResult>>();
-  private readonly cacheSize: number;
   private readonly now: () => number;
 
   constructor(private readonly options: JwtAuthenticatorOptions) {
@@ -62,7 +63,7 @@ export class JwtAuthenticator implements Authenticator {
       cooldownDuration: options.jwksCooldownMs ?? 30_000,
       cacheMaxAge: 600_000,
     });
-    this.cacheSize = options.cacheSize ?? 10_000;
+    this.cache = new LRUCache({ max: options.cacheSize ?? 10_000 });
     this.now = options.now ?? Date.now;
   }
 
@@ -119,7 +120,7 @@ export class JwtAuthenticator implements Authenticator {
     const principal = this.principalOf(payload);
     if ("code" in principal) return principal;
     const expiresAtMs = Math.min((payload.exp as number) * 1000, this.now() + (this.options.maxCacheMs ?? 600_000));
-    this.remember(key, { principal, expiresAtMs });
+    this.cache.set(key, { principal, expiresAtMs });
     return principal;
   }
 
@@ -132,15 +133,6 @@ export class JwtAuthenticator implements Authenticator {
       return refuse(`token claim "${this.options.allowClaim}" must be an array of deployment ids or patterns like "team-*"`);
     }
     return { name, allow: compileAllowList(patterns as string[]) };
-  }
-
-  private remember(key: string, entry: CachedPrincipal): void {
-    if (this.cache.size >= this.cacheSize) {
-      // Maps iterate in insertion order: drop the oldest entry.
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    this.cache.set(key, entry);
   }
 
   /** A message for the caller: what failed, never the token or its claims' values. */

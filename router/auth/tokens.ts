@@ -93,5 +93,3 @@ function tableOf(byHash: Map<string, TokenEntry>): TokenTable {
     },
   };
 }
-
-export const EMPTY_TOKEN_TABLE: TokenTable = tableOf(new Map());

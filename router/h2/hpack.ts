@@ -4,8 +4,7 @@
  * (literals without indexing, no Huffman) for the few blocks the relay must rewrite.
  * Names and values are latin1 strings so any byte survives a decode/encode round trip.
  */
-import { encode as HUFFMAN_CODES } from "hpack.js/lib/hpack/huffman";
-import { table as STATIC_ENTRIES } from "hpack.js/lib/hpack/static-table";
+import { HUFFMAN_CODE as HUFFMAN_CODES, STATIC_TABLE as STATIC_ENTRIES } from "./hpack-data";
 
 export class HpackError extends Error {
   constructor(message: string) {
@@ -18,8 +17,8 @@ export class HpackError extends Error {
 export type HeaderList = string[];
 
 const STATIC_COUNT = STATIC_ENTRIES.length; // 61
-const STATIC_NAMES = STATIC_ENTRIES.map((e) => e.name);
-const STATIC_VALUES = STATIC_ENTRIES.map((e) => e.value);
+const STATIC_NAMES = STATIC_ENTRIES.map((e) => e[0]);
+const STATIC_VALUES = STATIC_ENTRIES.map((e) => e[1]);
 /** First static index for each name, for the encoder. */
 const STATIC_NAME_INDEX = new Map<string, number>();
 STATIC_NAMES.forEach((n, i) => { if (!STATIC_NAME_INDEX.has(n)) STATIC_NAME_INDEX.set(n, i + 1); });
@@ -303,8 +302,3 @@ export function encodeHeaderList(headers: HeaderList, skip?: ReadonlySet<string>
   return Buffer.from(out);
 }
 
-/** Finds a header's first value in a decoded list. */
-export function headerValue(headers: HeaderList, name: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
-  return undefined;
-}

@@ -5,6 +5,7 @@
  * one lookup per id is in flight at a time (a burst of calls shares it), and a stale hit
  * keeps routing while PAR is unreachable.
  */
+import { LRUCache } from "lru-cache";
 import type { Logger } from "../log";
 import { silentLogger } from "../log";
 import { ChangeListeners } from "./listeners";
@@ -41,13 +42,13 @@ export class ParSource implements RegistrySource {
   readonly description: string;
   private readonly base: string;
   private readonly host: string;
-  private readonly cache = new Map<string, Entry>();
+  /** Looked-up ids, bounded at maxEntries: the least recently used is evicted first (O(1), synchronous). */
+  private readonly cache: LRUCache<string, Entry>;
   private readonly inflight = new Map<string, Promise<Resolution>>();
   private readonly listeners = new ChangeListeners();
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private readonly timeoutMs: number;
-  private readonly maxEntries: number;
   private readonly logger: Logger;
   private readonly fetchFn: typeof fetch;
   private lastSuccess: number | undefined;
@@ -60,7 +61,7 @@ export class ParSource implements RegistrySource {
     this.ttlMs = opts.ttlMs ?? 5000;
     this.negativeTtlMs = opts.negativeTtlMs ?? 1000;
     this.timeoutMs = opts.requestTimeoutMs ?? 2000;
-    this.maxEntries = opts.maxEntries ?? 10_000;
+    this.cache = new LRUCache({ max: opts.maxEntries ?? 10_000 });
     this.logger = opts.logger ?? silentLogger;
     this.fetchFn = opts.fetch ?? fetch;
   }
@@ -84,7 +85,7 @@ export class ParSource implements RegistrySource {
 
   list(): DeploymentRecord[] {
     const out: DeploymentRecord[] = [];
-    for (const [id, e] of this.cache) if (e.target) out.push({ id, ...e.target });
+    for (const [id, e] of this.cache.entries()) if (e.target) out.push({ id, ...e.target });
     return out;
   }
 
@@ -125,7 +126,7 @@ export class ParSource implements RegistrySource {
         throw new Error(`PAR answered HTTP ${res.status}`);
       }
     } catch (err) {
-      const stale = this.cache.get(id);
+      const stale = this.cache.peek(id);
       this.logger.warn({ source: this.description, deploymentId: id, err: (err as Error).message, servingStale: Boolean(stale?.target) },
         "PAR lookup failed");
       if (stale?.target) return stale.target;
@@ -137,13 +138,8 @@ export class ParSource implements RegistrySource {
   }
 
   private remember(id: string, target: Target | undefined): void {
-    const before = this.cache.get(id)?.target;
-    this.cache.delete(id); // re-insert so Map order is least-recently-refreshed first
+    const before = this.cache.peek(id)?.target;
     this.cache.set(id, { target, expires: Date.now() + (target ? this.ttlMs : this.negativeTtlMs) });
-    if (this.cache.size > this.maxEntries) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
     if (before?.host !== target?.host || before?.port !== target?.port) this.listeners.notify(this.logger);
   }
 }
