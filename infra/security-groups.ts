@@ -90,7 +90,7 @@ export function securityGroupRules<C = string>(input: SecurityRulesInput<C>): Re
         ? [
             // An internet-facing NLB is reached at its public addresses, which no group names.
             input.internetFacing
-              ? tcp("A2A Health calls to the NLB's public addresses", A2A_PORT, { cidr: "0.0.0.0/0" })
+              ? tcp("A2A Health calls to the public addresses of the NLB", A2A_PORT, { cidr: "0.0.0.0/0" })
               : tcp("A2A Health calls to the NLB", A2A_PORT, { group: "nlb" }),
             tcp("HTTPS to CloudWatch and Cloud Map APIs", 443, { cidr: "0.0.0.0/0" }),
           ]

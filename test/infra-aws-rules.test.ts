@@ -35,7 +35,7 @@ describe("infra aws rules: every declared resource against AWS's rules", functio
     "pixell-a2a:restAllowedCidrs": JSON.stringify(["172.31.0.0/16"]),
     "pixell-a2a:internetFacing": "false",
   };
-  const { "pixell-a2a:vpcCidr": _cidr, "pixell-a2a:restAllowedCidrs": _rest, ...withoutVpc } = base;
+  const { "pixell-a2a:vpcCidr": _cidr, "pixell-a2a:restAllowedCidrs": _rest, "pixell-a2a:natGateways": _nat, ...withoutVpc } = base;
   const variants: [string, Record<string, string>, { project: string; stack: string }?][] = [
     ["Pulumi.dev.yaml", base],
     ["bearer auth with created secrets, TLS and an alarm email", {

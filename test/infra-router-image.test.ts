@@ -66,7 +66,7 @@ function nodeModulesUpTheChain(dir: string): string[] {
 function taskDefinitionEnv(envoyMode: "router" | "xds"): Record<string, string> {
   const inputs: ContainerInputs = {
     region: "us-east-2", parImage: "par", routerImage: "router", envoyImage: "envoy",
-    logGroups: { par: "p", router: "r", envoy: "e" }, envoyMode, routerDrainMs: 2000, logLevel: "warn",
+    logGroups: { par: "p", router: "r", envoy: "e" }, envoyMode, routerDrainMs: 20000, logLevel: "warn",
     cloudMapNamespace: "ns", cloudMapService: "svc", agentPortFirst: 8000, agentPortLast: 8010,
   };
   const router = containerDefinitions(inputs).find((c) => c.name === "router")!;

@@ -207,6 +207,9 @@ export const RESOURCE_RULES: Readonly<Record<string, ResourceRule>> = {
   "aws:ec2/route:Route": { fields: {} },
   "aws:ec2/eip:Eip": { tagged: true, fields: {} },
   "aws:ec2/natGateway:NatGateway": { tagged: true, fields: {} },
+  "aws:ec2/vpcEndpoint:VpcEndpoint": { tagged: true, fields: {} },
+  // Names the function by reference (the function's own rule checks its name); sends no name of its own.
+  "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": { fields: {} },
   // awsx builds and pushes the image itself: it sends AWS no name of its own.
   "awsx:ecr:Image": { fields: {} },
 };
