@@ -22,41 +22,32 @@ export interface HungEndpoint {
   close(): Promise<void>;
 }
 
-function track(server: net.Server): { sockets: Set<net.Socket>; count: () => number } {
+/** Listens on 127.0.0.1 and counts the server's connections and the ones still open. */
+async function serve(server: net.Server, requests: () => number): Promise<HungEndpoint> {
   const sockets = new Set<net.Socket>();
-  let count = 0;
+  let connections = 0;
   server.on("connection", (s: net.Socket) => {
-    count++;
+    connections++;
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  return { sockets, count: () => count };
-}
-
-async function listen(server: net.Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-function closer(server: net.Server, sockets: Set<net.Socket>): () => Promise<void> {
-  return () => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get connections() { return connections; },
+    get open() { return sockets.size; },
+    get requests() { return requests(); },
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
 }
 
 /** Accepts and reads, never answers. */
 export async function startSilentEndpoint(): Promise<HungEndpoint> {
   const server = net.createServer((s) => { s.resume(); s.on("error", () => {}); });
-  const t = track(server);
-  const url = await listen(server);
-  return {
-    url,
-    get connections() { return t.count(); },
-    get open() { return t.sockets.size; },
-    requests: 0,
-    close: closer(server, t.sockets),
-  };
+  return serve(server, () => 0);
 }
 
 /** Answers 200 and the start of a JSON body, then nothing: the response never completes. */
@@ -70,15 +61,7 @@ export async function startStalledBodyEndpoint(contentType: string): Promise<Hun
       res.write("{\"Instances\":[");
     });
   });
-  const t = track(server);
-  const url = await listen(server);
-  return {
-    url,
-    get connections() { return t.count(); },
-    get open() { return t.sockets.size; },
-    get requests() { return requests; },
-    close: closer(server, t.sockets),
-  };
+  return serve(server, () => requests);
 }
 
 /**
@@ -99,13 +82,5 @@ export async function startHangingOnEndpoint(contentType: string, answer: (opera
       res.end(text);
     });
   });
-  const t = track(server);
-  const url = await listen(server);
-  return {
-    url,
-    get connections() { return t.count(); },
-    get open() { return t.sockets.size; },
-    get requests() { return requests; },
-    close: closer(server, t.sockets),
-  };
+  return serve(server, () => requests);
 }
