@@ -7,7 +7,7 @@
  * Bounded: versions older than the last `limit` are forgotten (the stream then keeps nothing
  * extra, as after a router restart).
  */
-import type { SnapshotResource } from "./protocol";
+import type { SnapshotResource } from "./resource";
 
 export class ClusterHistory<T> {
   private readonly byVersion = new Map<string, ReadonlyMap<string, SnapshotResource<T>>>();

@@ -48,6 +48,7 @@
  */
 import { TYPE_URLS, type ResourceKind } from "../../infra/envoy/config";
 import type { ClusterHistory } from "./history";
+import type { SnapshotResource } from "./resource";
 
 /** Push order: make before break. */
 export const PUSH_ORDER: readonly ResourceKind[] = ["cluster", "endpoint", "listener", "route"];
@@ -57,11 +58,7 @@ export function kindOfTypeUrl(typeUrl: string): ResourceKind | undefined {
   return (Object.keys(TYPE_URLS) as ResourceKind[]).find((k) => TYPE_URLS[k] === typeUrl);
 }
 
-export interface SnapshotResource<T> {
-  readonly name: string;
-  readonly namedOnly?: boolean;
-  readonly payload: T;
-}
+export type { SnapshotResource } from "./resource";
 
 /** What the server serves at one moment: resources and a version per type, and the references between them. */
 export interface VersionedSnapshot<T> {
