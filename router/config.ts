@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { parseRegistrySpec } from "./registry/chain";
 import { AUTH_ENV_FLAGS, AuthConfigError, parseAuthConfig, type AuthConfig } from "./auth";
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE, type KeepaliveOptions } from "./keepalive";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -25,6 +26,9 @@ export interface RouterConfig {
   readonly drainMs: number;
   readonly maxHops: number;
   readonly idleTimeoutMs: number;
+  /** PING keepalive on agent connections (router/keepalive.ts); intervalMs 0: off. */
+  readonly agentKeepalive: KeepaliveOptions;
+  readonly agentConnectTimeoutMs: number;
   /** How often each cloudmap: source asks DiscoverInstancesRevision. */
   readonly cloudMapPollMs: number;
   readonly xds: HostPort | undefined;
@@ -47,6 +51,9 @@ export const ROUTER_SETTINGS = {
   "drain-ms": { env: "ROUTER_DRAIN_MS", default: "20000" },
   "max-hops": { env: "ROUTER_MAX_HOPS", default: "3" },
   "idle-timeout-ms": { env: "ROUTER_IDLE_TIMEOUT_MS", default: "300000" },
+  "agent-keepalive-ms": { env: "ROUTER_AGENT_KEEPALIVE_MS", default: String(DEFAULT_KEEPALIVE.intervalMs) },
+  "agent-keepalive-timeout-ms": { env: "ROUTER_AGENT_KEEPALIVE_TIMEOUT_MS", default: String(DEFAULT_KEEPALIVE.timeoutMs) },
+  "agent-connect-timeout-ms": { env: "ROUTER_AGENT_CONNECT_TIMEOUT_MS", default: String(DEFAULT_CONNECT_TIMEOUT_MS) },
   "cloudmap-poll-ms": { env: "ROUTER_CLOUDMAP_POLL_MS", default: "5000" },
   xds: { env: "ROUTER_XDS", default: undefined },
   "log-level": { env: "LOG_LEVEL", default: "info" },
@@ -100,6 +107,15 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     if (err instanceof AuthConfigError) throw new ConfigError(err.message);
     throw err;
   }
+  const keepaliveMs = get("agent-keepalive-ms")!;
+  // 0 turns the keepalive off; below a second the PINGs would only add load.
+  if (keepaliveMs !== "0" && !(/^\d+$/.test(keepaliveMs) && Number(keepaliveMs) >= 1000 && Number(keepaliveMs) <= 3_600_000)) {
+    throw new ConfigError(`${name("agent-keepalive-ms")} must be 0 (off) or a whole number from 1000 to 3600000, got ${JSON.stringify(keepaliveMs)}`);
+  }
+  const agentKeepalive: KeepaliveOptions = {
+    intervalMs: Number(keepaliveMs),
+    timeoutMs: intSetting(get("agent-keepalive-timeout-ms")!, name("agent-keepalive-timeout-ms"), 1000, 600_000),
+  };
   const engine = get("engine")!;
   if (!(ROUTER_ENGINES as readonly string[]).includes(engine)) throw new ConfigError(`${name("engine")} must be one of ${ROUTER_ENGINES.join(", ")}, got ${JSON.stringify(engine)}`);
   return {
@@ -109,6 +125,8 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     drainMs: intSetting(get("drain-ms")!, name("drain-ms"), 0, 3_600_000),
     maxHops: intSetting(get("max-hops")!, name("max-hops"), 1, 16),
     idleTimeoutMs: intSetting(get("idle-timeout-ms")!, name("idle-timeout-ms"), 1000, 86_400_000),
+    agentKeepalive,
+    agentConnectTimeoutMs: intSetting(get("agent-connect-timeout-ms")!, name("agent-connect-timeout-ms"), 100, 600_000),
     cloudMapPollMs: intSetting(get("cloudmap-poll-ms")!, name("cloudmap-poll-ms"), 100, 3_600_000),
     xds: xds === undefined ? undefined : parseHostPort(xds, name("xds")),
     logLevel,

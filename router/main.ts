@@ -32,6 +32,8 @@ async function main(): Promise<void> {
     drainMs: config.drainMs,
     maxHops: config.maxHops,
     idleTimeoutMs: config.idleTimeoutMs,
+    agentKeepalive: config.agentKeepalive,
+    agentConnectTimeoutMs: config.agentConnectTimeoutMs,
     // cloudmap: entries get a Cloud Map client from the task's environment (region, role).
     sourceFactory: cloudMapSourceFactory({ pollIntervalMs: config.cloudMapPollMs }),
     engine: config.engine,

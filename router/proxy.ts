@@ -16,7 +16,7 @@ import { isRefusal, prepareForwardedHeaders, type AuthResult, type Authenticator
 import type { RouterMetrics } from "./metrics";
 import { UNRESOLVED } from "./metrics";
 import type { RegistrySource, Target } from "./registry/types";
-import type { UpstreamPool } from "./upstream";
+import { upstreamFailure, type UpstreamPool } from "./upstream";
 import {
   decideRoute,
   encodeGrpcMessage,
@@ -199,7 +199,7 @@ function upOnClose(this: WithCall<http2.ClientHttp2Stream>): void {
   call.upClosed = true;
   if (call.timer !== undefined) clearTimeout(call.timer);
   if (call.trailers !== undefined || call.code >= 0) return;
-  const why = call.upError?.message ?? (this.rstCode ? `stream reset by the agent (HTTP/2 code ${this.rstCode})` : "closed without a status");
+  const why = call.upError?.message ?? upstreamFailure(this) ?? (this.rstCode ? `stream reset by the agent (HTTP/2 code ${this.rstCode})` : "closed without a status");
   fail(call, Status.UNAVAILABLE, `agent for deployment ${call.deployment} at ${call.address} failed: ${why}`);
 }
 
@@ -213,7 +213,7 @@ function forward(call: Call, target: Target): void {
   const id = call.id;
   let up: WithCall<http2.ClientHttp2Stream>;
   try {
-    up = call.ctx.pool.get(target).request(call.headers, REQUEST_OPTIONS) as WithCall<http2.ClientHttp2Stream>;
+    up = call.ctx.pool.request(target, call.headers, REQUEST_OPTIONS) as WithCall<http2.ClientHttp2Stream>;
   } catch (err) {
     return refuse(call, Status.UNAVAILABLE, `agent for deployment ${id} at ${target.host}:${target.port} cannot be reached: ${(err as Error).message}`, "warn");
   }

@@ -8,6 +8,7 @@
  */
 import * as net from "node:net";
 import { CALLER_HEADER, isRefusal, type Authenticator, type Principal } from "../auth";
+import type { KeepaliveOptions } from "../keepalive";
 import type { Logger } from "../log";
 import type { RouterMetrics } from "../metrics";
 import { UNRESOLVED } from "../metrics";
@@ -36,6 +37,9 @@ export interface FrameRelayOptions {
   readonly state: { active: number };
   readonly windows?: Partial<WindowOptions>;
   readonly upstreamIdleTimeoutMs?: number;
+  /** Agent connections: PING keepalive and connect timeout (router/keepalive.ts). */
+  readonly upstreamKeepalive?: KeepaliveOptions;
+  readonly upstreamConnectTimeoutMs?: number;
   /** Caller authentication (router/auth); none: every call is allowed. */
   readonly authenticator?: Authenticator;
   /** Close a client connection idle this long with no call open. */
@@ -753,7 +757,10 @@ export class ClientConn extends H2Conn {
 /** Starts accepting connections (call `server.listen` next). */
 export function createFrameRelay(opts: FrameRelayOptions): FrameRelay {
   const win: WindowOptions = { ...DEFAULT_WINDOWS, ...opts.windows };
-  const pool = new AgentPool({ logger: opts.logger, windows: win, idleTimeoutMs: opts.upstreamIdleTimeoutMs });
+  const pool = new AgentPool({
+    logger: opts.logger, windows: win, idleTimeoutMs: opts.upstreamIdleTimeoutMs,
+    keepalive: opts.upstreamKeepalive, connectTimeoutMs: opts.upstreamConnectTimeoutMs,
+  });
   const ctx: Context = { ...opts, win, pool, debug: opts.logger.isLevelEnabled("debug") };
   const conns = new Set<ClientConn>();
   const server = net.createServer({ noDelay: true }, (socket) => {

@@ -2,13 +2,15 @@
  * The relay's side toward agents: one HTTP/2 connection per agent address, shared by every
  * call to it. Stream ids are allocated here; the agent's SETTINGS (window, frame size,
  * concurrent streams) are respected, calls beyond its stream limit wait in line, GOAWAY
- * and connection loss fail the affected calls, and idle connections close themselves.
+ * and connection loss fail the affected calls, and idle connections close themselves. A connect
+ * timeout and PING keepalive (router/keepalive.ts) notice an agent that vanished without FIN or RST.
  */
 import * as net from "node:net";
+import { connectTimeoutReason, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE, Keepalive, KeepaliveIntervals, logDeadConnection, type KeepaliveOptions, type NewCall } from "../keepalive";
 import type { Logger } from "../log";
 import type { Target } from "../registry/types";
 import { H2Conn, type WindowOptions } from "./conn";
-import { buildWindowUpdate, CLIENT_PREFACE, ErrorCode } from "./frames";
+import { buildFrame, buildWindowUpdate, CLIENT_PREFACE, ErrorCode, FrameType } from "./frames";
 import type { DecodeResult } from "./hpack";
 
 /** What a call must handle for its stream toward the agent (implemented by the relay's Call). */
@@ -29,6 +31,7 @@ export interface UpstreamCall {
 
 /** Stream ids are 31 bits; past this a connection is retired and calls use a new one. */
 const LAST_STREAM_ID = 2 ** 31 - 1;
+const KEEPALIVE_PING = buildFrame(FrameType.PING, 0, 0, Buffer.from("pxkalive"));
 
 export class AgentConn extends H2Conn {
   readonly streams = new Map<number, UpstreamCall>();
@@ -42,6 +45,10 @@ export class AgentConn extends H2Conn {
   retired = false;
   private lastActive = performance.now();
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Until the agent acknowledges our SETTINGS. */
+  private connectTimer: NodeJS.Timeout | undefined;
+  private handshaken = false;
+  private keepalive: Keepalive | undefined;
 
   constructor(readonly key: string, target: Target, windows: WindowOptions, private readonly pool: AgentPool) {
     super(net.connect({ host: target.host, port: target.port, noDelay: true }), windows);
@@ -58,6 +65,33 @@ export class AgentConn extends H2Conn {
       if (this.streams.size === 0 && this.waiting.length === 0 && performance.now() - this.lastActive >= idleMs) this.goaway(ErrorCode.NO_ERROR, "idle");
     }, Math.min(idleMs, 30_000));
     this.idleTimer.unref();
+    const connectMs = pool.connectTimeoutMs;
+    this.connectTimer = setTimeout(() => this.declareDead(connectTimeoutReason(connectMs, this.connected)), connectMs);
+    this.connectTimer.unref();
+  }
+
+  /** The agent acknowledged our SETTINGS: the handshake is done, the keepalive starts. */
+  protected onSettingsAck(): void {
+    super.onSettingsAck();
+    if (this.handshaken) return;
+    this.handshaken = true;
+    clearTimeout(this.connectTimer);
+    const opts = this.pool.keepaliveFor(this.key);
+    if (opts === undefined) return;
+    this.keepalive = new Keepalive(opts, {
+      bytesRead: () => this.socket.bytesRead,
+      busy: () => this.streams.size > 0 || this.waiting.length > 0,
+      sendPing: () => this.write(KEEPALIVE_PING),
+      dead: (reason) => this.declareDead(reason),
+    });
+  }
+
+  /** No answer from the agent (connect timeout or keepalive): fail its calls now and free the pool slot. */
+  private declareDead(reason: string): void {
+    if (this.closed) return;
+    logDeadConnection(this.pool.logger, this.key, reason, this.streams.size + this.waiting.length);
+    this.socket.destroy();
+    this.lost(reason);
   }
 
   protected isClientRole(): boolean {
@@ -66,9 +100,16 @@ export class AgentConn extends H2Conn {
 
   /** Starts a call on this connection now, or queues it behind the agent's stream limit. */
   start(call: UpstreamCall): void {
+    const verdict: NewCall = this.keepalive === undefined ? "proceed" : this.keepalive.newCall();
+    if (verdict === "fresh") {
+      this.retire();
+      this.pool.startOnFreshConnection(this.key, call);
+      return;
+    }
     if (this.streams.size >= this.peerMaxConcurrentStreams) {
       this.waiting.push(call);
       call.waitingOn = this;
+      if (verdict === "ping") this.keepalive!.pingNow();
       return;
     }
     const id = this.nextStreamId;
@@ -78,6 +119,7 @@ export class AgentConn extends H2Conn {
     call.waitingOn = undefined;
     this.lastActive = performance.now();
     call.onUpStart(this, id);
+    if (verdict === "ping") this.keepalive!.pingNow();
   }
 
   /** The call is done with its stream (or gave up waiting for one). */
@@ -146,6 +188,7 @@ export class AgentConn extends H2Conn {
   }
 
   protected onGoaway(lastStreamId: number, code: number, debug: string): void {
+    this.pool.intervals.onGoaway(this.key, code, debug);
     this.retire();
     // Streams the agent never processed fail now; lower ones run to their end.
     for (const [id, call] of [...this.streams]) {
@@ -174,6 +217,8 @@ export class AgentConn extends H2Conn {
     this.retired = true;
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     this.idleTimer = undefined;
+    clearTimeout(this.connectTimer);
+    this.keepalive?.stop();
     this.pool.forget(this, true);
     const neverConnected = !this.connected;
     const calls = [...this.streams.values(), ...this.waiting.splice(0)];
@@ -194,6 +239,10 @@ export interface AgentPoolOptions {
   readonly windows: WindowOptions;
   /** Close a connection after this long without streams. */
   readonly idleTimeoutMs?: number;
+  /** PING keepalive on agent connections (default DEFAULT_KEEPALIVE; intervalMs 0: off). */
+  readonly keepalive?: KeepaliveOptions;
+  /** A connection attempt with no HTTP/2 handshake after this long fails its calls (default DEFAULT_CONNECT_TIMEOUT_MS). */
+  readonly connectTimeoutMs?: number;
 }
 
 export class AgentPool {
@@ -202,9 +251,19 @@ export class AgentPool {
   /** Every connection still open, retired ones included. */
   private readonly live = new Set<AgentConn>();
   readonly idleTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly intervals: KeepaliveIntervals;
+  readonly logger: Logger;
 
   constructor(private readonly opts: AgentPoolOptions) {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.logger = opts.logger;
+    this.intervals = new KeepaliveIntervals(opts.keepalive ?? DEFAULT_KEEPALIVE, opts.logger);
+  }
+
+  keepaliveFor(key: string): KeepaliveOptions | undefined {
+    return this.intervals.forAgent(key);
   }
 
   /** Open upstream connections, for /metrics. */
