@@ -24,6 +24,8 @@ export interface EchoServer {
 export interface EchoServerOptions {
   readonly name: string;
   readonly port?: number;
+  /** Address to bind; default 127.0.0.1 (a test's network namespace uses its own). */
+  readonly host?: string;
 }
 
 export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServer> {
@@ -123,7 +125,7 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServ
   }, identity, identity, "bidi");
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    server.bindAsync(`${opts.host ?? "127.0.0.1"}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   return {
     name: opts.name,
     port,
