@@ -106,6 +106,8 @@ export class UpstreamPool {
     up.connectTimer = setTimeout(() => this.declareDead(up, connectTimeoutReason(connectMs, !session.connecting)), connectMs);
     up.connectTimer.unref();
     session.once("connect", () => {
+      // Node emits 'connect' even for a session destroyed while connecting (the connect timeout).
+      if (session.destroyed) return;
       session.setLocalWindowSize(this.connectionWindowBytes);
       // Armed only once connected: Node never clears a timer set on a session whose connect failed,
       // and it would keep that session and every call queued on it alive for the whole timeout.
