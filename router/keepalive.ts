@@ -26,7 +26,7 @@ export interface KeepaliveOptions {
   readonly timeoutMs: number;
 }
 
-/** A dead peer is noticed 20-25 s + 10 s after its last byte, as Envoy's upstream keepalive (infra/envoy/config.ts) does. */
+/** A dead peer is declared at most 30 s after its last byte (PING after 15-20 s of silence, 10 s to answer), like Envoy's upstream keepalive (infra/envoy/config.ts). */
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = { intervalMs: 20_000, timeoutMs: 10_000 };
 /** TCP connect plus the agent's SETTINGS ACK: in a VPC both take milliseconds, and a SYN is retransmitted after 1 s. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
@@ -57,11 +57,15 @@ export type NewCall = "proceed" | "ping" | "fresh";
 /**
  * The keepalive's state and decisions, with time and the socket's read counter passed in (pure, for
  * tests). Reads are observed by polling the socket's byte count, so the hot path pays nothing; the
- * poll runs every quarter interval while calls are open, so a PING goes out 1 to 1.25 intervals after
- * the last byte. Which frames arrived is inferred: bytes beyond one PING ACK count as HEADERS or DATA.
+ * poll runs every quarter interval while calls are open. A read is dated to the poll before the one
+ * that saw it (the earliest it can have happened), so a PING goes out 0.75 to 1 interval after the
+ * last byte, and a dead agent is declared at most `intervalMs + timeoutMs` after its last byte.
+ * Which frames arrived is inferred: bytes beyond one PING ACK count as the agent's HEADERS or DATA.
  */
 export class KeepaliveState {
+  /** When the socket last read (the poll before the one that noticed). */
   private lastReadAt: number;
+  private lastPollAt: number;
   private bytesSeen: number;
   /** When the unanswered PING went out; undefined when none is outstanding. */
   private pingAt: number | undefined = undefined;
@@ -71,6 +75,7 @@ export class KeepaliveState {
 
   constructor(readonly opts: KeepaliveOptions, now: number, bytesRead: number) {
     this.lastReadAt = now;
+    this.lastPollAt = now;
     this.bytesSeen = bytesRead;
   }
 
@@ -80,11 +85,13 @@ export class KeepaliveState {
   }
 
   private observe(now: number, bytesRead: number): void {
+    const previousPoll = this.lastPollAt;
+    this.lastPollAt = now;
     if (bytesRead === this.bytesSeen) return;
     // More than our PING's ACK arrived: the agent sent frames of its own, which gRPC servers count as HEADERS/DATA.
     if (this.pingAt === undefined || bytesRead - this.bytesAtPing !== PING_ACK_BYTES) this.pingsWithoutData = 0;
     this.bytesSeen = bytesRead;
-    this.lastReadAt = now;
+    this.lastReadAt = previousPoll;
     this.pingAt = undefined;
   }
 
@@ -97,9 +104,10 @@ export class KeepaliveState {
     this.observe(now, bytesRead);
     if (this.pingAt !== undefined) {
       if (now - this.pingAt >= this.opts.timeoutMs) {
-        return { action: "dead", reason: `keepalive: no answer to a PING within ${this.opts.timeoutMs} ms (nothing read for ${Math.round(now - this.lastReadAt)} ms)` };
+        return { action: "dead", reason: `keepalive: no answer to a PING within ${this.opts.timeoutMs} ms (nothing read for ~${Math.round(now - this.lastReadAt)} ms)` };
       }
-      return { action: "wait", at: this.pingAt + this.opts.timeoutMs };
+      // Polled meanwhile too, so the next interval counts from (about) when the ACK came.
+      return { action: "wait", at: Math.min(this.pingAt + this.opts.timeoutMs, now + this.opts.intervalMs / 4) };
     }
     if (!busy) return { action: "wait", at: undefined };
     let due = this.lastReadAt + this.opts.intervalMs;
@@ -182,7 +190,7 @@ export class Keepalive {
   private ping(now: number): void {
     this.hooks.sendPing();
     this.state.pinged(now);
-    this.arm(this.state.opts.timeoutMs);
+    this.arm(Math.min(this.state.opts.timeoutMs, this.state.opts.intervalMs / 4));
   }
 
   private arm(ms: number): void {

@@ -367,12 +367,12 @@ describe("relay keepalive: decisions (pure)", () => {
     assert.deepEqual(k.check(10 * 60_000, 100, false), { action: "wait", at: undefined });
   });
 
-  it("PINGs after an interval without a byte while calls are open; bytes read push it back", () => {
+  it("PINGs after an interval without a byte while calls are open; bytes read push it back (dated to the poll before)", () => {
     const k = new KeepaliveState(opts, 0, 100);
-    assert.equal(k.check(999, 100, true).action, "wait");
-    assert.equal(k.check(900, 150, true).action, "wait"); // a read at ~900 ms
-    assert.equal(k.check(1500, 150, true).action, "wait");
-    assert.deepEqual(k.check(1900, 150, true), { action: "ping" });
+    assert.deepEqual(k.check(600, 100, true), { action: "wait", at: 850 }, "polled every quarter interval");
+    assert.equal(k.check(800, 150, true).action, "wait"); // read between the polls at 600 and 800
+    assert.deepEqual(k.check(1599, 150, true), { action: "wait", at: 1600 });
+    assert.deepEqual(k.check(1600, 150, true), { action: "ping" });
   });
 
   it("a PING answered by any byte keeps the connection; none within the timeout declares it dead, with the reason", () => {
@@ -381,9 +381,10 @@ describe("relay keepalive: decisions (pure)", () => {
     assert.equal(k.check(1400, 100, true).action, "wait");
     assert.equal(k.check(1450, 100 + PING_ACK_BYTES, true).action, "wait");
     k.pinged(2500);
+    assert.equal(k.check(2999, 100 + PING_ACK_BYTES, true).action, "wait");
     const d = k.check(3000, 100 + PING_ACK_BYTES, true);
     assert.equal(d.action, "dead");
-    assert.match((d as { reason: string }).reason, /no answer to a PING within 500 ms \(nothing read for 1550 ms\)/);
+    assert.match((d as { reason: string }).reason, /no answer to a PING within 500 ms \(nothing read for ~1600 ms\)/);
   });
 
   it("sends two fast PINGs while only ACKs come back, then spaces them 5 minutes apart, until the agent sends frames of its own", () => {
@@ -422,9 +423,10 @@ describe("relay keepalive: decisions (pure)", () => {
     k.pinged(1500);
     assert.equal(k.newCall(1600, 0), "proceed", "a PING is already out");
     k.check(1700, PING_ACK_BYTES, true);
+    assert.equal(k.check(2800, PING_ACK_BYTES, true).action, "ping");
     k.pinged(2800);
     k.check(2900, 2 * PING_ACK_BYTES, true);
-    assert.equal(k.newCall(3000, 2 * PING_ACK_BYTES), "proceed", "read 100 ms ago");
+    assert.equal(k.newCall(3000, 2 * PING_ACK_BYTES), "proceed", "read within the last 200 ms");
     assert.equal(k.newCall(4000, 2 * PING_ACK_BYTES), "fresh");
     assert.equal(k.newCall(2800 + SPACED_PING_MS, 2 * PING_ACK_BYTES), "ping");
   });
