@@ -17,9 +17,9 @@ import {
   type Capabilities,
   type Pong,
 } from "../proto";
-import { silentLogger, type Logger } from "../router/log";
-import { isValidDeploymentId, type Resolution } from "../router/registry/types";
-import { checkHealth, STATUS_NAMES, type HealthCheckResult } from "./health";
+import { silentLogger, type Logger } from "../lib/log";
+import { isValidDeploymentId, type Resolution } from "../registry/types";
+import { checkHealth, STATUS_NAMES, type HealthCheckResult } from "../lib/health";
 
 export const DEFAULT_A2A_ENDPOINT = "127.0.0.1:50051";
 export const DEFAULT_TIMEOUT_MS = 10_000;

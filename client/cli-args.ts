@@ -3,10 +3,10 @@
  * usage error) out, and the text the commands print. No I/O here; cli.ts does the calls.
  */
 import { parseArgs } from "node:util";
-import { isValidDeploymentId } from "../router/registry/types";
-import type { HealthCheckResult } from "./health";
+import { isValidDeploymentId } from "../registry/types";
+import type { HealthCheckResult } from "../lib/health";
 import { DEFAULT_A2A_ENDPOINT, parseEndpoint, parseTlsSetting } from "./a2a-client";
-import { alignColumns } from "./table";
+import { alignColumns } from "../lib/table";
 
 export const DEFAULT_CLI_TIMEOUT_MS = 5000;
 /** Actions do real work (model calls): a Health-sized deadline would cut them off. */

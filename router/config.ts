@@ -3,7 +3,7 @@
  * Pure: takes argv and env, returns a validated config or throws a ConfigError naming the key.
  */
 import { parseArgs } from "node:util";
-import { parseRegistrySpec } from "./registry/chain";
+import { parseRegistrySpec } from "../registry/chain";
 import { AUTH_ENV_FLAGS, AuthConfigError, parseAuthConfig, type AuthConfig } from "./auth";
 
 export class ConfigError extends Error {

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
 import { A2AClient, A2AError, methodPath, parseEndpoint, type DeploymentResolver } from "../client";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { agentServiceDefinition, type ActionResult } from "../proto";
 import { startRecordingServer } from "./helpers/recording-server";
 import { makeSelfSigned } from "./helpers/self-signed";
