@@ -55,7 +55,7 @@ describe("client-cli: argument parsing", () => {
     [["invoke", "dep-a"], /needs an action/],
     [["invoke", "dep-a", "act", "novalue"], /"novalue" is not key=value/],
     [["invoke", "dep-a", "act", "k=1", "k=2"], /"k" is given twice/],
-    [["ping", "dep-a", "--endpoint", "nlb"], /--endpoint: .*expected HOST:PORT/],
+    [["ping", "dep-a", "--endpoint", "nlb"], /--endpoint: endpoint must be HOST:PORT.*got "nlb"/],
     [["ping", "dep-a", "--timeout", "0"], /--timeout must be a whole number/],
     [["ping", "dep-a", "--timeout", "1s"], /--timeout must be a whole number/],
     [["ping", "dep-a", "--registry", "file:x"], /--registry only applies to check/],
