@@ -1,7 +1,7 @@
 /**
  * How the router notices that an agent connection is dead when the agent vanished without FIN or RST:
  * a connect timeout on each attempt, and HTTP/2 PING keepalive on open connections. Both engines
- * (router/h2/upstream.ts and router/upstream.ts) use this file; they only say how to send a PING, how
+ * (router/h2/upstream.ts and router/http2/upstream.ts) use this file; they only say how to send a PING, how
  * many bytes the socket has read, and whether calls are open.
  *
  * The keepalive follows gRPC's client-side keepalive (gRFC A8):
@@ -17,7 +17,7 @@
  * permitted, the second is one strike); after that they are spaced 5 minutes apart, and a new call on
  * such a silent connection is sent on a fresh connection instead of waiting for that spaced PING.
  */
-import type { Logger } from "./log";
+import type { Logger } from "../lib/log";
 
 export interface KeepaliveOptions {
   /** While calls are open, PING after this long without a byte from the agent; 0: no keepalive. */
@@ -26,7 +26,7 @@ export interface KeepaliveOptions {
   readonly timeoutMs: number;
 }
 
-/** A dead peer is declared at most 30 s after its last byte (PING after 15-20 s of silence, 10 s to answer), like Envoy's upstream keepalive (infra/envoy/config.ts). */
+/** A dead peer is declared at most 30 s after its last byte (PING after 15-20 s of silence, 10 s to answer), like Envoy's upstream keepalive (envoy/config.ts). */
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = { intervalMs: 20_000, timeoutMs: 10_000 };
 /** TCP connect plus the agent's SETTINGS ACK: in a VPC both take milliseconds, and a SYN is retransmitted after 1 s. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;

@@ -25,9 +25,9 @@ import { ConfigError, parseRouterConfig, type RouterEngine } from "../router/con
 import {
   FAST_PINGS_WITHOUT_DATA, isTooManyPings, KeepaliveIntervals, KeepaliveState, PING_ACK_BYTES, SPACED_PING_MS, throttledInterval,
 } from "../router/keepalive";
-import { silentLogger } from "../router/log";
+import { silentLogger } from "../lib/log";
 import { startChildAgent, type ChildAgent } from "./helpers/child-agent";
-import { md, RawClient } from "./helpers/echo-server";
+import { md, RawClient } from "../fixtures/echo-server";
 import { createAgentNetns, NetnsUnavailable, type AgentNetns } from "./helpers/netns";
 import { eventually } from "./helpers/router-fixture";
 
@@ -52,7 +52,7 @@ class Routed {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-keepalive-"));
     fs.writeFileSync(path.join(dir, "r.json"), JSON.stringify({ deployments: entries }));
     const lines: LogLine[] = [];
-    // Labels as router/log.ts writes them ("level":"warn").
+    // Labels as lib/log.ts writes them ("level":"warn").
     const logger = pino({ level: "warn", formatters: { level: (label) => ({ level: label }) } }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString()) as LogLine); cb(); } }));
     const router = await startRouter({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", registry: `file:${path.join(dir, "r.json")}`, logger, engine: ENGINE, ...extra });
     return new Routed(router, new RawClient(`127.0.0.1:${router.port}`), lines, dir);

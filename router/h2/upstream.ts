@@ -7,8 +7,8 @@
  */
 import * as net from "node:net";
 import { connectTimeoutReason, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE, Keepalive, KeepaliveIntervals, logDeadConnection, type KeepaliveOptions, type NewCall } from "../keepalive";
-import type { Logger } from "../log";
-import type { Target } from "../registry/types";
+import type { Logger } from "../../lib/log";
+import type { Target } from "../../registry/types";
 import { H2Conn, type WindowOptions } from "./conn";
 import { buildFrame, buildWindowUpdate, CLIENT_PREFACE, ErrorCode, FrameType } from "./frames";
 import type { DecodeResult } from "./hpack";

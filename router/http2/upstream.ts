@@ -5,9 +5,9 @@
  * keepalive (router/keepalive.ts) notice an agent that vanished without FIN or RST.
  */
 import * as http2 from "node:http2";
-import { connectTimeoutReason, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE, Keepalive, KeepaliveIntervals, logDeadConnection, type KeepaliveOptions, type NewCall } from "./keepalive";
-import type { Logger } from "./log";
-import type { Target } from "./registry/types";
+import { connectTimeoutReason, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE, Keepalive, KeepaliveIntervals, logDeadConnection, type KeepaliveOptions, type NewCall } from "../keepalive";
+import type { Logger } from "../../lib/log";
+import type { Target } from "../../registry/types";
 
 export interface UpstreamPoolOptions {
   readonly logger: Logger;
