@@ -2,6 +2,7 @@
  * The A2A router: reads `x-deployment-id`, resolves it to an agent, forwards the call as raw HTTP/2.
  *
  * - server.ts   startRouter(): listener, admin server, draining
+ * - call-policy.ts what a call must pass before it is forwarded, and every refusal: one policy both engines run
  * - h2/         the `frames` engine (default): HTTP/2 frames relayed between raw sockets (the hot path)
  * - proxy.ts    the `http2` engine: per-call forwarding with Node's http2 module
  * - routing.ts  pure request parsing: deployment id, hop count, grpc-timeout, status codes

@@ -7,14 +7,13 @@
  * call's buffering is bounded by the windows the router advertises.
  */
 import * as net from "node:net";
-import { CALLER_HEADER, isRefusal, type Authenticator, type Principal } from "../auth";
+import { CALLER_HEADER, type Authenticator, type Principal } from "../auth";
+import { CallPolicy, refusals, type CallRequest, type PolicyCall, type Refusal } from "../call-policy";
 import type { Logger } from "../log";
 import type { RouterMetrics } from "../metrics";
 import { UNRESOLVED } from "../metrics";
 import type { RegistrySource, Target } from "../registry/types";
-import {
-  decideRoute, encodeGrpcMessage, HOP_COUNT_KEY, metadataTooLarge, Status, type StatusCode,
-} from "../routing";
+import { encodeGrpcMessage, HOP_COUNT_KEY, Status, type RouteRequest, type StatusCode } from "../routing";
 import { ConnectionError, DEFAULT_WINDOWS, H2Conn, type WindowOptions } from "./conn";
 import { buildGoaway, buildWindowUpdate, CLIENT_PREFACE, ErrorCode } from "./frames";
 import { encodeHeaderList, encodeLiteral, type DecodeResult, type HeaderList } from "./hpack";
@@ -55,6 +54,7 @@ interface Context extends FrameRelayOptions {
   readonly win: WindowOptions;
   readonly pool: AgentPool;
   readonly debug: boolean;
+  readonly policy: CallPolicy;
 }
 
 /** One item waiting to be sent on one side of a call: DATA (maybe ending the stream) or a final header block. */
@@ -81,35 +81,35 @@ const AUTH_DROP: ReadonlySet<string> = new Set([HOP_COUNT_KEY, "authorization", 
 const MALFORMED_VALUE = /[\0\r\n]|^[ \t]|[ \t]$/;
 
 /** The request headers the router reads; everything else is forwarded unread. */
-interface RequestInfo {
-  method?: string;
-  path?: string;
-  contentType?: string;
+interface RequestInfo extends CallRequest {
+  method: string | undefined;
+  path: string | undefined;
+  contentType: string | undefined;
   hasHops: boolean;
   /** The caller sent x-pixell-caller, which only the router may set. */
   hasCaller: boolean;
   /** A field value breaks RFC 9113 8.2.1 (NUL, CR or LF, or whitespace at either end). */
   malformed: boolean;
-  /** The header list's size as HTTP/2 counts it: name + value + 32 per field. */
-  listBytes: number;
+  headerListBytes: number;
   /** Only the keys decideRoute and the authenticator read. */
-  routing: Record<string, string>;
+  headers: Record<string, string>;
 }
+const NO_REQUEST: RequestInfo = { method: undefined, path: undefined, contentType: undefined, hasHops: false, hasCaller: false, malformed: false, headerListBytes: 0, headers: {} };
 function readRequestInfo(h: HeaderList): RequestInfo {
-  const info: RequestInfo = { hasHops: false, hasCaller: false, malformed: false, listBytes: 0, routing: {} };
+  const info: RequestInfo = { method: undefined, path: undefined, contentType: undefined, hasHops: false, hasCaller: false, malformed: false, headerListBytes: 0, headers: {} };
   // One pass per call: routing keys, field validity and size together.
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
     const value = h[i + 1]!;
-    info.listBytes += name.length + value.length + 32;
+    info.headerListBytes += name.length + value.length + 32;
     if (MALFORMED_VALUE.test(value)) info.malformed = true;
     switch (name) {
       case ":method": info.method = h[i + 1]; break;
       case ":path": info.path = h[i + 1]; break;
       case "content-type": info.contentType = h[i + 1]; break;
-      case HOP_COUNT_KEY: info.hasHops = true; info.routing[name] ??= h[i + 1]!; break;
+      case HOP_COUNT_KEY: info.hasHops = true; info.headers[name] ??= h[i + 1]!; break;
       case "grpc-timeout": case "x-deployment-id": case "deployment-id": case "deployment_id": case "authorization":
-        info.routing[name] ??= h[i + 1]!;
+        info.headers[name] ??= h[i + 1]!;
         break;
       case CALLER_HEADER: info.hasCaller = true; break;
       default: break;
@@ -130,14 +130,18 @@ function grpcStatusOf(h: HeaderList): number {
 }
 
 /** One call: a client stream and, once routed, an agent stream. */
-class Call implements UpstreamCall {
+class Call implements UpstreamCall, PolicyCall {
   id = "";
   deployment = UNRESOLVED;
   /** Final gRPC status once known; -1 while open. */
   code = -1;
   address = "";
-  path = "";
   timeoutMs = 0;
+  request: RequestInfo = NO_REQUEST;
+  principal: Principal | undefined = undefined;
+  /** The request's header block and its decoding, until prepare() turns them into what is forwarded. */
+  private decoded: DecodeResult | undefined = undefined;
+  private block: Buffer | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
   // Request direction (client -> agent).
   requestBlock: Buffer | undefined = undefined;
@@ -168,100 +172,52 @@ class Call implements UpstreamCall {
     this.downRecvWindow = this.upRecvWindow = ctx.win.streamWindowBytes;
   }
 
-  // ---- Routing ----
+  // ---- Routing (the call policy decides; router/call-policy.ts) ----
 
   begin(decoded: DecodeResult, block: Buffer, endStream: boolean, tooLarge: boolean): void {
     const ctx = this.ctx;
     ctx.state.active++;
     if (endStream) this.reqEnded = true;
-    if (tooLarge) return this.refuse(Status.RESOURCE_EXHAUSTED, `request headers of ${block.length} bytes exceed the router's limit of ${ctx.win.maxHeaderBlockBytes} bytes`);
     const info = readRequestInfo(decoded.headers);
-    if (info.malformed) {
-      // RFC 9113 8.2.1: a malformed request is a stream error; it must not reach the agent.
-      this.code = Status.INVALID_ARGUMENT;
-      this.down.writeRst(this.downId, ErrorCode.PROTOCOL_ERROR);
-      return this.onDownReset();
-    }
-    if (ctx.isDraining()) return this.refuse(Status.UNAVAILABLE, "router is shutting down: retry, the call will reach another task");
-    this.path = info.path ?? "";
-    if (info.method !== "POST" || info.contentType === undefined || !info.contentType.startsWith("application/grpc")) {
-      // Not gRPC: the spec's answer is HTTP 415.
-      this.code = Status.INVALID_ARGUMENT;
-      this.respHeadersSent = true;
-      this.down.writeHeaderBlock(this.downId, BLOCK_415, true);
-      return this.closeDown();
-    }
-    const big = metadataTooLarge(info.listBytes);
-    if (big !== undefined) return this.refuse(big.code, big.message);
-    // Authenticate before the id is read or looked up: strangers learn nothing about deployments.
-    const authenticator = ctx.authenticator;
-    if (authenticator === undefined) return this.route(decoded, block, info, undefined);
-    const auth = authenticator.authenticate(info.routing);
-    if (auth instanceof Promise) {
-      // The block may point into a socket buffer: keep a copy of our own while the check runs.
-      const copy = Buffer.from(block);
-      auth.then((result) => {
-        if (this.finished) return;
-        if (isRefusal(result)) return this.refuse(result.code, result.message);
-        this.route(decoded, copy, info, result);
-      }, (err: unknown) => {
-        if (!this.finished) this.refuse(Status.UNAUTHENTICATED, `cannot verify credentials: ${(err as Error).message}`, "warn");
-      });
-      return;
-    }
-    if (isRefusal(auth)) return this.refuse(auth.code, auth.message);
-    this.route(decoded, block, info, auth);
+    this.request = info;
+    this.decoded = decoded;
+    this.block = block;
+    if (tooLarge) return ctx.policy.refuse(this, refusals.headerBlockTooLarge(block.length, ctx.win.maxHeaderBlockBytes));
+    // RFC 9113 8.2.1: a malformed request is a stream error; it must not reach the agent.
+    if (info.malformed) return ctx.policy.refuse(this, refusals.malformed("a field value has NUL, CR or LF, or whitespace at either end (RFC 9113 8.2.1)"));
+    ctx.policy.admit(this);
   }
 
-  /** Everything after authentication: the id, the loop guard, the deadline, authorization, the lookup. */
-  private route(decoded: DecodeResult, block: Buffer, info: RequestInfo, principal: Principal | undefined): void {
-    const ctx = this.ctx;
-    const decision = decideRoute(info.routing, ctx.maxHops);
-    if ("error" in decision) return this.refuse(decision.error.code, decision.error.message, decision.warn ? "warn" : "debug");
-    const id = decision.id;
-    this.id = id;
-    this.timeoutMs = decision.timeoutMs;
-    let callerBlock: Buffer | undefined;
-    if (principal !== undefined) {
-      const denied = ctx.authenticator!.authorize(principal, id);
-      if (denied !== undefined) return this.refuse(denied.code, denied.message);
-      // The credential is for the router only; the agent learns who called, in a header only the router sets.
-      callerBlock = encodeLiteral(CALLER_HEADER, principal.name);
-    }
+  get ended(): boolean {
+    return this.finished;
+  }
+
+  peerAddress(): string {
+    return this.down.socket.remoteAddress ?? "";
+  }
+
+  /** The block may point into a socket buffer: keep a copy of our own while an async step runs. */
+  suspend(): void {
+    if (this.requestBlock !== undefined) this.requestBlock = Buffer.from(this.requestBlock);
+    else if (this.block !== undefined) this.block = Buffer.from(this.block);
+  }
+
+  prepare(route: RouteRequest, principal: Principal | undefined): void {
+    this.id = route.id;
+    this.timeoutMs = route.timeoutMs;
+    const info = this.request;
+    // The credential is for the router only; the agent learns who called, in a header only the router sets.
+    const callerBlock = principal === undefined ? undefined : encodeLiteral(CALLER_HEADER, principal.name);
     const drop = principal !== undefined || info.hasCaller ? AUTH_DROP : info.hasHops ? HOPS_DROP : undefined;
-    this.requestBlock = forwardable(decoded, block, drop);
-    const hopBlock = hopLiteral(decision.hops + 1);
+    this.requestBlock = forwardable(this.decoded!, this.block!, drop);
+    this.decoded = undefined;
+    this.block = undefined;
+    const hopBlock = hopLiteral(route.hops + 1);
     this.hopBlock = callerBlock === undefined ? hopBlock : Buffer.concat([hopBlock, callerBlock]);
-
-    let resolution;
-    try {
-      resolution = ctx.registry.lookup(id);
-    } catch (err) {
-      return this.refuse(Status.UNAVAILABLE, `cannot resolve deployment ${id}: ${(err as Error).message}`, "warn");
-    }
-    if (resolution === undefined) return this.notFound();
-    if (resolution instanceof Promise) {
-      // The block may point into a socket buffer: keep a copy of our own while the lookup runs.
-      this.requestBlock = Buffer.from(this.requestBlock);
-      resolution.then((t) => {
-        if (this.finished) return;
-        if (t === undefined) return this.notFound();
-        this.deployment = id;
-        this.forward(t);
-      }, (err: unknown) => {
-        if (!this.finished) this.refuse(Status.UNAVAILABLE, `cannot resolve deployment ${id}: ${(err as Error).message}`, "warn");
-      });
-      return;
-    }
-    this.deployment = id;
-    this.forward(resolution);
   }
 
-  private notFound(): void {
-    this.refuse(Status.NOT_FOUND, `deployment ${this.id} is not registered: check the id, or whether it is deployed`);
-  }
-
-  private forward(target: Target): void {
+  forward(target: Target): void {
+    this.deployment = this.id;
     this.address = `${target.host}:${target.port}`;
     if (this.timeoutMs > 0 && this.timeoutMs < MAX_TIMER_MS) {
       // The agent gets the same grpc-timeout; this timer only frees the router when neither end acts on it.
@@ -493,13 +449,15 @@ class Call implements UpstreamCall {
 
   // ---- Ending ----
 
-  /** Refuses a call before it reached an agent: Trailers-Only with the router's status. */
-  refuse(code: StatusCode, message: string, level: "debug" | "warn" = "debug"): void {
-    this.code = code;
-    const { logger, debug } = this.ctx;
-    if (level === "warn" || debug) logger[level]({ deploymentId: this.id, path: this.path, code, reason: message }, "call refused");
+  /** Answers a refusal (the policy logged it): Trailers-Only with the router's status, HTTP 415, or a reset. */
+  answer(refusal: Refusal): void {
+    this.code = refusal.code;
+    if (refusal.answer === "reset") {
+      this.down.writeRst(this.downId, ErrorCode.PROTOCOL_ERROR);
+      return this.onDownReset();
+    }
     this.respHeadersSent = true;
-    this.down.writeHeaderBlock(this.downId, statusBlock(code, message, true), true);
+    this.down.writeHeaderBlock(this.downId, refusal.answer === "http415" ? BLOCK_415 : statusBlock(refusal.code, refusal.message, true), true);
     this.closeDown();
   }
 
@@ -554,7 +512,7 @@ class Call implements UpstreamCall {
     ctx.state.active--;
     const seconds = (performance.now() - this.started) / 1000;
     ctx.metrics.recordCall(this.deployment, this.code, seconds);
-    if (ctx.debug) ctx.logger.debug({ deploymentId: this.deployment, path: this.path, upstream: this.address, code: this.code, ms: seconds * 1000 }, "call finished");
+    if (ctx.debug) ctx.logger.debug({ deploymentId: this.deployment, path: this.request.path, upstream: this.address, code: this.code, ms: seconds * 1000 }, "call finished");
   }
 }
 
@@ -754,7 +712,7 @@ export class ClientConn extends H2Conn {
 export function createFrameRelay(opts: FrameRelayOptions): FrameRelay {
   const win: WindowOptions = { ...DEFAULT_WINDOWS, ...opts.windows };
   const pool = new AgentPool({ logger: opts.logger, windows: win, idleTimeoutMs: opts.upstreamIdleTimeoutMs });
-  const ctx: Context = { ...opts, win, pool, debug: opts.logger.isLevelEnabled("debug") };
+  const ctx: Context = { ...opts, win, pool, debug: opts.logger.isLevelEnabled("debug"), policy: new CallPolicy(opts) };
   const conns = new Set<ClientConn>();
   const server = net.createServer({ noDelay: true }, (socket) => {
     new ClientConn(socket, ctx, conns);
