@@ -13,6 +13,8 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import { isRefusal, type AuthResult, type Authenticator, type Principal } from "./auth";
 import type { Logger } from "./log";
+import { RefusalLog } from "./refusal-log";
+import type { RefusalLimits } from "./refusal-limiter";
 import type { RegistrySource, Target } from "./registry/types";
 import { decideRoute, metadataTooLarge, Status, type RouteRequest, type StatusCode } from "./routing";
 
@@ -116,13 +118,17 @@ export interface CallPolicyOptions {
   readonly isDraining: () => boolean;
   /** Caller authentication (router/auth); none: every call is allowed (local mode). */
   readonly authenticator?: Authenticator;
+  /** How many refusal lines to log per source and code (default REFUSAL_LOG_LIMITS). */
+  readonly refusalLogLimits?: RefusalLimits;
 }
 
+const ANSWER_NAMES: Readonly<Record<RefusalAnswer, string>> = { status: "grpc-status", http415: "http 415", reset: "RST_STREAM PROTOCOL_ERROR" };
+
 export class CallPolicy {
-  private readonly debug: boolean;
+  private readonly log: RefusalLog;
 
   constructor(private readonly opts: CallPolicyOptions) {
-    this.debug = opts.logger.isLevelEnabled("debug");
+    this.log = new RefusalLog(opts.logger, opts.refusalLogLimits);
   }
 
   /** Runs the policy for a new call; ends in exactly one of `call.answer` or `call.forward` (unless the call ends first). */
@@ -185,12 +191,16 @@ export class CallPolicy {
     call.forward(resolution);
   }
 
-  /** The one refusal path: every call the router answers itself goes through here. */
+  /**
+   * The one refusal path: every call the router answers itself goes through here, is logged
+   * (rate-limited, refusal-log.ts) and answered; the engine records its code in pixell_router_calls_total.
+   */
   refuse(call: PolicyCall, refusal: Refusal): void {
-    const level = refusal.warn ? "warn" : "debug";
-    if (refusal.warn || this.debug) {
-      this.opts.logger[level]({ path: call.request.path, code: refusal.code, reason: refusal.message }, "call refused");
-    }
+    const req = call.request;
+    this.log.refused({
+      code: refusal.code, reason: refusal.message, warn: refusal.warn, answer: ANSWER_NAMES[refusal.answer],
+      headers: req.headers, path: req.path, caller: call.principal?.name, peer: call.peerAddress(),
+    });
     call.answer(refusal);
   }
 }
