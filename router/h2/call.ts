@@ -15,7 +15,7 @@ import { ErrorCode } from "./frames";
 import { AUTH_DROP, BLOCK_415, callerLiteral, forwardable, grpcStatusOf, hopLiteral, HOPS_DROP, statusBlock } from "./header-blocks";
 import type { DecodeResult } from "./hpack";
 import { NO_REQUEST, readRequestInfo, type RequestInfo } from "./request-info";
-import { RelayStream, type StreamOwner } from "./stream";
+import { RelayStream, type BufferBudget, type StreamOwner } from "./stream";
 import type { StreamConn } from "./stream-conn";
 import type { AgentConn, AgentPool, UpstreamCall } from "./upstream";
 
@@ -27,6 +27,8 @@ export interface CallContext {
   readonly win: WindowOptions;
   readonly pool: AgentPool;
   readonly policy: CallPolicy;
+  /** Bytes queued for slow receivers whose connection credit went back early (stream isolation). */
+  readonly budget: BufferBudget;
   readonly metrics: RouterMetrics;
   readonly logger: Logger;
   readonly debug: boolean;
@@ -68,9 +70,9 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
 
   constructor(private readonly ctx: CallContext, private readonly down: ClientSide, private readonly downId: number, private readonly started: number) {
     const window = ctx.win.streamWindowBytes;
-    this.toAgent = new RelayStream(this, window);
+    this.toAgent = new RelayStream(this, window, ctx.budget);
     this.toAgent.receiveFrom(down, downId);
-    this.toClient = new RelayStream(this, window);
+    this.toClient = new RelayStream(this, window, ctx.budget);
     this.toClient.sendTo(down, downId);
   }
 

@@ -3,8 +3,9 @@
  * Each call's request header block is decoded only to route it and forwarded verbatim
  * (plus an appended x-pixell-hops literal; re-encoded only when it used the dynamic table or
  * a header must go: a caller's credential, or the hop count it came with); DATA frames are forwarded
- * with the stream id rewritten; flow-control credit is passed back only as bytes leave the router,
- * so a call's buffering is bounded by the windows the router advertises.
+ * with the stream id rewritten. Stream credit is passed back only as bytes leave the router, so a
+ * call's buffering is bounded by the stream windows the router advertises; connection credit is
+ * passed back as bytes are queued, so one stalled stream holds only itself (stream.ts).
  *
  * This file wires the parts: client connections (client-conn.ts), calls (call.ts), the pool of
  * agent connections (upstream.ts) and the call policy both engines share (../call-policy.ts).
@@ -17,7 +18,15 @@ import type { RouterMetrics } from "../metrics";
 import type { RegistrySource } from "../registry/types";
 import { ClientConn, type ClientConnContext } from "./client-conn";
 import { DEFAULT_WINDOWS, type WindowOptions } from "./conn";
+import { BufferBudget } from "./stream";
 import { AgentPool } from "./upstream";
+
+/**
+ * What the relay may hold for receivers that do not read, over all streams, with their senders'
+ * connection windows already credited: 128 stalled streams at the 1 MiB stream window. Past it,
+ * connection credit waits for bytes to leave (memory stays bounded; isolation degrades).
+ */
+export const DEFAULT_ISOLATION_BUFFER_BYTES = 128 << 20;
 
 export interface FrameRelayOptions {
   readonly registry: RegistrySource;
@@ -33,6 +42,8 @@ export interface FrameRelayOptions {
   readonly authenticator?: Authenticator;
   /** Close a client connection idle this long with no call open. */
   readonly idleTimeoutMs?: number;
+  /** Default DEFAULT_ISOLATION_BUFFER_BYTES. */
+  readonly isolationBufferBytes?: number;
 }
 
 export interface FrameRelay {
@@ -48,8 +59,13 @@ export interface FrameRelay {
 export function createFrameRelay(opts: FrameRelayOptions): FrameRelay {
   const win: WindowOptions = { ...DEFAULT_WINDOWS, ...opts.windows };
   const pool = new AgentPool({ logger: opts.logger, windows: win, idleTimeoutMs: opts.upstreamIdleTimeoutMs });
+  const logger = opts.logger;
+  const limit = opts.isolationBufferBytes ?? DEFAULT_ISOLATION_BUFFER_BYTES;
+  const budget = new BufferBudget(limit, (held) => {
+    logger.warn({ heldBytes: held, limitBytes: limit }, "receivers that do not read hold the relay's isolation buffer: senders' connection windows now wait for their bytes to leave");
+  });
   const ctx: ClientConnContext = {
-    win, pool, policy: new CallPolicy(opts), metrics: opts.metrics, logger: opts.logger,
+    win, pool, policy: new CallPolicy(opts), budget, metrics: opts.metrics, logger,
     debug: opts.logger.isLevelEnabled("debug"), state: opts.state, idleTimeoutMs: opts.idleTimeoutMs,
   };
   const conns = new Set<ClientConn>();

@@ -3,9 +3,14 @@
  * peer's windows let it go out on the other stream. A call has two (request: client → agent,
  * response: agent → client), the same code both ways, like grpc-proxy's two symmetric pumps.
  *
- * Flow control passes through: the sender's stream window is credited only as its bytes leave
- * toward the receiver, so what the router holds for one stream is bounded by the stream window
- * it advertised. Payloads are forwarded as the slices they arrived in; nothing is decoded here.
+ * Flow control: the sender's stream window is credited only as its bytes leave toward the
+ * receiver, so what the router holds for one stream is bounded by the stream window it
+ * advertised. The sender's connection window is credited as soon as its bytes are queued here:
+ * connections are shared (one per agent by every caller of it; one from a proxy in front by all
+ * its callers), and a receiver that stops reading must hold only its own stream, not every stream
+ * of the sender's connection. A shared BufferBudget bounds the bytes so credited early; past it,
+ * connection credit waits for the bytes to leave, as stream credit does.
+ * Payloads are forwarded as the slices they arrived in; nothing is decoded here.
  */
 import type { H2Conn } from "./conn";
 import { buildWindowUpdate } from "./frames";
@@ -14,6 +19,35 @@ import type { StreamConn } from "./stream-conn";
 /** One item waiting to be sent: DATA (maybe ending the stream) or a final header block (trailers). */
 class Pending {
   constructor(public payload: Buffer, readonly end: boolean, readonly isHeaders: boolean) {}
+}
+
+/**
+ * Bytes queued whose connection-level credit went back to their sender before they left the
+ * router, over every stream of the relay: the memory that stream isolation costs, bounded.
+ */
+export class BufferBudget {
+  held = 0;
+  private warnedAt = -Infinity;
+
+  /** `onExhausted` is told (at most once a minute) when the budget is full. */
+  constructor(readonly limit: number, private readonly onExhausted?: (held: number) => void) {}
+
+  take(bytes: number): boolean {
+    if (this.held + bytes <= this.limit) {
+      this.held += bytes;
+      return true;
+    }
+    const now = performance.now();
+    if (now - this.warnedAt >= 60_000) {
+      this.warnedAt = now;
+      this.onExhausted?.(this.held);
+    }
+    return false;
+  }
+
+  give(bytes: number): void {
+    this.held -= bytes;
+  }
 }
 
 /** Told when a direction's END_STREAM went out to its receiver. */
@@ -35,6 +69,8 @@ export class RelayStream {
   recvWindow: number;
   /** Bytes that left toward the receiver but are not yet credited back to the sender's stream. */
   private recvUnacked = 0;
+  /** Queued DATA bytes whose connection credit is still owed (the budget was full when they came); the rest are in the budget. */
+  private creditOwed = 0;
   /** The sender sent END_STREAM. */
   remoteEnded = false;
   /** The sender's stream was reset: it gets no more stream credit. */
@@ -44,7 +80,7 @@ export class RelayStream {
   /** The call is over: nothing more is sent, what waited was credited back. */
   private dropped = false;
 
-  constructor(private readonly owner: StreamOwner, private readonly windowBytes: number) {
+  constructor(private readonly owner: StreamOwner, private readonly windowBytes: number, private readonly budget: BufferBudget) {
     this.recvWindow = windowBytes;
   }
 
@@ -77,7 +113,10 @@ export class RelayStream {
     }
     if (endStream) this.remoteEnded = true;
     // Padding is never forwarded: credit it back at once.
-    if (paddingBytes > 0) this.credit(paddingBytes);
+    if (paddingBytes > 0) {
+      this.from!.creditConnection(paddingBytes);
+      this.creditStream(paddingBytes);
+    }
     return true;
   }
 
@@ -88,6 +127,12 @@ export class RelayStream {
 
   /** Queues DATA for the receiver and sends what the windows allow. */
   pushData(payload: Buffer, end: boolean): void {
+    const n = payload.length;
+    if (n > 0) {
+      // Held here now, bounded by this stream's window: the sender's other streams need not wait for it.
+      if (this.budget.take(n)) this.from!.creditConnection(n);
+      else this.creditOwed += n;
+    }
     this.queue.push(new Pending(payload, end, false));
     this.pump();
   }
@@ -121,14 +166,14 @@ export class RelayStream {
           to.writeData(this.toId, item.payload.subarray(0, room), false);
           item.payload = item.payload.subarray(room);
           this.sendWindow -= room;
-          this.credit(room);
+          this.left(room);
           continue;
         }
       }
       q.shift();
       to.writeData(this.toId, item.payload, item.end);
       this.sendWindow -= len;
-      this.credit(len);
+      this.left(len);
       if (item.end) return this.ended();
     }
   }
@@ -140,7 +185,7 @@ export class RelayStream {
     let bytes = 0;
     for (const item of this.queue) if (!item.isHeaders) bytes += item.payload.length;
     this.queue.length = 0;
-    if (bytes > 0) this.from!.creditConnection(bytes);
+    this.release(bytes);
   }
 
   private ended(): void {
@@ -148,15 +193,30 @@ export class RelayStream {
     this.owner.streamEnded(this);
   }
 
-  /** `bytes` left the router (or were padding): credit the sender's connection, and its stream in batches. */
-  private credit(bytes: number): void {
+  /** Queued bytes left toward the receiver: the sender may send that much more on this stream. */
+  private left(bytes: number): void {
     if (bytes === 0) return;
-    const from = this.from!;
-    from.creditConnection(bytes);
+    this.release(bytes);
+    this.creditStream(bytes);
+  }
+
+  /** Queued bytes are gone (sent or dropped): pay connection credit still owed, else return budget. */
+  private release(bytes: number): void {
+    if (bytes === 0) return;
+    const pay = Math.min(this.creditOwed, bytes);
+    if (pay > 0) {
+      this.creditOwed -= pay;
+      this.from!.creditConnection(pay);
+    }
+    if (bytes > pay) this.budget.give(bytes - pay);
+  }
+
+  /** Stream-level credit to the sender, in batches of a quarter window. */
+  private creditStream(bytes: number): void {
     if (this.remoteEnded || this.senderReset) return;
     this.recvUnacked += bytes;
     if (this.recvUnacked >= this.windowBytes >>> 2) {
-      from.write(buildWindowUpdate(this.fromId, this.recvUnacked));
+      this.from!.write(buildWindowUpdate(this.fromId, this.recvUnacked));
       this.recvWindow += this.recvUnacked;
       this.recvUnacked = 0;
     }
