@@ -4,7 +4,7 @@
  * retrying throttling and server errors with backoff, batch by batch.
  */
 import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum, type StandardUnit } from "@aws-sdk/client-cloudwatch";
-import { silentLogger, type Logger } from "../router/log";
+import { silentLogger, type Logger } from "../lib/log";
 import { deadlineSignal } from "./budget";
 import type { ProbeResult } from "./probe";
 

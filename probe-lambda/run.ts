@@ -3,12 +3,12 @@
  * `npm run probe` command and the local mode; each brings its own discovery and sink.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { silentLogger, type Logger } from "../router/log";
+import { silentLogger, type Logger } from "../lib/log";
 import { PROBE_DEFAULTS } from "./config";
 import { DiscoveryError, type Discovery } from "./discover";
 import { buildMetricBatches, type MetricBatch } from "./metrics";
 import { probeAll, type ProbeResult } from "./probe";
-import { alignColumns } from "../client/table";
+import { alignColumns } from "../lib/table";
 
 export interface ProbeSummary {
   readonly probed: number;

@@ -12,10 +12,10 @@
  */
 import type { IncomingHttpHeaders } from "node:http2";
 import { isRefusal, type AuthResult, type Authenticator, type Principal } from "./auth";
-import type { Logger } from "./log";
+import type { Logger } from "../lib/log";
 import { RefusalLog } from "./refusal-log";
 import type { RefusalLimits } from "./refusal-limiter";
-import type { RegistrySource, Target } from "./registry/types";
+import type { RegistrySource, Target } from "../registry/types";
 import { decideRoute, metadataTooLarge, Status, type RouteRequest, type StatusCode } from "./routing";
 
 /** How an engine answers a refusal. */

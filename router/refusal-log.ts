@@ -5,7 +5,7 @@
  * one line when its window ends. Never the credential: only the fields below are written.
  */
 import type { IncomingHttpHeaders } from "node:http2";
-import type { Logger } from "./log";
+import type { Logger } from "../lib/log";
 import { RefusalLimiter, REFUSAL_LOG_LIMITS, type RefusalLimits, type SuppressedSummary } from "./refusal-limiter";
 import { DEPLOYMENT_ID_KEYS, Status } from "./routing";
 

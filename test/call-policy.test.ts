@@ -9,8 +9,8 @@ import { strict as assert } from "node:assert";
 import type { IncomingHttpHeaders } from "node:http2";
 import type { Authenticator, AuthResult, Principal } from "../router/auth";
 import { admission, CallPolicy, refusals, type CallRequest, type PolicyCall, type Refusal } from "../router/call-policy";
-import { silentLogger } from "../router/log";
-import type { RegistrySource, Target } from "../router/registry/types";
+import { silentLogger } from "../lib/log";
+import type { RegistrySource, Target } from "../registry/types";
 import { MAX_HEADER_LIST_BYTES, Status, type RouteRequest } from "../router/routing";
 
 const AGENT: Target = { host: "127.0.0.1", port: 7001 };

@@ -5,7 +5,7 @@ import {
   backoffMs, batchMetricData, buildEmfLines, buildMetricBatches, buildMetricData, isRetryable, putBatches, MAX_DATA_PER_REQUEST,
 } from "../probe-lambda/metrics";
 import type { ProbeResult } from "../probe-lambda/probe";
-import { CLOUDWATCH_INTERNAL_ERROR, CLOUDWATCH_THROTTLING, startFakeCloudWatch, type FakeCloudWatch } from "./helpers/fake-cloudwatch";
+import { CLOUDWATCH_INTERNAL_ERROR, CLOUDWATCH_THROTTLING, startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloudwatch";
 
 const NOW = new Date("2026-11-24T12:00:00.000Z");
 const result = (deploymentId: string, ok: boolean, code = 0, latencyMs = 4.25): ProbeResult =>

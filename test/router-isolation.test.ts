@@ -17,7 +17,7 @@
 import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
 import { Setting } from "../router/h2/frames";
-import { md, RawClient, ECHO_SERVICE } from "./helpers/echo-server";
+import { md, RawClient, ECHO_SERVICE } from "../fixtures/echo-server";
 import { RawH2 } from "./helpers/raw-h2-client";
 import { startRouterFixture, type RouterFixture } from "./helpers/router-fixture";
 

@@ -15,7 +15,7 @@ import pino from "pino";
 import { startRouter, type RunningRouter } from "../router";
 import { buildAuthenticator, parseAuthConfig, sha256, type Authenticator } from "../router/auth";
 import { REFUSAL_LOG_LIMITS } from "../router/refusal-limiter";
-import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
+import { md, RawClient, startEchoServer, type EchoServer } from "../fixtures/echo-server";
 
 describe("router: refused calls are counted and logged", () => {
   const token = "pac-token-0123456789abcdef";

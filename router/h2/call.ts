@@ -5,10 +5,10 @@
  */
 import type { Principal } from "../auth";
 import { refusals, type CallPolicy, type PolicyCall, type Refusal } from "../call-policy";
-import type { Logger } from "../log";
+import type { Logger } from "../../lib/log";
 import type { RouterMetrics } from "../metrics";
 import { UNRESOLVED } from "../metrics";
-import type { Target } from "../registry/types";
+import type { Target } from "../../registry/types";
 import { Status, type RouteRequest, type StatusCode } from "../routing";
 import type { WindowOptions } from "./conn";
 import { ErrorCode } from "./frames";

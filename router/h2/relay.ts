@@ -13,9 +13,9 @@
 import * as net from "node:net";
 import type { Authenticator } from "../auth";
 import { CallPolicy } from "../call-policy";
-import type { Logger } from "../log";
+import type { Logger } from "../../lib/log";
 import type { RouterMetrics } from "../metrics";
-import type { RegistrySource } from "../registry/types";
+import type { RegistrySource } from "../../registry/types";
 import { ClientConn, type ClientConnContext } from "./client-conn";
 import { DEFAULT_WINDOWS, type WindowOptions } from "./conn";
 import { BufferBudget } from "./stream";

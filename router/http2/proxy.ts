@@ -11,14 +11,14 @@
  * buffering.
  */
 import * as http2 from "node:http2";
-import type { Logger } from "./log";
-import { prepareForwardedHeaders, type Authenticator, type Principal } from "./auth";
-import { CallPolicy, refusals, type CallRequest, type PolicyCall, type Refusal } from "./call-policy";
-import type { RouterMetrics } from "./metrics";
-import { UNRESOLVED } from "./metrics";
-import type { RegistrySource, Target } from "./registry/types";
+import type { Logger } from "../../lib/log";
+import { prepareForwardedHeaders, type Authenticator, type Principal } from "../auth";
+import { CallPolicy, refusals, type CallRequest, type PolicyCall, type Refusal } from "../call-policy";
+import type { RouterMetrics } from "../metrics";
+import { UNRESOLVED } from "../metrics";
+import type { RegistrySource, Target } from "../../registry/types";
 import type { UpstreamPool } from "./upstream";
-import { encodeGrpcMessage, headerListSize, HOP_COUNT_KEY, Status, type RouteRequest, type StatusCode } from "./routing";
+import { encodeGrpcMessage, headerListSize, HOP_COUNT_KEY, Status, type RouteRequest, type StatusCode } from "../routing";
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 /** setTimeout's ceiling; longer gRPC deadlines are left to the two ends. */
