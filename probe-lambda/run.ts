@@ -113,7 +113,7 @@ export async function runProbe(opts: RunProbeOptions): Promise<ProbeSummary> {
   if (opts.discoverTargets && opts.taskClient) {
     try {
       const list = await opts.discoverTargets();
-      targets = list.targets;
+      targets = [...list.targets].sort((a, b) => a.id.localeCompare(b.id));
       if (list.skipped.length > 0) logger.info({ skipped: list.skipped }, "targets not probed (registering, draining or unused: the NLB sends them no new connections)");
     } catch (err) {
       targetError = errorText(err);
@@ -162,7 +162,8 @@ export async function runProbe(opts: RunProbeOptions): Promise<ProbeSummary> {
 
     const tasks = taskVerdicts(targets, checks, outcomes);
     const unhealthyTasks = new Set(tasks.filter((t) => !t.healthy).map((t) => t.task));
-    outcomes = outcomes.map((o) => reportedOutcome(o, unhealthyTasks));
+    // Reported in id order; the probe order is the run's business.
+    outcomes = outcomes.map((o) => reportedOutcome(o, unhealthyTasks)).sort((a, b) => a.deploymentId.localeCompare(b.deploymentId));
     const direct = new Map(outcomes.map((o) => [o.deploymentId, o]));
     const endpoint = endpointVerdict(endpointCheck, sample, mode === "tasks" ? direct : new Map(), tasks.some((t) => !t.healthy));
     const failed = outcomes.filter((o) => !o.ok);

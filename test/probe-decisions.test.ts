@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { endpointVerdict, isPlatformIncident, reportedOutcome, taskVerdicts } from "../probe-lambda/attribution";
 import { planSeries, type SeriesMemory } from "../probe-lambda/memory";
 import { probeOrder, shuffle } from "../probe-lambda/order";
-import { assignTasks, type Attempt, type DeploymentOutcome } from "../probe-lambda/probe";
+import { assignTasks, type Attempt, type ChannelCheck, type DeploymentOutcome } from "../probe-lambda/probe";
 import { probeableTargets } from "../probe-lambda/targets";
 
 /** A small deterministic PRNG (mulberry32), so a failing property shows its seed. */
@@ -74,7 +74,7 @@ describe("probe decisions: tasks", () => {
   });
 
   const targets = ["t1", "t2", "t3"].map((id) => ({ id, host: "127.0.0.1", port: 1, state: "healthy" }));
-  const up = { reachable: true, connectMs: 1 };
+  const up: ChannelCheck = { reachable: true, connectMs: 1 };
 
   it("blames a task for deployments that failed through it and answered on another, not the deployments", () => {
     const outcomes = [
@@ -90,7 +90,7 @@ describe("probe decisions: tasks", () => {
   });
 
   it("reports a task whose channel never became ready as not reachable, with the transport's reason", () => {
-    const checks = new Map([["t1", up], ["t2", { reachable: false, connectMs: 3000, error: "UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1" }], ["t3", up]]);
+    const checks = new Map<string, ChannelCheck>([["t1", up], ["t2", { reachable: false, connectMs: 3000, error: "UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1" }], ["t3", up]]);
     const v = taskVerdicts(targets, checks, []);
     assert.deepEqual(v.map((x) => x.healthy), [true, false, true]);
     assert.match(v[1]!.reason!, /not reachable: .*ECONNREFUSED/);

@@ -39,7 +39,7 @@ describe("probe metrics: building", () => {
   });
 
   it("keeps the number of metric data flat in the fleet size: 10 and 10,000 healthy deployments send the same series", () => {
-    const names = (n: number): string[] => [...new Set(buildMetricData(run(n), NOW).map((d) => `${d.MetricName}${JSON.stringify(d.Dimensions ?? [])}`))].sort();
+    const names = (n: number): string[] => [...new Set(buildMetricData(run(n), NOW).map((d) => `${d.MetricName ?? ""}${JSON.stringify(d.Dimensions ?? [])}`))].sort();
     assert.deepEqual(names(10), names(10_000));
     assert.equal(names(10_000).length, 9);
     // Equal latencies collapse into one value with its count: one datum for 10,000 calls.
@@ -64,7 +64,7 @@ describe("probe metrics: building", () => {
 
   it("reports an unreachable endpoint without a connect time", () => {
     const data = buildMetricData({ ...run(0), endpoint: { reachable: false, connectMs: 3000 } }, NOW);
-    assert.deepEqual(data.filter((d) => d.MetricName.startsWith("Endpoint")).map((d) => [d.MetricName, d.Value]), [["EndpointReachable", 0]]);
+    assert.deepEqual(data.filter((d) => (d.MetricName ?? "").startsWith("Endpoint")).map((d) => [d.MetricName, d.Value]), [["EndpointReachable", 0]]);
   });
 
   it("puts 2,000 failing deployments (a platform outage's worth of series) into 3 requests of at most 1000 data, order kept", () => {
