@@ -4,6 +4,8 @@
  * (probe-lambda/memory.ts, attribution.ts) producing the datapoints. And the cost function.
  */
 import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { alarmPlan, contributorWindow, type AlarmSpec, type MetricAlarmSpec } from "../infra/alarm-plan";
 import { CLOUDWATCH_LIST_PRICES, FLEET_METRICS, monthlyCost, previousDesignMetricsCost, runsPerMonth } from "../infra/cost";
 import { isPlatformIncident } from "../probe-lambda/attribution";
@@ -183,5 +185,24 @@ describe("infra alarms: monthly CloudWatch cost of the design", () => {
       ["probe log ingestion (GB)", 0.219, 0.12],
     ]);
     assert.equal(CLOUDWATCH_LIST_PRICES.metricTiers[0]![1], 0.30);
+  });
+});
+
+describe("infra alarms: what the docs show is what the code does", () => {
+  it("docs/infra.md quotes the per-deployment alarm's description exactly", () => {
+    const doc = readFileSync(join(__dirname, "..", "docs", "infra.md"), "utf8");
+    const quote = doc.split("\n").filter((l) => l.startsWith("> ")).map((l) => l.slice(2)).join(" ");
+    assert.equal(quote, alarm("deployment-failing").description);
+  });
+
+  it("docs/probe.md's cost table is the cost function's output", () => {
+    const doc = readFileSync(join(__dirname, "..", "docs", "probe.md"), "utf8");
+    const money = (n: number): string => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+    for (const n of [10, 1000, 10_000]) {
+      const failing = Math.max(1, n / 100);
+      const row = `| ${n.toLocaleString("en-US")} | ${money(monthlyCost(plan, { deployments: n, failingDeployments: 0, failingTasks: 0, runsPerMonth: runsPerMonth(60), logRetentionDays: 30 }).totalUsd)} | ` +
+        `${money(monthlyCost(plan, { deployments: n, failingDeployments: failing, failingTasks: 0, runsPerMonth: runsPerMonth(60), logRetentionDays: 30 }).totalUsd)} (${failing} failing) | ${money(previousDesignMetricsCost(n))} |`;
+      assert.ok(doc.includes(row), `docs/probe.md lacks the row: ${row}`);
+    }
   });
 });
