@@ -17,7 +17,7 @@ import { probeCodeArchive } from "./infra/probe-code";
 import { METRICS_NAMESPACE, Monitoring } from "./infra/monitoring";
 import { CallerAuthSecrets, type RouterAuthInput } from "./infra/caller-auth";
 import { REQUIRE_TLS_TAG } from "./infra/policy/policies";
-import { A2A_PORT } from "./infra/ports";
+import { A2A_PORT } from "./lib/ports";
 import { probeSource, restPlacement } from "./infra/reachability";
 
 const config = loadStackConfig();

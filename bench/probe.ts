@@ -6,13 +6,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDemoAgent } from "../local/demo-agent";
+import { startDemoAgent } from "../fixtures/demo-agent";
 import { discoverFromFile } from "../probe-lambda/discover";
 import type { MetricBatch } from "../probe-lambda/metrics";
 import { createProbeClient } from "../probe-lambda/probe";
 import { runProbe } from "../probe-lambda/run";
 import { startRouter } from "../router";
-import { silentLogger } from "../router/log";
+import { silentLogger } from "../lib/log";
 
 async function main(): Promise<void> {
   const [n = 1000, hungCount = 20, timeoutMs = 3000, concurrency = 64] = process.argv.slice(2).map(Number);

@@ -14,8 +14,7 @@
  *   share of failing deployments, and the "saw nothing" alarms) feeds one composite alarm: one
  *   outage is one page. Only the composite and the per-deployment alarm have actions.
  */
-import { PLATFORM_MIN_UNHEALTHY } from "../probe-lambda/attribution";
-import { DEPLOYMENT_DIMENSION, METRIC, TASK_DIMENSION } from "../probe-lambda/metrics";
+import { DEPLOYMENT_DIMENSION, METRIC, PLATFORM_MIN_UNHEALTHY, TASK_DIMENSION } from "../lib/probe-metrics";
 import { probeAlarmPeriods, PROBE_ALARM_RUNS } from "./alarm-periods";
 import { parseSchedule } from "./schedule";
 

@@ -1,4 +1,4 @@
-import { A2A_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "./ports";
+import { A2A_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../lib/ports";
 import { checkField, RESOURCE_RULES } from "./aws-rules/names";
 import { alarmNames } from "./alarm-plan";
 
@@ -17,7 +17,7 @@ export function partitionOf(region: string): string {
   return "aws";
 }
 
-/** Every fixed port a task listens on (infra/ports.ts): the agents' range must miss all of them. */
+/** Every fixed port a task listens on (lib/ports.ts): the agents' range must miss all of them. */
 export const FIXED_TASK_PORTS: Readonly<Record<string, number>> = {
   A2A_PORT, ROUTER_PORT, ROUTER_ADMIN_PORT, XDS_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PORT, PAR_REST_PORT,
 };

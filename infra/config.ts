@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_PORT_FIRST, AGENT_PORT_LAST } from "./ports";
-import { DEFAULT_ROUTER_DRAIN_MS, routerDrainMsRange } from "./shutdown";
+import { AGENT_PORT_FIRST, AGENT_PORT_LAST } from "../lib/ports";
+import { DEFAULT_ROUTER_DRAIN_MS, routerDrainMsRange } from "../lib/shutdown";
 import { agentPortRangeProblem, certificateArnProblem, secretArnProblem, stackNameProblems } from "./config-checks";
 import { probeScheduleProblem } from "./alarm-periods";
 import { SCHEDULE_ACCEPTED } from "./schedule";
@@ -355,7 +355,7 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     agentPortFirst,
     agentPortLast,
     envoyMode,
-    // At least Envoy's drain, at most what Fargate's 120 s stop timeout leaves (infra/shutdown.ts).
+    // At least Envoy's drain, at most what Fargate's 120 s stop timeout leaves (lib/shutdown.ts).
     routerDrainMs: int("routerDrainMs", DEFAULT_ROUTER_DRAIN_MS, routerDrainMsRange().min, routerDrainMsRange().max),
     logLevel: oneOf("logLevel", "info", LOG_LEVELS),
     logRetentionDays: ((): number => {

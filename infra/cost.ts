@@ -4,7 +4,7 @@
  * other regions differ a little). Free tiers are left out: the numbers are what the design adds to
  * an account that already uses them up. docs/probe.md shows the table; test/infra-cost.test.ts pins it.
  */
-import { METRIC } from "../probe-lambda/metrics";
+import { FAILURE_ONLY_METRICS, METRIC } from "../lib/probe-metrics";
 import type { AlarmSpec } from "./alarm-plan";
 
 export const CLOUDWATCH_LIST_PRICES = {
@@ -33,7 +33,7 @@ export const HOURS_PER_MONTH = 730;
 export const LOG_BYTES = { summary: 600, lambdaPlatform: 400, perFailingDeployment: 400 } as const;
 
 /** Fleet metrics every run sends whatever the fleet size (no dimension). */
-export const FLEET_METRICS = Object.values(METRIC).filter((m) => m !== METRIC.DeploymentFailing && m !== METRIC.TaskFailing).length;
+export const FLEET_METRICS = Object.values(METRIC).filter((m) => !FAILURE_ONLY_METRICS.includes(m)).length;
 
 export interface CostInput {
   readonly deployments: number;

@@ -4,7 +4,7 @@
  * series); the list of failing deployments is a Logs Insights table over the probe's one line per
  * failing deployment, which returns up to 10,000 rows.
  */
-import { DEPLOYMENT_DIMENSION, METRIC, TASK_DIMENSION } from "../probe-lambda/metrics";
+import { DEPLOYMENT_DIMENSION, METRIC, TASK_DIMENSION } from "../lib/probe-metrics";
 import { DURATION_ALARM_SHARE } from "./alarm-plan";
 
 export interface DashboardIds {
@@ -46,7 +46,7 @@ export function failingDeploymentsQuery(probeLogGroup: string): string {
 }
 
 /**
- * Router refusals by gRPC code, from the router's "call refused" log lines (router/proxy.ts,
+ * Router refusals by gRPC code, from the router's "call refused" log lines (router/http2/proxy.ts,
  * router/h2/relay.ts: `code`, `reason`). It counts the refusals the router logs at its log level;
  * the complete count is the router's Prometheus counter pixell_router_calls_total{code} on
  * /metrics, which CloudWatch only has once something scrapes it (docs/probe.md, "Router refusals").

@@ -15,8 +15,8 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { startProbeLoop } from "../probe-lambda/loop";
 import { startRouter } from "../router";
-import { createLogger } from "../router/log";
-import { startDemoAgent, type DemoAgent } from "./demo-agent";
+import { createLogger } from "../lib/log";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { LOCAL_OPTIONS } from "./options";
 
 const DEMO_IDS = ["demo-echo", "demo-summarizer", "demo-planner", "demo-translator", "demo-coder"];

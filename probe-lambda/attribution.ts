@@ -5,6 +5,7 @@
  */
 import type { ChannelCheck, DeploymentOutcome, ProbeResult } from "./probe";
 import type { ProbeTarget } from "./targets";
+import { PLATFORM_MIN_UNHEALTHY } from "../lib/probe-metrics";
 
 export interface TaskVerdict {
   readonly task: string;
@@ -84,8 +85,7 @@ export function endpointVerdict(check: ChannelCheck, sample: readonly ProbeResul
   };
 }
 
-/** Fewest unhealthy deployments in one run that can make a platform incident (small fleets page per deployment). */
-export const PLATFORM_MIN_UNHEALTHY = 5;
+export { PLATFORM_MIN_UNHEALTHY };
 
 /**
  * A run in which at least `percent` % of the probed deployments (and at least

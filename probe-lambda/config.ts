@@ -2,6 +2,7 @@
  * The probe's configuration, read from environment variables by one pure function so
  * a bad value fails the first invocation (and the test suite) with the key's name.
  */
+import { boolean, hostPort, isUnset, SettingError, wholeNumber } from "../lib/settings";
 
 export interface ProbeConfig {
   /** `host:port` of the public A2A endpoint (the NLB's 50051 listener in AWS). */
@@ -50,38 +51,31 @@ export class ProbeConfigError extends Error {
   }
 }
 
-const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-
-/** Checks `host:port` (a bracketed IPv6 host is accepted) and returns it unchanged. */
+/** Checks `host:port` (a bracketed IPv6 host is accepted) and returns it trimmed. */
 export function parseEndpoint(key: string, raw: string | undefined): string {
-  if (raw === undefined || raw.trim() === "") {
+  if (isUnset(raw)) {
     throw new ProbeConfigError(`${key} is not set: set it to the host:port of the A2A endpoint, e.g. my-nlb.elb.us-east-2.amazonaws.com:50051`);
   }
-  const value = raw.trim();
-  const m = HOST_PORT.exec(value);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 1 || port > 65535) {
-    throw new ProbeConfigError(`${key}=${JSON.stringify(raw)} is not host:port: expected e.g. 127.0.0.1:50051 (port 1-65535)`);
-  }
-  return value;
+  probeSetting(() => hostPort(key, raw));
+  return raw.trim();
 }
 
 /** A whole number in [min, max]; `undefined` or empty gives the default. */
 export function parseIntSetting(key: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const n = Number(raw.trim());
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ProbeConfigError(`${key}=${JSON.stringify(raw)} is not accepted: expected a whole number from ${min} to ${max} (default ${fallback})`);
-  }
-  return n;
+  return isUnset(raw) ? fallback : probeSetting(() => wholeNumber(key, raw, min, max));
 }
 
 export function parseBoolSetting(key: string, raw: string | undefined, fallback: boolean): boolean {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const v = raw.trim().toLowerCase();
-  if (v === "true" || v === "1") return true;
-  if (v === "false" || v === "0") return false;
-  throw new ProbeConfigError(`${key}=${JSON.stringify(raw)} is not accepted: expected true or false (default ${fallback})`);
+  return isUnset(raw) ? fallback : probeSetting(() => boolean(key, raw));
+}
+
+function probeSetting<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof SettingError) throw new ProbeConfigError(err.message);
+    throw err;
+  }
 }
 
 function nonEmpty(key: string, raw: string | undefined, fallback: string): string {

@@ -4,7 +4,7 @@
  * invocation opens one gRPC channel to the endpoint, runs once and closes it (invocation.ts).
  */
 import type { Context } from "aws-lambda";
-import { createLogger } from "../router/log";
+import { createLogger } from "../lib/log";
 import { createProbeAwsClients } from "./aws-clients";
 import { readProbeConfig } from "./config";
 import { runInvocation } from "./invocation";

@@ -7,7 +7,7 @@ import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
-import { silentLogger, type Logger } from "../router/log";
+import { silentLogger, type Logger } from "../lib/log";
 import { fetchBearerToken } from "./auth";
 import { invocationBudget, withDeadline } from "./budget";
 import { PROBE_DEFAULTS, type ProbeConfig } from "./config";

@@ -4,34 +4,12 @@
  * retrying throttling and server errors with backoff, batch by batch.
  */
 import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum, type StandardUnit } from "@aws-sdk/client-cloudwatch";
-import { silentLogger, type Logger } from "../router/log";
+import { silentLogger, type Logger } from "../lib/log";
 import { deadlineSignal } from "./budget";
+import { DEPLOYMENT_DIMENSION, METRIC, TASK_DIMENSION } from "../lib/probe-metrics";
 
-/**
- * The probe's metrics. Fleet counts have no dimension, so their number (and cost) does not grow
- * with the fleet; a deployment or a task gets a series of its own only while it fails
- * (`DeploymentFailing`, `TaskFailing`: 1 while failing, then 0 for a few runs after it recovers so
- * the per-contributor alarm sees it good again). Custom metrics are prorated by the hour and
- * metered only while data is sent (CloudWatch "Optimizing costs" / pricing page), so a series that
- * exists only while something fails costs only while it fails.
- */
-export const METRIC = {
-  DeploymentsProbed: "DeploymentsProbed",
-  DeploymentsUnhealthy: "DeploymentsUnhealthy",
-  DeploymentsNotProbed: "DeploymentsNotProbed",
-  DiscoveryErrors: "DiscoveryErrors",
-  /** Every answered Health call's latency in one fleet series (Values/Counts), for percentiles. */
-  ProbeLatency: "ProbeLatency",
-  TasksProbed: "TasksProbed",
-  TasksUnhealthy: "TasksUnhealthy",
-  EndpointReachable: "EndpointReachable",
-  EndpointConnectTime: "EndpointConnectTime",
-  DeploymentFailing: "DeploymentFailing",
-  TaskFailing: "TaskFailing",
-} as const;
-
-export const DEPLOYMENT_DIMENSION = "DeploymentId";
-export const TASK_DIMENSION = "Task";
+/** The metric names and dimensions, shared with the alarms (lib/probe-metrics.ts). */
+export { METRIC, DEPLOYMENT_DIMENSION, TASK_DIMENSION } from "../lib/probe-metrics";
 
 /** PutMetricData limits (2023 on): 1000 metric data per request, 1 MB per request. */
 export const MAX_DATA_PER_REQUEST = 1000;

@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import pLimit from "p-limit";
-import { checkHealth, type HealthCheckResult } from "../client/health";
+import { checkHealth, type HealthCheckResult } from "../lib/health";
 
 /** One probe's outcome: `code`/`codeName` keep NOT_FOUND (unknown to the router) apart from UNAVAILABLE (unreachable). */
 export type ProbeResult = HealthCheckResult;

@@ -5,8 +5,8 @@
  * the local mode; each brings its own discovery, channels and sink.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { silentLogger, type Logger } from "../router/log";
-import { alignColumns } from "../client/table";
+import { silentLogger, type Logger } from "../lib/log";
+import { alignColumns } from "../lib/table";
 import { endpointVerdict, isPlatformIncident, reportedOutcome, taskVerdicts, type EndpointVerdict, type TaskVerdict } from "./attribution";
 import { PROBE_DEFAULTS } from "./config";
 import { DiscoveryError, type Discovery } from "./discover";

@@ -3,7 +3,8 @@
  * Pure: takes argv and env, returns a validated config or throws a ConfigError naming the key.
  */
 import { parseArgs } from "node:util";
-import { parseRegistrySpec } from "./registry/chain";
+import { hostPort, oneOf, SettingError, wholeNumber, type HostPort } from "../lib/settings";
+import { parseRegistrySpec } from "../registry/chain";
 import { AUTH_ENV_FLAGS, AuthConfigError, parseAuthConfig, type AuthConfig } from "./auth";
 
 export class ConfigError extends Error {
@@ -13,10 +14,7 @@ export class ConfigError extends Error {
   }
 }
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+export type { HostPort };
 
 export interface RouterConfig {
   readonly listen: HostPort;
@@ -55,16 +53,20 @@ export const ROUTER_SETTINGS = {
 
 /** Parses `host:port` or `[v6]:port`; port 0 means "any free port". */
 export function parseHostPort(value: string, key: string): HostPort {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new ConfigError(`${key} must be HOST:PORT (for example 0.0.0.0:50052 or [::1]:50052), got ${JSON.stringify(value)}`);
-  return { host: m[1] ?? m[2]!, port };
+  return asConfigError(() => hostPort(key, value, 0));
 }
 
 function intSetting(value: string, key: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) throw new ConfigError(`${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  return n;
+  return asConfigError(() => wholeNumber(key, value, min, max));
+}
+
+function asConfigError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof SettingError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
@@ -91,7 +93,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     throw new ConfigError(`${name("registry")}: ${(err as Error).message}`);
   }
   const logLevel = get("log-level")!;
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`${name("log-level")} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+  asConfigError(() => oneOf(name("log-level"), logLevel, LOG_LEVELS));
   const xds = get("xds");
   let auth: AuthConfig;
   try {
@@ -101,7 +103,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     throw err;
   }
   const engine = get("engine")!;
-  if (!(ROUTER_ENGINES as readonly string[]).includes(engine)) throw new ConfigError(`${name("engine")} must be one of ${ROUTER_ENGINES.join(", ")}, got ${JSON.stringify(engine)}`);
+  asConfigError(() => oneOf(name("engine"), engine, ROUTER_ENGINES));
   return {
     listen: parseHostPort(get("listen")!, name("listen")),
     admin: parseHostPort(get("admin")!, name("admin")),

@@ -10,15 +10,14 @@ import { createAdminServer } from "./admin";
 import type { HostPort, RouterEngine } from "./config";
 import { DEFAULT_ENGINE, parseHostPort, ROUTER_ENGINES } from "./config";
 import { createFrameRelay } from "./h2";
-import { createLogger, type Logger } from "./log";
+import { createLogger, type Logger } from "../lib/log";
 import { RouterMetrics } from "./metrics";
-import { createStreamHandler, type ProxyOptions, type ProxyState } from "./proxy";
+import { createStreamHandler, type ProxyOptions, type ProxyState } from "./http2/proxy";
 import type { Authenticator } from "./auth";
-import { parseRegistrySpec, RegistryChain, type SourceSpec } from "./registry/chain";
-import { FileSource } from "./registry/file";
-import { ParSource } from "./registry/par";
-import type { RegistrySource } from "./registry/types";
-import { UpstreamPool } from "./upstream";
+import { RegistryChain } from "../registry/chain";
+import { createSources, type SourceFactory } from "../registry/create";
+import type { RegistrySource } from "../registry/types";
+import { UpstreamPool } from "./http2/upstream";
 
 export interface RouterOptions {
   /** gRPC listen address, `host:port` (port 0: any free port). */
@@ -41,7 +40,7 @@ export interface RouterOptions {
   /** Caller authentication and authorization (router/auth); none: every call is allowed. */
   readonly authenticator?: Authenticator;
   /** Builds sources for specs this module does not construct itself (cloudmap). */
-  readonly sourceFactory?: (spec: SourceSpec, logger: Logger) => RegistrySource | undefined;
+  readonly sourceFactory?: SourceFactory;
 }
 
 export interface RunningRouter {
@@ -55,19 +54,6 @@ export interface RunningRouter {
   drain(): Promise<{ drained: boolean }>;
   /** Close everything now. */
   close(): Promise<void>;
-}
-
-/** Builds the sources a spec names. Exported for the probe and the CLI, which read registries too. */
-export function createSources(spec: string, logger: Logger, factory?: RouterOptions["sourceFactory"]): RegistrySource[] {
-  return parseRegistrySpec(spec).map((s) => {
-    const custom = factory?.(s, logger);
-    if (custom) return custom;
-    switch (s.kind) {
-      case "file": return new FileSource({ path: s.path, logger });
-      case "par": return new ParSource({ url: s.url, logger });
-      case "cloudmap": throw new Error(`registry source cloudmap:${s.namespace}/${s.service} needs a Cloud Map client: start the router through router/main.ts`);
-    }
-  });
 }
 
 function engineOf(opts: RouterOptions): RouterEngine {

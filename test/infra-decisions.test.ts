@@ -10,7 +10,7 @@ import { alarmWindowProblem } from "../infra/alarm-periods";
 import { probeEnvironment } from "../infra/probe";
 import { imageBuildSpecs } from "../infra/images";
 import { readProbeConfig } from "../probe-lambda/config";
-import { A2A_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT } from "../infra/ports";
+import { A2A_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT } from "../lib/ports";
 
 describe("infra decisions: network", () => {
   it("plans non-overlapping subnets inside the VPC CIDR", () => {
@@ -133,10 +133,10 @@ describe("infra decisions: probe and images", () => {
       ["a2a-nlb.elb.us-east-2.amazonaws.com:50051", true, "srv-abc", 2500, 32, "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/a2a-a2a-8f2c1d0/0123456789abcdef", 30]);
   });
 
-  it("builds the router from the repository root and Envoy from infra/envoy with the mode as a build arg", () => {
+  it("builds the router from the repository root and Envoy from envoy with the mode as a build arg", () => {
     const specs = imageBuildSpecs("/repo", "xds");
     assert.deepEqual([specs.router.context, specs.router.dockerfile], ["/repo", "/repo/router/Dockerfile"]);
-    assert.deepEqual([specs.envoy.context, specs.envoy.dockerfile, specs.envoy.args], ["/repo/infra/envoy", "/repo/infra/envoy/Dockerfile", { ENVOY_MODE: "xds" }]);
+    assert.deepEqual([specs.envoy.context, specs.envoy.dockerfile, specs.envoy.args], ["/repo/envoy", "/repo/envoy/Dockerfile", { ENVOY_MODE: "xds" }]);
   });
 });
 

@@ -6,7 +6,7 @@ import { imagePin, isEcrImage, parseImageReference } from "../infra/image-refere
 import { registryCredentialsPolicy } from "../infra/iam";
 import { containerDefinitions, type ContainerInputs } from "../infra/containers";
 import { dashboardBody } from "../infra/dashboard";
-import { A2A_PORT, PAR_REST_PORT } from "../infra/ports";
+import { A2A_PORT, PAR_REST_PORT } from "../lib/ports";
 
 const peerOf = (r: RuleSpec): string => ("cidr" in r.peer ? r.peer.cidr : `group:${r.peer.group}`);
 

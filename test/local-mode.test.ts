@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import * as grpc from "@grpc/grpc-js";
-import { checkHealth } from "../client/health";
+import { checkHealth } from "../lib/health";
 
 describe("local mode (npm start)", () => {
   it("brings up demo agents behind the router, answers through it, and stops cleanly on Ctrl-C", async function () {

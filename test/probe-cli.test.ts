@@ -3,9 +3,9 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { main, parseProbeArgs, parseRegistrySpec } from "../probe-lambda/cli";
-import { startFakeCloudWatch } from "./helpers/fake-cloudwatch";
+import { startFakeCloudWatch } from "../fixtures/fake-cloudwatch";
 
 describe("probe CLI: arguments", () => {
   it("parses the documented flags with their defaults", () => {

@@ -41,11 +41,11 @@ describe("probe config", () => {
 
   it("names the key, the value and what is accepted", () => {
     assert.throws(() => readProbeConfig({}), /PROBE_ENDPOINT is not set: set it to the host:port/);
-    rejects({ PROBE_ENDPOINT: "nlb.example.com" }, /PROBE_ENDPOINT="nlb.example.com" is not host:port/);
-    rejects({ PROBE_ENDPOINT: "h:70000" }, /port 1-65535/);
-    rejects({ PROBE_TIMEOUT_MS: "3s" }, /PROBE_TIMEOUT_MS="3s" is not accepted: expected a whole number from 100 to 60000 \(default 3000\)/);
-    rejects({ PROBE_CONCURRENCY: "0" }, /PROBE_CONCURRENCY="0" .* from 1 to 1024/);
-    rejects({ PROBE_TLS: "yes" }, /PROBE_TLS="yes" .* true or false/);
+    rejects({ PROBE_ENDPOINT: "nlb.example.com" }, /PROBE_ENDPOINT must be HOST:PORT.*got "nlb.example.com"/);
+    rejects({ PROBE_ENDPOINT: "h:70000" }, /a port from 1 to 65535.*got "h:70000"/);
+    rejects({ PROBE_TIMEOUT_MS: "3s" }, /PROBE_TIMEOUT_MS must be a whole number from 100 to 60000, got "3s"/);
+    rejects({ PROBE_CONCURRENCY: "0" }, /PROBE_CONCURRENCY must be a whole number from 1 to 1024, got "0"/);
+    rejects({ PROBE_TLS: "yes" }, /PROBE_TLS must be true, false, 1 or 0, got "yes"/);
     rejects({ METRICS_NAMESPACE: "AWS/Lambda" }, /METRICS_NAMESPACE="AWS\/Lambda" is not accepted/);
     rejects({ CLOUDMAP_SERVICE: " " }, /CLOUDMAP_SERVICE is set but empty/);
     rejects({ PROBE_TARGET_GROUP_ARN: "targetgroup/a2a/123" }, /PROBE_TARGET_GROUP_ARN="targetgroup\/a2a\/123" is not accepted: expected a target group ARN/);

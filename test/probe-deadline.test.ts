@@ -9,15 +9,15 @@
 import { strict as assert } from "node:assert";
 import { Writable } from "node:stream";
 import pino from "pino";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { createProbeAwsClients, type HttpTimeouts, type ProbeAwsClients } from "../probe-lambda/aws-clients";
 import { readProbeConfig, type ProbeConfig } from "../probe-lambda/config";
 import { DiscoveryError } from "../probe-lambda/discover";
 import { ProbeTokenError } from "../probe-lambda/auth";
 import { runInvocation } from "../probe-lambda/invocation";
-import { FAKE_AWS_CLIENT_CONFIG } from "./helpers/fake-aws";
+import { FAKE_AWS_CLIENT_CONFIG } from "../fixtures/fake-aws";
 import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
-import { startFakeCloudWatch, type FakeCloudWatch } from "./helpers/fake-cloudwatch";
+import { startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloudwatch";
 import { startHangingOnEndpoint, startSilentEndpoint, startStalledBodyEndpoint, type HungEndpoint } from "./helpers/hung-aws";
 
 function captureLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {

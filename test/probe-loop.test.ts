@@ -2,11 +2,11 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { startProbeLoop } from "../probe-lambda/loop";
 import type { ProbeSummary } from "../probe-lambda/run";
 import { startRouter, type RunningRouter } from "../router";
-import { silentLogger } from "../router/log";
+import { silentLogger } from "../lib/log";
 
 describe("probe loop (local mode)", () => {
   let dir: string;

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import {
   backoffMs, batchMetricData, buildEmfLines, buildMetricBatches, buildMetricData, isRetryable, latencyData, putBatches, MAX_DATA_PER_REQUEST, type MetricInput,
 } from "../probe-lambda/metrics";
-import { CLOUDWATCH_INTERNAL_ERROR, CLOUDWATCH_THROTTLING, startFakeCloudWatch, type FakeCloudWatch } from "./helpers/fake-cloudwatch";
+import { CLOUDWATCH_INTERNAL_ERROR, CLOUDWATCH_THROTTLING, startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloudwatch";
 
 const NOW = new Date("2026-11-24T12:00:00.000Z");
 

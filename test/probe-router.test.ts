@@ -10,15 +10,15 @@ import { join } from "node:path";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import type * as grpc from "@grpc/grpc-js";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { discoverFromCloudMap } from "../probe-lambda/discover";
 import { putBatches } from "../probe-lambda/metrics";
 import { createProbeClient } from "../probe-lambda/probe";
 import { runProbe } from "../probe-lambda/run";
 import { startRouter, type RunningRouter } from "../router";
-import { silentLogger } from "../router/log";
+import { silentLogger } from "../lib/log";
 import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "./helpers/fake-cloudmap";
-import { startFakeCloudWatch, type FakeCloudWatch, type WireMetricDatum } from "./helpers/fake-cloudwatch";
+import { startFakeCloudWatch, type FakeCloudWatch, type WireMetricDatum } from "../fixtures/fake-cloudwatch";
 
 describe("probe through the real router", function () {
   this.timeout(30_000);
@@ -126,8 +126,9 @@ describe("probe through the real router", function () {
     const summary = await run(timeoutMs);
     assert.deepEqual([summary.probed, summary.healthy, summary.unhealthy, summary.notProbed], [1000, 980, 20, 0]);
     assert.ok(summary.results.filter((r) => !r.ok).every((r) => r.codeName === "DEADLINE_EXCEEDED"));
-    // One deadline per hung agent would be 20 x 3 s; concurrent probes finish in about one.
-    assert.ok(summary.durationMs < 3 * timeoutMs, `took ${summary.durationMs} ms`);
+    // One deadline per hung agent would be 20 x 3 s; concurrent probes finish in a few (the bound is
+    // loose because the machine is shared: what it checks is "not one after another").
+    assert.ok(summary.durationMs < 8 * timeoutMs, `took ${summary.durationMs} ms: the hung probes ran one after another`);
     if (process.env.PROBE_TEST_REPORT) process.stderr.write(`1000 deployments through the router: ${summary.durationMs} ms\n`);
     assert.equal(cloudMap.count("ListInstances"), 10, "a full DiscoverInstances page was completed with ListInstances");
     // Flat: 9 fleet data (latency as Values/Counts, at most 150 values a datum) + 20 failing series, in one request.

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { Writable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import pino from "pino";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { DiscoveryError } from "../probe-lambda/discover";
 import type { MetricBatch } from "../probe-lambda/metrics";
 import { createProbeClient, probeAll } from "../probe-lambda/probe";

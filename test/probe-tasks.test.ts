@@ -11,16 +11,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { PROBE_DEFAULTS, type ProbeConfig } from "../probe-lambda/config";
 import { runInvocation } from "../probe-lambda/invocation";
 import { EMPTY_MEMORY } from "../probe-lambda/memory";
 import type { MemoryCell, ProbeSummary } from "../probe-lambda/run";
 import { startRouter, type RunningRouter } from "../router";
-import { silentLogger } from "../router/log";
+import { silentLogger } from "../lib/log";
 import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
-import { startFakeCloudWatch, type FakeCloudWatch, type WireMetricDatum } from "./helpers/fake-cloudwatch";
-import { startFakeElbv2, type FakeElbv2, type FakeTarget } from "./helpers/fake-elbv2";
+import { startFakeCloudWatch, type FakeCloudWatch, type WireMetricDatum } from "../fixtures/fake-cloudwatch";
+import { startFakeElbv2, type FakeElbv2, type FakeTarget } from "../fixtures/fake-elbv2";
 
 function captureLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];

@@ -8,10 +8,10 @@
  */
 import * as net from "node:net";
 import { CALLER_HEADER, isRefusal, type Authenticator, type Principal } from "../auth";
-import type { Logger } from "../log";
+import type { Logger } from "../../lib/log";
 import type { RouterMetrics } from "../metrics";
 import { UNRESOLVED } from "../metrics";
-import type { RegistrySource, Target } from "../registry/types";
+import type { RegistrySource, Target } from "../../registry/types";
 import {
   decideRoute, encodeGrpcMessage, HOP_COUNT_KEY, metadataTooLarge, Status, type StatusCode,
 } from "../routing";

@@ -5,8 +5,8 @@
  * and connection loss fail the affected calls, and idle connections close themselves.
  */
 import * as net from "node:net";
-import type { Logger } from "../log";
-import type { Target } from "../registry/types";
+import type { Logger } from "../../lib/log";
+import type { Target } from "../../registry/types";
 import { H2Conn, type WindowOptions } from "./conn";
 import { buildWindowUpdate, CLIENT_PREFACE, ErrorCode } from "./frames";
 import type { DecodeResult } from "./hpack";

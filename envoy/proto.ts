@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as protobuf from "protobufjs";
 
-/** Beside a bundle (the router image), the protos are copied here by infra/bundle-router.ts. */
+/** Beside a bundle (the router image), the protos are copied here by build/router.ts. */
 export const BUNDLED_PROTO_DIR = "envoy-protos";
 /** The include directories, in order, relative to the package that ships each one. */
 export const PROTO_INCLUDE_DIRS = ["envoy-api", "xds", "googleapis", "protoc-gen-validate"] as const;

@@ -4,8 +4,8 @@
  */
 import { promises as fs, watch, watchFile, unwatchFile, type FSWatcher, type Stats } from "node:fs";
 import * as path from "node:path";
-import type { Logger } from "../log";
-import { silentLogger } from "../log";
+import type { Logger } from "../lib/log";
+import { silentLogger } from "../lib/log";
 import { ChangeListeners } from "./listeners";
 import { isValidDeploymentId, type DeploymentRecord, type RegistrySource, type Resolution } from "./types";
 

@@ -1,12 +1,12 @@
 /**
  * Bundles the router (router/main.ts) into one CommonJS file with esbuild: what router/Dockerfile
- * runs in its build stage (`npx tsx infra/bundle-router.ts dist/router`), and what the
+ * runs in its build stage (`npx tsx build/router.ts dist/router`), and what the
  * Dockerfile test runs to check the bundle starts and answers its health check.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
-import { BUNDLED_PROTO_DIR, PROTO_INCLUDE_DIRS } from "./envoy/proto";
+import { BUNDLED_PROTO_DIR, PROTO_INCLUDE_DIRS } from "../envoy/proto";
 
 const REPO_ROOT = path.join(__dirname, "..");
 
@@ -35,7 +35,7 @@ export async function bundleRouter(outDir: string): Promise<RouterBundle> {
   // proto/index.ts finds agent.proto next to itself (__dirname): in the bundle that is outDir.
   fs.copyFileSync(path.join(REPO_ROOT, "proto", "agent.proto"), path.join(outDir, "agent.proto"));
   // The xDS server (Option B) loads Envoy's API protos at run time; the image has no node_modules,
-  // so they travel beside the bundle (infra/envoy/proto.ts looks there first).
+  // so they travel beside the bundle (envoy/proto.ts looks there first).
   const protoOut = path.join(outDir, BUNDLED_PROTO_DIR);
   const xdsDeps = path.join(path.dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
   for (const dir of PROTO_INCLUDE_DIRS) {

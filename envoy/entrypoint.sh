@@ -5,10 +5,10 @@
 #      503 so the NLB takes the task out (if it has not already deregistered it), and every
 #      response Envoy sends from now on carries a GOAWAY on its connection (open streams run on).
 #      It does not reach idle connections: on a deploy, max_connection_duration has already
-#      sent those their GOAWAY during the deregistration delay (infra/shutdown.ts).
+#      sent those their GOAWAY during the deregistration delay (lib/shutdown.ts).
 #   2. Waits ENVOY_DRAIN_SECONDS (default 20) or until Envoy has exited.
 #   3. Sends SIGTERM to Envoy and exits with its status.
-# The stack sets ENVOY_DRAIN_SECONDS and a stopTimeout above it from infra/shutdown.ts.
+# The stack sets ENVOY_DRAIN_SECONDS and a stopTimeout above it from lib/shutdown.ts.
 # Extra arguments go to envoy.
 set -u
 default_drain_seconds=20

@@ -11,7 +11,7 @@ import { build, type Plugin } from "esbuild";
 // proto-loader's own parser (a dependency of @grpc/proto-loader), so the embedded JSON is what loadSync would build.
 import * as protobuf from "protobufjs";
 
-export const PROBE_ENTRY = path.join(__dirname, "handler.ts");
+export const PROBE_ENTRY = path.join(__dirname, "..", "probe-lambda", "handler.ts");
 export const AGENT_PROTO_SOURCE = path.join(__dirname, "..", "proto", "agent.proto");
 const PROTO_MODULE = path.join(__dirname, "..", "proto", "index.ts");
 /** The one line of proto/index.ts that reads the file; the build fails if it changes. */
@@ -41,7 +41,7 @@ function embedAgentProto(): Plugin {
         if (path.resolve(args.path) !== PROTO_MODULE) return undefined;
         const source = await readFile(args.path, "utf8");
         if (!source.includes(PROTO_READ)) {
-          throw new Error(`proto/index.ts no longer contains "${PROTO_READ}": update embedAgentProto in probe-lambda/build.ts`);
+          throw new Error(`proto/index.ts no longer contains "${PROTO_READ}": update embedAgentProto in build/probe.ts`);
         }
         const embedded = `protoLoader.fromJSON(${JSON.stringify(agentProtoJson())}, LOADER_OPTIONS)`;
         return { contents: source.replace(PROTO_READ, embedded), loader: "ts" };

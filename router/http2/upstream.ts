@@ -4,8 +4,8 @@
  * call opens a fresh one; idle sessions close themselves.
  */
 import * as http2 from "node:http2";
-import type { Logger } from "./log";
-import type { Target } from "./registry/types";
+import type { Logger } from "../../lib/log";
+import type { Target } from "../../registry/types";
 
 export interface UpstreamPoolOptions {
   readonly logger: Logger;

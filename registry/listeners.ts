@@ -3,7 +3,7 @@
  * that throws is logged and the others still run (a throw would otherwise escape a reload
  * nobody awaits and take the process down).
  */
-import type { Logger } from "../log";
+import type { Logger } from "../lib/log";
 
 export class ChangeListeners {
   private readonly listeners = new Set<() => void>();

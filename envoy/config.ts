@@ -9,9 +9,9 @@
 import { isIP } from "node:net";
 import {
   A2A_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT,
-} from "../ports";
-import { isValidDeploymentId, type DeploymentRecord, type Target } from "../../router/registry/types";
-import { shutdownPlan } from "../shutdown";
+} from "../lib/ports";
+import { isValidDeploymentId, type DeploymentRecord, type Target } from "../registry/types";
+import { shutdownPlan } from "../lib/shutdown";
 import type {
   Bootstrap, CircuitBreakerThresholds, Cluster, ClusterLoadAssignment, ConfigSource, Duration, Filter, HealthCheck,
   Listener, Route, RouteAction, RouteConfiguration, SocketAddress, TypedConfig,
@@ -80,7 +80,7 @@ export interface EnvoyConfigInput {
   readonly keepaliveInterval: Duration;
   /**
    * A2A connections get a GOAWAY this long after they open, idle or not: the only thing that
-   * reaches an idle connection before a deploy's NLB reset (infra/shutdown.ts).
+   * reaches an idle connection before a deploy's NLB reset (lib/shutdown.ts).
    */
   readonly maxConnectionDuration: Duration;
   /** First to final GOAWAY on a draining connection (HCM `drain_timeout`). */

@@ -11,11 +11,11 @@
  * buffering.
  */
 import * as http2 from "node:http2";
-import type { Logger } from "./log";
-import { isRefusal, prepareForwardedHeaders, type AuthResult, type Authenticator, type Principal } from "./auth";
-import type { RouterMetrics } from "./metrics";
-import { UNRESOLVED } from "./metrics";
-import type { RegistrySource, Target } from "./registry/types";
+import type { Logger } from "../../lib/log";
+import { isRefusal, prepareForwardedHeaders, type AuthResult, type Authenticator, type Principal } from "../auth";
+import type { RouterMetrics } from "../metrics";
+import { UNRESOLVED } from "../metrics";
+import type { RegistrySource, Target } from "../../registry/types";
 import type { UpstreamPool } from "./upstream";
 import {
   decideRoute,
@@ -25,7 +25,7 @@ import {
   HOP_COUNT_KEY,
   Status,
   type StatusCode,
-} from "./routing";
+} from "../routing";
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 /** setTimeout's ceiling; longer gRPC deadlines are left to the two ends. */

@@ -14,7 +14,7 @@ import {
   ServiceDiscoveryClient,
   type HttpInstanceSummary,
 } from "@aws-sdk/client-servicediscovery";
-import { silentLogger, type Logger } from "../log";
+import { silentLogger, type Logger } from "../lib/log";
 import type { SourceSpec } from "./chain";
 import { isValidDeploymentId, type DeploymentRecord, type RegistrySource, type Resolution } from "./types";
 import { ChangeListeners } from "./listeners";

@@ -6,8 +6,8 @@
  * keeps routing while PAR is unreachable.
  */
 import { LRUCache } from "lru-cache";
-import type { Logger } from "../log";
-import { silentLogger } from "../log";
+import type { Logger } from "../lib/log";
+import { silentLogger } from "../lib/log";
 import { ChangeListeners } from "./listeners";
 import type { DeploymentRecord, RegistrySource, Resolution, Target } from "./types";
 
