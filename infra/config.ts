@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ALLOW_CLAIM_NAME, ALLOW_CLAIM_RULE, CALLER_AUTH_MODES, type CallerAuthMode } from "../lib/caller-auth";
 import { AGENT_PORT_FIRST, AGENT_PORT_LAST } from "../lib/ports";
 import { DEFAULT_ROUTER_DRAIN_MS, routerDrainMsRange } from "../lib/shutdown";
 import { agentPortRangeProblem, certificateArnProblem, secretArnProblem, stackNameProblems } from "./config-checks";
@@ -19,8 +20,7 @@ export type EnvoyMode = "router" | "xds";
 export const NAT_GATEWAY_MODES = ["perZone", "one"] as const;
 export type NatGatewayMode = (typeof NAT_GATEWAY_MODES)[number];
 
-export const CALLER_AUTH_MODES = ["off", "bearer", "jwt"] as const;
-export type CallerAuthMode = (typeof CALLER_AUTH_MODES)[number];
+export { CALLER_AUTH_MODES, type CallerAuthMode };
 
 /**
  * Caller authentication in the router (router/auth, docs/security.md) and the probe's own credential.
@@ -172,8 +172,6 @@ const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-// The router's ROUTER_AUTH_ALLOW_CLAIM rule (router/auth/config.ts).
-const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 // A container image reference: [registry/]repository[:tag][@digest], no spaces.
 const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
@@ -465,7 +463,7 @@ function parseCallerAuth(region: string, envoyMode: EnvoyMode, problems: string[
   const issuer = h.str("callerAuthIssuer");
   if (issuer === undefined) problems.push("pixell-a2a:callerAuthIssuer is required when pixell-a2a:callerAuth is jwt: the exact `iss` your tokens carry, e.g. https://idp.example.com/");
   const allowClaim = h.str("callerAuthAllowClaim");
-  if (allowClaim !== undefined && !CLAIM_NAME.test(allowClaim)) h.bad("callerAuthAllowClaim", allowClaim, "a claim name of 1-128 characters [A-Za-z0-9_.:/-], e.g. pixell:deployments");
+  if (allowClaim !== undefined && !ALLOW_CLAIM_NAME.test(allowClaim)) h.bad("callerAuthAllowClaim", allowClaim, ALLOW_CLAIM_RULE);
   if (probeTokenSecretArn === undefined) {
     problems.push("pixell-a2a:probeAuthTokenSecretArn is required when pixell-a2a:callerAuth is jwt: the probe calls Health through the router, which then accepts only JWTs, and the stack cannot mint one. Store a long-lived JWT from your identity provider (with the allow claim [\"*\"]) in a Secrets Manager secret, set its ARN here, and renew the secret before the token expires (the probe reads it on every run)");
   }
