@@ -18,6 +18,9 @@ export interface HostPort {
   readonly port: number;
 }
 
+/** Where the xDS server listens: TCP, or a Unix socket (what the task uses: only containers that mount it can connect). */
+export type XdsListen = HostPort | { readonly socketPath: string };
+
 export interface RouterConfig {
   readonly listen: HostPort;
   readonly admin: HostPort;
@@ -27,7 +30,7 @@ export interface RouterConfig {
   readonly idleTimeoutMs: number;
   /** How often each cloudmap: source asks DiscoverInstancesRevision. */
   readonly cloudMapPollMs: number;
-  readonly xds: HostPort | undefined;
+  readonly xds: XdsListen | undefined;
   readonly logLevel: string;
   /** Caller authentication (ROUTER_AUTH*); off unless set. */
   readonly auth: AuthConfig;
@@ -59,6 +62,20 @@ export function parseHostPort(value: string, key: string): HostPort {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new ConfigError(`${key} must be HOST:PORT (for example 0.0.0.0:50052 or [::1]:50052), got ${JSON.stringify(value)}`);
   return { host: m[1] ?? m[2]!, port };
+}
+
+/**
+ * `HOST:PORT`, or `unix:/absolute/path` for a Unix socket. Linux caps socket paths at 107 bytes
+ * (unix(7)); a path must be a file, since an abstract `@name` is open to every process in the
+ * network namespace.
+ */
+export function parseXdsListen(value: string, key: string): XdsListen {
+  if (!value.startsWith("unix:")) return parseHostPort(value, key);
+  const socketPath = value.slice("unix:".length);
+  if (!socketPath.startsWith("/") || Buffer.byteLength(socketPath) > 107) {
+    throw new ConfigError(`${key} must be HOST:PORT or unix:/ABSOLUTE/PATH of at most 107 bytes (for example unix:/var/run/pixell-xds/xds.sock), got ${JSON.stringify(value)}`);
+  }
+  return { socketPath };
 }
 
 function intSetting(value: string, key: string, min: number, max: number): number {
@@ -110,7 +127,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     maxHops: intSetting(get("max-hops")!, name("max-hops"), 1, 16),
     idleTimeoutMs: intSetting(get("idle-timeout-ms")!, name("idle-timeout-ms"), 1000, 86_400_000),
     cloudMapPollMs: intSetting(get("cloudmap-poll-ms")!, name("cloudmap-poll-ms"), 100, 3_600_000),
-    xds: xds === undefined ? undefined : parseHostPort(xds, name("xds")),
+    xds: xds === undefined ? undefined : parseXdsListen(xds, name("xds")),
     logLevel,
     auth,
     engine: engine as RouterEngine,

@@ -146,7 +146,7 @@ describe("infra auth: router environment, IAM and probe environment (pure)", () 
     const inputs: ContainerInputs = {
       region: "us-east-2", parImage: "par:1", routerImage: "router:1", envoyImage: "envoy:1",
       logGroups: { par: "p", router: "r", envoy: "e" }, envoyMode: "router", routerDrainMs: 20000, logLevel: "info",
-      cloudMapNamespace: "pixell-runtime.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50153,
+      cloudMapNamespace: "pixell-runtime.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50153, memory: 2048,
       routerAuth: { mode: "bearer", tokensSecretArn: TOKENS_ARN },
     };
     const [par, router, envoy] = containerDefinitions(inputs);

@@ -68,7 +68,7 @@ describe("infra decisions: containers", () => {
   const inputs: ContainerInputs = {
     region: "us-east-2", parImage: "par:1", routerImage: "router:1", envoyImage: "envoy:1",
     logGroups: { par: "/p", router: "/r", envoy: "/e" }, envoyMode: "router", routerDrainMs: 20000, logLevel: "info",
-    cloudMapNamespace: "ns.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50060,
+    cloudMapNamespace: "ns.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50060, memory: 2048,
   };
 
   it("orders the start PAR -> router -> Envoy on health, and has no xDS in router mode", () => {
@@ -81,7 +81,7 @@ describe("infra decisions: containers", () => {
   });
 
   it("gives the router and Envoy time to drain before SIGKILL, within Fargate's 120 s cap", () => {
-    assert.deepEqual(containerDefinitions(inputs)[2]!.environment, [{ name: "ENVOY_DRAIN_SECONDS", value: "20" }]);
+    assert.deepEqual(containerDefinitions(inputs)[2]!.environment.find((e) => e.name === "ENVOY_DRAIN_SECONDS"), { name: "ENVOY_DRAIN_SECONDS", value: "20" });
     assert.equal(routerStopTimeoutSeconds(20000), 25);
     // Beyond the cap is refused (test/infra-shutdown.test.ts), not clamped to a stop timeout shorter than the drain.
     assert.throws(() => containerDefinitions({ ...inputs, routerDrainMs: 200000 }), /above Fargate's 120 s/);
@@ -92,7 +92,7 @@ describe("infra decisions: containers", () => {
     const json = JSON.stringify(containerDefinitions({ ...inputs, envoyMode: "xds" }));
     assert.ok(!json.includes("undefined") && !json.includes(":null"));
     const router = (JSON.parse(json) as { name: string; environment: { name: string; value: string }[] }[])[1]!;
-    assert.deepEqual(router.environment.find((e) => e.name === "ROUTER_XDS"), { name: "ROUTER_XDS", value: "127.0.0.1:18000" });
+    assert.deepEqual(router.environment.find((e) => e.name === "ROUTER_XDS"), { name: "ROUTER_XDS", value: "unix:/var/run/pixell-xds/xds.sock" });
   });
 });
 

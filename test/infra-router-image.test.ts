@@ -67,7 +67,7 @@ function taskDefinitionEnv(envoyMode: "router" | "xds"): Record<string, string> 
   const inputs: ContainerInputs = {
     region: "us-east-2", parImage: "par", routerImage: "router", envoyImage: "envoy",
     logGroups: { par: "p", router: "r", envoy: "e" }, envoyMode, routerDrainMs: 20000, logLevel: "warn",
-    cloudMapNamespace: "ns", cloudMapService: "svc", agentPortFirst: 8000, agentPortLast: 8010,
+    cloudMapNamespace: "ns", cloudMapService: "svc", agentPortFirst: 8000, agentPortLast: 8010, memory: 2048,
   };
   const router = containerDefinitions(inputs).find((c) => c.name === "router")!;
   return Object.fromEntries(router.environment.map((kv) => [kv.name, kv.value]));

@@ -128,7 +128,7 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     assert.deepEqual(router!.dependsOn, [{ containerName: "par", condition: "HEALTHY" }]);
     assert.deepEqual(env(router!), {
       ROUTER_LISTEN: "0.0.0.0:50052",
-      ROUTER_ADMIN: "0.0.0.0:9902",
+      ROUTER_ADMIN: "127.0.0.1:9902",
       ROUTER_REGISTRY: "par:http://127.0.0.1:8080,cloudmap:pixell-runtime.local/agents",
       ROUTER_DRAIN_MS: "20000",
       LOG_LEVEL: "info",
@@ -290,7 +290,7 @@ describe("infra stack under mocks: variants", function () {
   it("in xds mode bakes ENVOY_MODE=xds into Envoy and turns on the router's xDS server on loopback", async () => {
     const run = await runProgram({ ...base, "pixell-a2a:envoyMode": "xds" });
     assert.deepEqual(run.one("awsx:ecr:Image", "envoy").inputs.args, { ENVOY_MODE: "xds" });
-    assert.equal(env(containers(run)[1]!).ROUTER_XDS, "127.0.0.1:18000");
+    assert.equal(env(containers(run)[1]!).ROUTER_XDS, "unix:/var/run/pixell-xds/xds.sock");
   });
 
   it("terminates TLS on the A2A listener when a certificate is set and tells the probe", async () => {
