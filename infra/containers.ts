@@ -162,7 +162,6 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
       essential: true,
       portMappings: [
         { containerPort: ROUTER_PORT, protocol: "tcp", name: "router-grpc" },
-        { containerPort: ROUTER_ADMIN_PORT, protocol: "tcp", name: "router-admin" },
       ],
       environment: routerEnv,
       healthCheck: { command: ROUTER_HEALTH_COMMAND, interval: 10, timeout: 5, retries: 3, startPeriod: 15 },

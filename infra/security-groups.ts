@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { A2A_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT } from "./ports";
+import { A2A_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_PORT } from "./ports";
 import { restPlacement } from "./reachability";
 
 /**
@@ -77,7 +77,6 @@ export function securityGroupRules<C = string>(input: SecurityRulesInput<C>): Re
         tcp("Envoy readiness check from the NLB", ENVOY_READY_PORT, { group: "nlb" }),
         tcp("PAR REST API from the NLB", PAR_REST_PORT, { group: restGroup }),
         tcp("router gRPC between tasks", ROUTER_PORT, { group: "tasks" }),
-        tcp("router admin (readyz, metrics) between tasks", ROUTER_ADMIN_PORT, { group: "tasks" }),
         tcp("agent gRPC ports between tasks (Cloud Map targets)", input.agentPortFirst, { group: "tasks" }, input.agentPortLast),
       ],
       // Agents call arbitrary external APIs and the containers pull from ECR and write to

@@ -35,8 +35,10 @@ describe("infra decisions: security groups", () => {
     assert.deepEqual(rules.nlb.egress.map((r) => [r.fromPort, r.peer]), [[A2A_PORT, { group: "tasks" }], [ENVOY_READY_PORT, { group: "tasks" }], [8080, { group: "tasks" }]]);
     const fromNlb = rules.tasks.ingress.filter((r) => "group" in r.peer && r.peer.group === "nlb").map((r) => r.fromPort);
     assert.deepEqual(fromNlb, [A2A_PORT, ENVOY_READY_PORT, 8080]);
-    const internal = rules.tasks.ingress.filter((r) => [ROUTER_PORT, ROUTER_ADMIN_PORT, 50054].includes(r.fromPort));
-    assert.ok(internal.length === 3 && internal.every((r) => "group" in r.peer && r.peer.group === "tasks"));
+    const internal = rules.tasks.ingress.filter((r) => [ROUTER_PORT, 50054].includes(r.fromPort));
+    assert.ok(internal.length === 2 && internal.every((r) => "group" in r.peer && r.peer.group === "tasks"));
+    // The router admin listens on 127.0.0.1 in the task (infra/containers.ts): no rule opens it to anyone.
+    assert.ok(!rules.tasks.ingress.some((r) => r.fromPort <= ROUTER_ADMIN_PORT && ROUTER_ADMIN_PORT <= r.toPort));
     assert.deepEqual(rules.probe, { ingress: [], egress: [] });
     assert.deepEqual(rules.rest, { ingress: [], egress: [] });
   });

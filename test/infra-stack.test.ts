@@ -180,7 +180,8 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     assert.deepEqual(fromNlb, [15021, 50051]);
     assert.deepEqual(ingress(run, "tasks").filter((r) => r.referencedSecurityGroupId === "a2a-rest-id").map((r) => r.fromPort), [8080]);
     const fromTasks = ingress(run, "tasks").filter((r) => r.referencedSecurityGroupId === "a2a-tasks-id").map((r) => [r.fromPort, r.toPort]).sort();
-    assert.deepEqual(fromTasks, [[50052, 50052], [50054, 50153], [9902, 9902]]);
+    // No 9902: the router admin listens on 127.0.0.1 in the task (docs/security.md, "Trust boundary").
+    assert.deepEqual(fromTasks, [[50052, 50052], [50054, 50153]]);
     assert.ok(ingress(run, "tasks").every((r) => r.cidrIpv4 === undefined), "no CIDR reaches the tasks directly");
     // The probe reaches the internet-facing NLB through NAT: the NAT gateways' Elastic IPs are admitted
     // (198.51.100.x are the mock's addresses for them), so it still gets in when allowedCidrs is narrowed.
@@ -287,7 +288,7 @@ describe("infra stack under mocks: variants", function () {
     assert.ok(probePolicy.some((s) => s.Action.includes("ec2:CreateNetworkInterface")));
   });
 
-  it("in xds mode bakes ENVOY_MODE=xds into Envoy and turns on the router's xDS server on loopback", async () => {
+  it("in xds mode bakes ENVOY_MODE=xds into Envoy and turns on the router's xDS server on its Unix socket", async () => {
     const run = await runProgram({ ...base, "pixell-a2a:envoyMode": "xds" });
     assert.deepEqual(run.one("awsx:ecr:Image", "envoy").inputs.args, { ENVOY_MODE: "xds" });
     assert.equal(env(containers(run)[1]!).ROUTER_XDS, "unix:/var/run/pixell-xds/xds.sock");
