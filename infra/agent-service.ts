@@ -4,6 +4,7 @@ import type { RouterAuthInput, RouterAuthSettings } from "./caller-auth";
 import { containerDefinitions, taskVolumes, type ContainerInputs } from "./containers";
 import { assumeRolePolicy, ECS_TASK_EXECUTION_POLICY_ARN, registryCredentialsPolicy, taskRolePolicy } from "./iam";
 import { A2A_PORT, PAR_REST_PORT } from "./ports";
+import { CALLER_AUTH_TAG } from "./policy/policies";
 
 /**
  * The ECS side: a cluster with Container Insights, one Fargate task definition (PAR, router,
@@ -117,7 +118,9 @@ export class AgentService extends pulumi.ComponentResource {
       containerDefinitions: definitions,
       // The Unix sockets' volumes (infra/containers.ts): which containers mount each is the trust boundary.
       volumes: taskVolumes(args.containers.envoyMode),
-      tags: args.tags,
+      // The router's caller-auth mode, readable by the policy pack while containerDefinitions is
+      // still unknown in a preview (it waits for the images' digests).
+      tags: { ...args.tags, [CALLER_AUTH_TAG]: routerAuth.mode },
     }, parent);
 
     this.service = new aws.ecs.Service(`${name}-service`, {

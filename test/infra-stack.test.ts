@@ -132,6 +132,9 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
       ROUTER_REGISTRY: "par:http://127.0.0.1:8080,cloudmap:pixell-runtime.local/agents",
       ROUTER_DRAIN_MS: "20000",
       LOG_LEVEL: "info",
+      // The dev stack ships with bearer auth and lets the stack create the tokens secret.
+      ROUTER_AUTH: "bearer",
+      ROUTER_AUTH_TOKENS: "secretsmanager:arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell-a2a/dev/router-tokens-AbCdEf",
     });
     assert.deepEqual(router!.healthCheck.command.slice(0, 3), ["CMD", "node", "-e"]);
     assert.match(router!.healthCheck.command[3], /http:\/\/127\.0\.0\.1:9902\/readyz/);
@@ -220,6 +223,7 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
       PROBE_TIMEOUT_MS: "3000",
       PROBE_CONCURRENCY: "64",
       LOG_LEVEL: "info",
+      PROBE_AUTH_TOKEN_SECRET: "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell-a2a/dev/probe-token-AbCdEf",
     });
     assert.equal(run.one("aws:cloudwatch/eventRule:EventRule").inputs.scheduleExpression, "rate(1 minute)");
     assert.equal(run.one("aws:cloudwatch/eventTarget:EventTarget").inputs.arn, "arn:aws:mock:us-east-2:123456789012:function/a2a-fn");
@@ -289,7 +293,7 @@ describe("infra stack under mocks: variants", function () {
   });
 
   it("in xds mode bakes ENVOY_MODE=xds into Envoy and turns on the router's xDS server on its Unix socket", async () => {
-    const run = await runProgram({ ...base, "pixell-a2a:envoyMode": "xds" });
+    const run = await runProgram({ ...base, "pixell-a2a:envoyMode": "xds", "pixell-a2a:callerAuth": "off", "pixell-a2a:allowedCidrs": JSON.stringify(["203.0.113.0/24"]) });
     assert.deepEqual(run.one("awsx:ecr:Image", "envoy").inputs.args, { ENVOY_MODE: "xds" });
     assert.equal(env(containers(run)[1]!).ROUTER_XDS, "unix:/var/run/pixell-xds/xds.sock");
   });

@@ -68,7 +68,7 @@ describe("policy pack: served as the Pulumi CLI runs it", function () {
     }
   });
 
-  it("describes its four mandatory policies", async () => {
+  it("describes its five mandatory policies", async () => {
     const info = await unary<Empty, analyzerPb.AnalyzerInfo>(client.getAnalyzerInfo, new Empty());
     assert.equal(info.getName(), "pixell-a2a-security");
     const policies = info.getPoliciesList().map((p) => [p.getName(), p.getEnforcementlevel()]);
@@ -76,6 +76,7 @@ describe("policy pack: served as the Pulumi CLI runs it", function () {
       ["a2a-listener-tls", analyzerPb.EnforcementLevel.MANDATORY],
       ["iam-least-privilege", analyzerPb.EnforcementLevel.MANDATORY],
       ["log-groups-have-retention", analyzerPb.EnforcementLevel.MANDATORY],
+      ["no-anonymous-internet-endpoint", analyzerPb.EnforcementLevel.MANDATORY],
       ["task-internal-ports-closed", analyzerPb.EnforcementLevel.MANDATORY],
     ]);
   });

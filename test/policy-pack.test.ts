@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import type { PolicyResource, StackValidationArgs } from "@pulumi/policy";
 import {
   a2aTlsViolations,
+  anonymousInternetViolations,
   iamViolations,
   internalPortsOpened,
   logRetentionViolations,
@@ -128,12 +129,14 @@ describe("policy pack: on recorded stacks", function () {
       "aws:region": "us-east-2",
       "pixell-a2a:parImage": "123456789012.dkr.ecr.us-east-2.amazonaws.com/par:1.0.0",
       "pixell-a2a:tlsCertificateArn": "arn:aws:acm:us-east-2:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000001",
+      "pixell-a2a:callerAuth": "bearer",
     });
     assert.ok(real.length > 0);
     assert.deepEqual(securityGroupViolations(real), []);
     assert.deepEqual(iamViolations(real), []);
     assert.deepEqual(logRetentionViolations(real), []);
     assert.deepEqual(a2aTlsViolations(real, true), []);
+    assert.deepEqual(anonymousInternetViolations(real, false), []);
   });
 });
 
