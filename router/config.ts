@@ -45,7 +45,8 @@ export const DEFAULT_ENGINE: RouterEngine = "frames";
 /** Every setting: flag name, environment variable, default. The README's table mirrors this. */
 export const ROUTER_SETTINGS = {
   listen: { env: "ROUTER_LISTEN", default: "0.0.0.0:50052" },
-  admin: { env: "ROUTER_ADMIN", default: "0.0.0.0:9902" },
+  // Loopback: its clients are the container health check, Envoy and a sidecar scraper (docs/security.md).
+  admin: { env: "ROUTER_ADMIN", default: "127.0.0.1:9902" },
   registry: { env: "ROUTER_REGISTRY", default: undefined },
   "drain-ms": { env: "ROUTER_DRAIN_MS", default: "20000" },
   "max-hops": { env: "ROUTER_MAX_HOPS", default: "3" },
