@@ -79,6 +79,27 @@ describe("security boundary: the task definition", function () {
   }
 });
 
+describe("security boundary: what AWS read access shows (task definitions, logs)", function () {
+  this.timeout(60000);
+
+  it("the task definition carries secret ARNs, never secret values, in every container's environment", async () => {
+    const run = await runProgram(loadStackConfigFile());
+    for (const c of Object.values(containersOf(run))) {
+      for (const { name, value } of c.environment) {
+        // A bearer token is token68 of 16+ characters; the only long opaque values allowed are ARNs and JSON config.
+        assert.ok(!/^(?=.*[0-9])[A-Za-z0-9._~+/-]{32,}=*$/.test(value), `${c.name} ${name} looks like a credential`);
+      }
+    }
+    assert.match(envOf(containersOf(run).router!).ROUTER_AUTH_TOKENS!, /^secretsmanager:arn:aws:secretsmanager:/);
+  });
+
+  it("Envoy's access log records no header that carries a credential", () => {
+    const format = buildBootstrap().static_resources.listeners[0]!.filter_chains![0]!.filters[0]!.typed_config as unknown as { access_log: { typed_config: { log_format: { json_format: Record<string, string> } } }[] };
+    const fields = Object.values(format.access_log[0]!.typed_config.log_format.json_format).join(" ");
+    assert.doesNotMatch(fields, /AUTHORIZATION|COOKIE|X-API-KEY|%REQ\(\*\)|%DYNAMIC_METADATA/i);
+  });
+});
+
 describe("security boundary: Envoy's configs", () => {
   /** Every TCP address in a config: listeners Envoy binds and upstreams it connects to. */
   const tcpAddresses = (config: unknown): string[] => {
