@@ -119,7 +119,7 @@ describe("infra shutdown plan: where the values go", () => {
     assert.deepEqual(routerDrainMsRange(), { min: 20000, max: 115000 });
     const parse = (v: string): string => {
       try {
-        parseStackConfig({ parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2", routerDrainMs: v });
+        parseStackConfig({ parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2", callerAuth: "bearer", routerDrainMs: v });
         return "";
       } catch (err) {
         return (err as Error).message;
