@@ -1,11 +1,11 @@
 import type { RouterAuthSettings } from "./caller-auth";
 import { routerAuthEnvironment } from "./caller-auth";
 import type { EnvoyMode } from "./config";
-import { bootstrapOverride, ENVOY_NOFILE_LIMIT, overloadPlan } from "./envoy/overload";
-import { A2A_PORT, ENVOY_ADMIN_SOCKET_DIR, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_SOCKET, XDS_SOCKET_DIR } from "./ports";
-import { checkedShutdownPlan, envoyStopTimeoutSeconds, routerStopTimeoutSeconds } from "./shutdown";
+import { bootstrapOverride, ENVOY_NOFILE_LIMIT, overloadPlan } from "../envoy/overload";
+import { A2A_PORT, ENVOY_ADMIN_SOCKET_DIR, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_SOCKET, XDS_SOCKET_DIR } from "../lib/ports";
+import { checkedShutdownPlan, envoyStopTimeoutSeconds, routerStopTimeoutSeconds } from "../lib/shutdown";
 
-export { routerStopTimeoutSeconds } from "./shutdown";
+export { routerStopTimeoutSeconds } from "../lib/shutdown";
 
 /**
  * The task's three containers as a pure function of their inputs (serialised to the task
@@ -26,7 +26,7 @@ export interface ContainerInputs {
   readonly cloudMapService: string;
   readonly agentPortFirst: number;
   readonly agentPortLast: number;
-  /** The task's memory (MiB): Envoy's overload limits are sized from it (infra/envoy/overload.ts). */
+  /** The task's memory (MiB): Envoy's overload limits are sized from it (envoy/overload.ts). */
   readonly memory: number;
   /** Caller authentication in the router (ROUTER_AUTH*); absent or off: no keys, the router's default. */
   readonly routerAuth?: RouterAuthSettings;
@@ -100,7 +100,7 @@ export function routerRegistry(inputs: Pick<ContainerInputs, "cloudMapNamespace"
 }
 
 /**
- * The task's volumes for its Unix sockets (infra/ports.ts), each mounted only where it is needed:
+ * The task's volumes for its Unix sockets (lib/ports.ts), each mounted only where it is needed:
  * PAR, and with it every agent, mounts none, so it cannot reach Envoy's admin or the xDS server.
  * Each image declares its socket directory as a VOLUME with its owner and mode, and ECS copies the
  * image's directory into the volume when the paths match ("the data in the VOLUME directive path is
@@ -119,7 +119,7 @@ function awslogs(inputs: ContainerInputs, group: string, prefix: string): Contai
 }
 
 export function containerDefinitions(inputs: ContainerInputs): ContainerDefinition[] {
-  // Throws when routerDrainMs breaks the shutdown order (infra/shutdown.ts), so no such task definition is declared.
+  // Throws when routerDrainMs breaks the shutdown order (lib/shutdown.ts), so no such task definition is declared.
   const plan = checkedShutdownPlan(inputs.routerDrainMs);
   const stopTimeout = routerStopTimeoutSeconds(inputs.routerDrainMs, plan);
   const routerEnv: KeyValue[] = [

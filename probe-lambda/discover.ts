@@ -9,8 +9,8 @@ import {
   paginateListInstances,
   type ServiceDiscoveryClient,
 } from "@aws-sdk/client-servicediscovery";
-import { parseRegistryFile } from "../router/registry/file";
-import { silentLogger, type Logger } from "../router/log";
+import { parseRegistryFile } from "../registry/file";
+import { silentLogger, type Logger } from "../lib/log";
 import { isTimeout } from "./budget";
 
 /** DiscoverInstances has no NextToken: this is the most one call returns (the API's maximum MaxResults). */

@@ -6,13 +6,13 @@ import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
 import { fargateMemoryOptions } from "../infra/config";
 import { containerDefinitions, type ContainerInputs } from "../infra/containers";
-import { A2A_LISTENER, buildBootstrap, buildXdsSnapshot, DEFAULT_ENVOY_INPUT, ENVOY_MODES, READY_LISTENER } from "../infra/envoy/config";
-import { BOOTSTRAP_TYPE } from "../infra/envoy/cli";
+import { A2A_LISTENER, buildBootstrap, buildXdsSnapshot, DEFAULT_ENVOY_INPUT, ENVOY_MODES, READY_LISTENER } from "../envoy/config";
+import { BOOTSTRAP_TYPE } from "../envoy/cli";
 import {
   bootstrapOverride, buildOverloadManager, DOWNSTREAM_CONNECTIONS_MONITOR, ENVOY_NOFILE_LIMIT, FIXED_HEAP_MONITOR,
   MAX_ENVOY_HEAP_BYTES, MIN_ENVOY_HEAP_BYTES, overloadPlan, SHRINK_HEAP_ACTION, STOP_ACCEPTING_REQUESTS_ACTION,
-} from "../infra/envoy/overload";
-import type { Listener } from "../infra/envoy/types";
+} from "../envoy/overload";
+import type { Listener } from "../envoy/types";
 import { assertValidEnvoyConfig } from "./helpers/envoy-validate";
 
 const MIB = 1024 * 1024;

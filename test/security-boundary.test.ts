@@ -10,10 +10,10 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { buildBootstrap, buildXdsSnapshot, DEFAULT_ENVOY_INPUT, ENVOY_MODES } from "../infra/envoy/config";
-import type { Bootstrap, Listener } from "../infra/envoy/types";
+import { buildBootstrap, buildXdsSnapshot, DEFAULT_ENVOY_INPUT, ENVOY_MODES } from "../envoy/config";
+import type { Bootstrap, Listener } from "../envoy/types";
 import { ENVOY_ADMIN_VOLUME, XDS_VOLUME } from "../infra/containers";
-import { A2A_PORT, ENVOY_ADMIN_SOCKET, ENVOY_ADMIN_SOCKET_DIR, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_SOCKET, XDS_SOCKET_DIR } from "../infra/ports";
+import { A2A_PORT, ENVOY_ADMIN_SOCKET, ENVOY_ADMIN_SOCKET_DIR, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_SOCKET, XDS_SOCKET_DIR } from "../lib/ports";
 import { loadStackConfigFile, runProgram, type Inputs, type ProgramRun } from "./helpers/pulumi-program";
 
 interface Mount { sourceVolume: string; containerPath: string; readOnly: boolean }

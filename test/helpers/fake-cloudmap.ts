@@ -5,7 +5,7 @@
  * tests and reusable by the router's Cloud Map source.
  */
 import { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
-import { FAKE_AWS_CLIENT_CONFIG, startFakeAwsJsonServer, type FakeAwsError, type FakeAwsServer } from "./fake-aws";
+import { FAKE_AWS_CLIENT_CONFIG, startFakeAwsJsonServer, type FakeAwsError, type FakeAwsServer } from "../../fixtures/fake-aws";
 
 export interface FakeInstance {
   readonly id: string;
