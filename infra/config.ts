@@ -7,6 +7,7 @@ import { probeScheduleProblem } from "./alarm-periods";
 import { SCHEDULE_ACCEPTED } from "./schedule";
 import { imagePin, isEcrImage } from "./image-reference";
 import { admitsEveryone, isPrivateCidr, restPlacement } from "./reachability";
+import { exposureProblems, exposureWarnings } from "./exposure";
 
 /**
  * The stack's configuration: read once, validated once, one typed object.
@@ -78,6 +79,8 @@ export interface StackConfig {
   /** Refuse a deploy without TLS on the A2A listener; tags every resource `pixell:requireTls=true` for the policy pack. */
   readonly requireTls: boolean;
   readonly callerAuth: CallerAuthConfig;
+  /** The operator accepts an internet-facing, everyone-admitting A2A endpoint without caller auth (infra/exposure.ts). */
+  readonly allowAnonymousInternet: boolean;
   readonly desiredCount: number;
   /** Fargate task CPU units and memory (MiB); a valid Fargate pair. */
   readonly cpu: number;
@@ -131,6 +134,7 @@ export const CONFIG_KEYS = [
   "requireTls", "a2aDomainName", "callerAuth", "callerAuthTokensSecretArn", "callerAuthJwksUrl", "callerAuthIssuer",
   "callerAuthAudience", "callerAuthAllowClaim", "probeAuthTokenSecretArn",
   "natGateways", "probeEgressCidrs", "parImageCredentialsSecretArn", "parImageCredentialsKmsKeyArn",
+  "allowAnonymousInternet",
 ] as const;
 
 export const DEFAULT_REGION = "us-east-2";
@@ -335,6 +339,9 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
   }
   const envoyMode = oneOf<EnvoyMode>("envoyMode", "router", ["router", "xds"]);
   const callerAuth = parseCallerAuth(region, envoyMode, problems, { str, oneOf, bad });
+  // Secure by default (infra/exposure.ts): no anonymous internet endpoint unless asked for by name.
+  const allowAnonymousInternet = bool("allowAnonymousInternet", false);
+  problems.push(...exposureProblems({ internetFacing, allowedCidrs, callerAuth: callerAuth.mode }, allowAnonymousInternet));
 
   const config: StackConfig = {
     region,
@@ -346,6 +353,7 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     a2aDomainName,
     requireTls,
     callerAuth,
+    allowAnonymousInternet,
     desiredCount: int("desiredCount", 2, 1, 100),
     cpu,
     memory,
@@ -482,7 +490,7 @@ function isHttpsUrl(value: string): boolean {
  * Valid but risky combinations, shown by `pulumi preview` as warnings (pure: config in, messages out).
  */
 export function configWarnings(config: StackConfig): string[] {
-  const warnings: string[] = [];
+  const warnings: string[] = exposureWarnings({ internetFacing: config.internetFacing, allowedCidrs: config.allowedCidrs, callerAuth: config.callerAuth.mode });
   if (config.callerAuth.mode !== "off" && config.tlsCertificateArn === undefined) {
     warnings.push(`pixell-a2a:callerAuth is ${config.callerAuth.mode} but the A2A listener is plain TCP: callers' tokens cross the network in clear text${config.internetFacing ? " (the NLB is internet-facing)" : ""}. Set pixell-a2a:tlsCertificateArn and pixell-a2a:requireTls: true`);
   }
