@@ -47,11 +47,8 @@ export async function runInvocation(opts: InvocationOptions): Promise<ProbeSumma
   const client = createProbeClient(config.endpoint, { tls: config.tls, bearerToken });
   try {
     return await runProbe({
-      discover: () => withDeadline(budget.probesBy, (signal) => discoverFromCloudMap(clients.serviceDiscovery, {
-        namespace: config.cloudMapNamespace,
-        service: config.cloudMapService,
-        serviceId: config.cloudMapServiceId,
-      }, logger, signal)),
+      discover: () => withDeadline(budget.probesBy, (signal) => discoverFromCloudMap(clients.serviceDiscovery,
+        config.cloudMapServices.map((s) => ({ namespace: config.cloudMapNamespace, ...s })), logger, signal)),
       client,
       timeoutMs: config.timeoutMs,
       concurrency: config.concurrency,

@@ -16,9 +16,16 @@ export const METRIC = {
   DeploymentsUnhealthy: "DeploymentsUnhealthy",
   DeploymentsNotProbed: "DeploymentsNotProbed",
   DiscoveryErrors: "DiscoveryErrors",
+  RegisteredInstances: "RegisteredInstances",
 } as const;
 
 export const DEPLOYMENT_DIMENSION = "DeploymentId";
+/**
+ * RegisteredInstances' dimension: the Cloud Map service (shard). Cloud Map publishes no instance count
+ * to CloudWatch, so the probe, which lists every shard each run anyway, is what emits it
+ * (infra/registry-capacity.ts alarms on it at 90% of the 1,000-instance quota).
+ */
+export const SHARD_DIMENSION = "CloudMapService";
 
 /** PutMetricData limits (2023 on): 1000 metric data per request, 1 MB per request. */
 export const MAX_DATA_PER_REQUEST = 1000;
@@ -32,6 +39,8 @@ export interface MetricInput {
   readonly discoveryFailed: boolean;
   /** Discovery listed only part of the deployments: DiscoveryErrors = 1 while the rest is still reported. */
   readonly discoveryTruncated?: boolean;
+  /** Instances per Cloud Map service as listed (Cloud Map discovery only). */
+  readonly shards?: readonly { readonly service: string; readonly instances: number }[];
 }
 
 export interface MetricBatch {
@@ -39,10 +48,10 @@ export interface MetricBatch {
   readonly MetricData: MetricDatum[];
 }
 
-function datum(name: string, value: number, unit: StandardUnit, timestamp: Date, deploymentId?: string): MetricDatum {
+function datum(name: string, value: number, unit: StandardUnit, timestamp: Date, deploymentId?: string, dimension = DEPLOYMENT_DIMENSION): MetricDatum {
   return {
     MetricName: name,
-    ...(deploymentId === undefined ? {} : { Dimensions: [{ Name: DEPLOYMENT_DIMENSION, Value: deploymentId }] }),
+    ...(deploymentId === undefined ? {} : { Dimensions: [{ Name: dimension, Value: deploymentId }] }),
     Timestamp: timestamp,
     Value: value,
     Unit: unit,
@@ -70,6 +79,7 @@ export function buildMetricData(input: MetricInput, timestamp: Date): MetricDatu
     datum(METRIC.DeploymentsNotProbed, input.notProbed, "Count", timestamp),
     datum(METRIC.DiscoveryErrors, input.discoveryTruncated ? 1 : 0, "Count", timestamp),
   );
+  for (const s of input.shards ?? []) data.push(datum(METRIC.RegisteredInstances, s.instances, "Count", timestamp, s.service, SHARD_DIMENSION));
   return data;
 }
 
@@ -210,7 +220,7 @@ export async function putBatches(cw: CloudWatchClient, batches: readonly MetricB
         if (attempt >= retry.maxAttempts || !isRetryable(err) || outOfTime) {
           const lost = batch.MetricData.map((d) => ({
             metric: d.MetricName ?? "",
-            ...(d.Dimensions?.[0]?.Value === undefined ? {} : { deploymentId: d.Dimensions[0].Value }),
+            ...(d.Dimensions?.[0]?.Value === undefined || d.Dimensions[0].Name !== DEPLOYMENT_DIMENSION ? {} : { deploymentId: d.Dimensions[0].Value }),
           }));
           const failed: FailedBatch = { index, attempts: attempt, error: errorText(err), lost };
           logger.error({ batch: index, attempts: attempt, error: failed.error, lostCount: lost.length, lost }, "PutMetricData failed: this batch's metric data is lost");

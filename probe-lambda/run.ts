@@ -79,6 +79,7 @@ export async function runProbe(opts: RunProbeOptions): Promise<ProbeSummary> {
   };
   await opts.sink?.(buildMetricBatches({
     results: outcome.results, notProbed: outcome.notProbed.length, discoveryFailed: false, discoveryTruncated: discovery.truncated,
+    ...(discovery.shards ? { shards: discovery.shards } : {}),
   }, new Date(), namespace));
 
   const failures = outcome.results.filter((r) => !r.ok);
@@ -89,6 +90,7 @@ export async function runProbe(opts: RunProbeOptions): Promise<ProbeSummary> {
     notProbed: summary.notProbed,
     truncated: summary.truncated,
     durationMs: summary.durationMs,
+    ...(discovery.shards ? { registeredInstances: Object.fromEntries(discovery.shards.map((s) => [s.service, s.instances])) } : {}),
     failures: failures.slice(0, MAX_LOGGED_FAILURES).map((r) => ({ deploymentId: r.deploymentId, code: r.codeName, message: r.message, latencyMs: r.latencyMs })),
     ...(failures.length > MAX_LOGGED_FAILURES ? { failuresOmitted: failures.length - MAX_LOGGED_FAILURES } : {}),
     ...(outcome.notProbed.length > 0 ? { notProbedIds: outcome.notProbed.slice(0, MAX_LOGGED_FAILURES) } : {}),

@@ -127,8 +127,8 @@ describe("infra decisions: probe and images", () => {
       cloudMapServiceId: "srv-abc", metricsNamespace: "Pixell/A2A", timeoutMs: 2500, concurrency: 32, logLevel: "warn",
     });
     const parsed = readProbeConfig(env);
-    assert.deepEqual([parsed.endpoint, parsed.tls, parsed.cloudMapServiceId, parsed.timeoutMs, parsed.concurrency],
-      ["a2a-nlb.elb.us-east-2.amazonaws.com:50051", true, "srv-abc", 2500, 32]);
+    assert.deepEqual([parsed.endpoint, parsed.tls, parsed.cloudMapServices, parsed.timeoutMs, parsed.concurrency],
+      ["a2a-nlb.elb.us-east-2.amazonaws.com:50051", true, [{ service: "agents", serviceId: "srv-abc" }], 2500, 32]);
   });
 
   it("builds the router from the repository root and Envoy from infra/envoy with the mode as a build arg", () => {

@@ -128,9 +128,11 @@ describe("probe through the real router", function () {
     assert.ok(summary.durationMs < 3 * timeoutMs, `took ${summary.durationMs} ms`);
     if (process.env.PROBE_TEST_REPORT) process.stderr.write(`1000 deployments through the router: ${summary.durationMs} ms\n`);
     assert.equal(cloudMap.count("ListInstances"), 10, "a full DiscoverInstances page was completed with ListInstances");
-    // 1000 ProbeSuccess + 980 ProbeLatency + 5 run metrics = 1985 data: two requests of at most 1000.
-    // Batches are sent concurrently: arrival order is not fixed.
-    assert.deepEqual(cloudWatch.accepted.map((a) => a.MetricData.length).sort((x, y) => x - y), [985, 1000]);
+    // 1000 ProbeSuccess + 980 ProbeLatency + 5 run metrics + 1 RegisteredInstances (the one shard)
+    // = 1986 data: two requests of at most 1000. Batches are sent concurrently: arrival order is not fixed.
+    assert.deepEqual(cloudWatch.accepted.map((a) => a.MetricData.length).sort((x, y) => x - y), [986, 1000]);
+    const registered = arrived().filter((d) => d.MetricName === "RegisteredInstances");
+    assert.deepEqual(registered.map((d) => [d.Dimensions, d.Value]), [[[{ Name: "CloudMapService", Value: "agents" }], 1000]]);
     const success = arrived().filter((d) => d.MetricName === "ProbeSuccess");
     assert.equal(success.length, 1000);
     assert.equal(success.reduce((s, d) => s + (d.Value ?? 0), 0), 980);
