@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { parseRegistrySpec } from "./registry/chain";
 import { AUTH_ENV_FLAGS, AuthConfigError, parseAuthConfig, type AuthConfig } from "./auth";
+import { namespaceProblem, parseDimensions, type EmfSettings } from "./emf";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -32,6 +33,8 @@ export interface RouterConfig {
   /** Caller authentication (ROUTER_AUTH*); off unless set. */
   readonly auth: AuthConfig;
   readonly engine: RouterEngine;
+  /** Calls in flight as an EMF metric on stdout (for auto scaling); undefined: off. */
+  readonly emf: EmfSettings | undefined;
 }
 
 /** How the router forwards calls: `frames` relays HTTP/2 frames between raw sockets, `http2` uses Node's http2 module. */
@@ -51,6 +54,9 @@ export const ROUTER_SETTINGS = {
   xds: { env: "ROUTER_XDS", default: undefined },
   "log-level": { env: "LOG_LEVEL", default: "info" },
   engine: { env: "ROUTER_ENGINE", default: DEFAULT_ENGINE },
+  "emf-namespace": { env: "ROUTER_EMF_NAMESPACE", default: undefined },
+  "emf-dimensions": { env: "ROUTER_EMF_DIMENSIONS", default: undefined },
+  "emf-interval-ms": { env: "ROUTER_EMF_INTERVAL_MS", default: "60000" },
 } as const;
 
 /** Parses `host:port` or `[v6]:port`; port 0 means "any free port". */
@@ -102,6 +108,22 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
   }
   const engine = get("engine")!;
   if (!(ROUTER_ENGINES as readonly string[]).includes(engine)) throw new ConfigError(`${name("engine")} must be one of ${ROUTER_ENGINES.join(", ")}, got ${JSON.stringify(engine)}`);
+  const emfNamespace = get("emf-namespace");
+  const emfDimensions = get("emf-dimensions");
+  let emf: EmfSettings | undefined;
+  if (emfNamespace === undefined) {
+    if (emfDimensions !== undefined) throw new ConfigError(`${name("emf-dimensions")} is only used with ${name("emf-namespace")}: set the namespace too, or remove it`);
+  } else {
+    const problem = namespaceProblem(emfNamespace);
+    if (problem) throw new ConfigError(`${name("emf-namespace")}: ${problem}`);
+    let dimensions: Record<string, string>;
+    try {
+      dimensions = parseDimensions(emfDimensions ?? "");
+    } catch (err) {
+      throw new ConfigError(`${name("emf-dimensions")} (required with ${name("emf-namespace")}): ${(err as Error).message}, e.g. Stack=pixell-a2a-dev,Shard=agents`);
+    }
+    emf = { namespace: emfNamespace, dimensions, intervalMs: intSetting(get("emf-interval-ms")!, name("emf-interval-ms"), 1000, 3_600_000) };
+  }
   return {
     listen: parseHostPort(get("listen")!, name("listen")),
     admin: parseHostPort(get("admin")!, name("admin")),
@@ -114,5 +136,6 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     logLevel,
     auth,
     engine: engine as RouterEngine,
+    emf,
   };
 }
