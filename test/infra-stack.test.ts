@@ -229,7 +229,8 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
   it("alarms on unhealthy deployments, missing probe data, unhealthy targets and probe errors, all to the SNS topic", () => {
     const alarms = run.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.inputs);
     const byMetric = Object.fromEntries(alarms.map((a) => [a.metricName, a]));
-    assert.deepEqual(Object.keys(byMetric).sort(), ["DeploymentsProbed", "DeploymentsUnhealthy", "Errors", "UnHealthyHostCount"]);
+    // RegisteredInstances: the one shard's registry capacity alarm (infra/registry-capacity.ts, test/infra-scaling.test.ts).
+    assert.deepEqual(Object.keys(byMetric).sort(), ["DeploymentsProbed", "DeploymentsUnhealthy", "Errors", "RegisteredInstances", "UnHealthyHostCount"]);
     assert.equal(byMetric.DeploymentsProbed.treatMissingData, "breaching");
     assert.deepEqual(byMetric.UnHealthyHostCount.dimensions, { LoadBalancer: "net/a2a-nlb/0123456789abcdef", TargetGroup: "targetgroup/a2a-a2a/0123456789abcdef" });
     assert.deepEqual(byMetric.Errors.dimensions, { FunctionName: "pixell-a2a-dev-probe" });
