@@ -42,6 +42,12 @@ export type RouterEngine = "frames" | "http2";
 export const ROUTER_ENGINES: readonly RouterEngine[] = ["frames", "http2"];
 export const DEFAULT_ENGINE: RouterEngine = "frames";
 
+/**
+ * Both engines fail the calls waiting on an agent connection that is not accepted in this long: a
+ * task that is gone drops the SYN (no RST in a VPC), and the kernel's SYN retries take about two minutes.
+ */
+export const UPSTREAM_CONNECT_TIMEOUT_MS = 3000;
+
 /** Every setting: flag name, environment variable, default. The README's table mirrors this. */
 export const ROUTER_SETTINGS = {
   listen: { env: "ROUTER_LISTEN", default: "0.0.0.0:50052" },

@@ -6,6 +6,7 @@
 import * as http2 from "node:http2";
 import type { Logger } from "./log";
 import type { Target } from "./registry/types";
+import { UPSTREAM_CONNECT_TIMEOUT_MS } from "./config";
 
 export interface UpstreamPoolOptions {
   readonly logger: Logger;
@@ -15,6 +16,8 @@ export interface UpstreamPoolOptions {
   readonly streamWindowBytes?: number;
   /** Connection-level window: room for many streams in flight. */
   readonly connectionWindowBytes?: number;
+  /** Fail a session the agent has not accepted after this long (default: the frame relay's, 3000). */
+  readonly connectTimeoutMs?: number;
 }
 
 export class UpstreamPool {
@@ -54,7 +57,13 @@ export class UpstreamPool {
     const drop = (): void => {
       if (this.sessions.get(key) === session) this.sessions.delete(key);
     };
+    // A gone task's address drops the SYN: fail the session's calls (UNAVAILABLE) instead of waiting for the kernel.
+    const connectMs = this.opts.connectTimeoutMs ?? UPSTREAM_CONNECT_TIMEOUT_MS;
+    const connectTimer = setTimeout(() => session.destroy(new Error(`no connection after ${connectMs} ms`)), connectMs);
+    connectTimer.unref();
+    session.once("close", () => clearTimeout(connectTimer));
     session.once("connect", () => {
+      clearTimeout(connectTimer);
       session.setLocalWindowSize(this.connectionWindowBytes);
       // Armed only once connected: Node never clears a timer set on a session whose connect failed,
       // and it would keep that session and every call queued on it alive for the whole timeout.

@@ -7,6 +7,7 @@
 import * as net from "node:net";
 import type { Logger } from "../log";
 import type { Target } from "../registry/types";
+import { UPSTREAM_CONNECT_TIMEOUT_MS } from "../config";
 import { H2Conn, type WindowOptions } from "./conn";
 import { buildWindowUpdate, CLIENT_PREFACE, ErrorCode } from "./frames";
 import type { DecodeResult } from "./hpack";
@@ -46,7 +47,14 @@ export class AgentConn extends H2Conn {
   constructor(readonly key: string, target: Target, windows: WindowOptions, private readonly pool: AgentPool) {
     super(net.connect({ host: target.host, port: target.port, noDelay: true }), windows);
     const socket = this.socket;
-    socket.on("connect", () => { this.connected = true; });
+    // An agent whose task is gone drops the SYN (no RST in a VPC): without this, calls would wait for
+    // the kernel's SYN retries (about two minutes) or their deadline instead of failing UNAVAILABLE.
+    const connectTimer = setTimeout(() => {
+      if (!this.connected) socket.destroy(new Error(`no connection after ${pool.connectTimeoutMs} ms`));
+    }, pool.connectTimeoutMs);
+    connectTimer.unref();
+    socket.once("close", () => clearTimeout(connectTimer));
+    socket.on("connect", () => { this.connected = true; clearTimeout(connectTimer); });
     socket.on("data", (chunk: Buffer) => this.handleChunk(chunk));
     socket.on("error", (err: Error) => this.lost(err.message));
     socket.on("close", () => this.lost("connection closed by the agent"));
@@ -194,6 +202,8 @@ export interface AgentPoolOptions {
   readonly windows: WindowOptions;
   /** Close a connection after this long without streams. */
   readonly idleTimeoutMs?: number;
+  /** Fail the calls waiting on a connection the agent has not accepted after this long (default 3000). */
+  readonly connectTimeoutMs?: number;
 }
 
 export class AgentPool {
@@ -202,9 +212,11 @@ export class AgentPool {
   /** Every connection still open, retired ones included. */
   private readonly live = new Set<AgentConn>();
   readonly idleTimeoutMs: number;
+  readonly connectTimeoutMs: number;
 
   constructor(private readonly opts: AgentPoolOptions) {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? UPSTREAM_CONNECT_TIMEOUT_MS;
   }
 
   /** Open upstream connections, for /metrics. */

@@ -9,9 +9,17 @@ export interface ChildAgent {
   kill(): Promise<void>;
 }
 
-export async function startChildAgent(name: string, port = 0): Promise<ChildAgent> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "echo-main.ts"), name, String(port)],
-    { cwd: path.resolve(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
+export interface ChildAgentPlace {
+  /** Run inside this network namespace (`ip netns exec NAME ...`; the test made it). */
+  readonly netns?: string;
+  /** Listen on this address (default 127.0.0.1). */
+  readonly host?: string;
+}
+
+export async function startChildAgent(name: string, port = 0, place: ChildAgentPlace = {}): Promise<ChildAgent> {
+  const node = [process.execPath, "--import", "tsx", path.join(__dirname, "echo-main.ts"), name, String(port), ...(place.host ? [place.host] : [])];
+  const [command, ...args] = place.netns ? ["ip", "netns", "exec", place.netns, ...node] : node;
+  const child = spawn(command!, args, { cwd: path.resolve(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let out = "";
   const listening = await new Promise<number>((resolve, reject) => {

@@ -24,6 +24,8 @@ export interface EchoServer {
 export interface EchoServerOptions {
   readonly name: string;
   readonly port?: number;
+  /** Address to listen on (default 127.0.0.1; a network namespace's own address in the cross-task test). */
+  readonly host?: string;
 }
 
 export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServer> {
@@ -75,6 +77,18 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServ
   unary("Slow", (req, _call, cb) => { setTimeout(() => cb(null, Buffer.from(`${opts.name}:slept`)), Number(req.toString())); });
   // Answers with a message of the size the request asks for (as ASCII digits).
   unary("Big", (req, _call, cb) => cb(null, Buffer.alloc(Number(req.toString()), 0x61)));
+  // What this call arrived with, as JSON: metadata (binary values base64) and the deadline grpc-js read
+  // (epoch ms, or null for none): how a test in another process sees what crossed the router.
+  unary("Headers", (_req, call, cb) => {
+    call.sendMetadata(reply());
+    const metadata: Record<string, string> = {};
+    for (const [k, v] of Object.entries(call.metadata.getMap())) metadata[k] = Buffer.isBuffer(v) ? v.toString("base64") : v;
+    const d = call.getDeadline();
+    const deadline = d instanceof Date ? d.getTime() : Number.isFinite(d) ? d : null;
+    cb(null, Buffer.from(JSON.stringify({ name: opts.name, metadata, deadline })));
+  });
+  // How many calls this server has seen cancelled so far (a client cancel, a deadline, a reset).
+  unary("Stats", (_req, _call, cb) => cb(null, Buffer.from(JSON.stringify({ cancelled: cancelled.count }))));
 
   // Request: "count,size"; streams count messages of size bytes, respecting backpressure.
   server.register(`${ECHO_SERVICE}/ServerStream`, (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
@@ -123,7 +137,7 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServ
   }, identity, identity, "bidi");
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    server.bindAsync(`${opts.host ?? "127.0.0.1"}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   return {
     name: opts.name,
     port,
