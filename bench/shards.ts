@@ -16,6 +16,8 @@
  *    the same endpoint; discovery from the 5 shards, Health per
  *    deployment at the Lambda's defaults: concurrency 64, 3000 ms timeout), metrics to a local
  *    CloudWatch endpoint: wall time, discovery time, PutMetricData requests.
+ * 5. memory per open stream: a router process (file registry) holding 1,000 and 2,000 calls open to a
+ *    hung agent: RSS growth per 1,000 open streams (docs/capacity.md).
  * Nothing leaves 127.0.0.1. Numbers are this shared machine's; the ratios travel, the absolute times less so.
  */
 import { writeFileSync, mkdirSync } from "node:fs";
@@ -33,7 +35,9 @@ import { CloudMapSource, cloudMapSourceFactory, DEFAULT_CLOUDMAP_POLL_INTERVAL_M
 import type { RegistrySource } from "../router/registry/types";
 import { createSources } from "../router/server";
 import { FAKE_AWS_CLIENT_CONFIG } from "../test/helpers/fake-aws";
-import { startChildRouter, type ChildRouter } from "../test/helpers/child-router";
+import { metricValue, rssBytes, startChildRouter, type ChildRouter } from "../test/helpers/child-router";
+import * as grpc from "@grpc/grpc-js";
+import { checkHealth } from "../client/health";
 import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "../test/helpers/fake-cloudmap";
 import { startFakeCloudWatch } from "../test/helpers/fake-cloudwatch";
 
@@ -184,6 +188,35 @@ async function main(): Promise<void> {
     if (summary.probed !== opts.deployments || summary.healthy !== opts.deployments) throw new Error(`probe: ${summary.healthy}/${summary.probed} healthy, expected ${opts.deployments}`);
     const registered = cw.accepted.flatMap((b) => b.MetricData).filter((d) => d.MetricName === "RegisteredInstances");
 
+    // 5. RSS per 1,000 open streams: a router holding calls to an agent that never answers.
+    const hung = await startDemoAgent({ deploymentId: "hung", hang: true });
+    const regFile = path.join(os.tmpdir(), `bench-shards-${process.pid}.json`);
+    writeFileSync(regFile, JSON.stringify({ deployments: [{ id: "hung", port: hung.port }] }));
+    const streamRouter = await startChildRouter({ registry: `file:${regFile}` });
+    const rss: number[] = [];
+    const clients: grpc.Client[] = [];
+    try {
+      const active = async (): Promise<number> => metricValue((await streamRouter.admin("/metrics")).body, "pixell_router_active_streams");
+      await checkHealth(new grpc.Client(`127.0.0.1:${streamRouter.port}`, grpc.credentials.createInsecure()), "missing", 2000);
+      await sleep(500);
+      rss.push(rssBytes(streamRouter.pid));
+      for (const target of [1000, 2000]) {
+        // 100 streams per client connection, as many callers would spread them.
+        while (clients.length * 100 < target) clients.push(new grpc.Client(`127.0.0.1:${streamRouter.port}`, grpc.credentials.createInsecure()));
+        for (let i = target - 1000; i < target; i++) void checkHealth(clients[Math.floor(i / 100)]!, "hung", 120_000);
+        const until = Date.now() + 30_000;
+        while ((await active()) < target && Date.now() < until) await sleep(100);
+        if ((await active()) < target) throw new Error(`the router holds ${await active()} streams, expected ${target}`);
+        await sleep(500);
+        rss.push(rssBytes(streamRouter.pid));
+      }
+    } finally {
+      for (const c of clients) c.close();
+      await streamRouter.kill();
+      await hung.stop(true);
+    }
+    const mib = (b: number): number => b / (1 << 20);
+
     // Quotas: requests per second the account allows, over what one router (and the probe) sends.
     const probeDiscoverPerMinute = opts.shards; // one probe run a minute, one DiscoverInstances per shard
     const routersByRevision = (QUOTA.revisionPerSecond * 60) / Math.max(quietRev, churnRev);
@@ -204,6 +237,7 @@ async function main(): Promise<void> {
     say(`| oldest shard snapshot after the churn | ${fmt(staleness, 1)} s |`);
     say(`| probe run, ${fmt(opts.deployments)} deployments (concurrency 64, 3000 ms timeout) | ${fmt(probeMs)} ms, of which discovery ${fmt(discoveryMs)} ms |`);
     say(`| probe metrics | ${cw.count("PutMetricData") - putBefore} PutMetricData requests, RegisteredInstances ${registered.map((d) => `${d.Dimensions?.[0]?.Value}=${d.Value}`).join(" ")} |`);
+    say(`| router RSS: idle / 1,000 / 2,000 open streams (hung agent, 100 streams per client connection) | ${fmt(mib(rss[0]!), 1)} / ${fmt(mib(rss[1]!), 1)} / ${fmt(mib(rss[2]!), 1)} MiB: ${fmt(mib(rss[1]! - rss[0]!), 1)} and ${fmt(mib(rss[2]! - rss[1]!), 1)} MiB per 1,000 |`);
     say();
     say("Against the account's quotas (per account and Region, shared by every client):");
     say();
