@@ -17,7 +17,7 @@ import { probeCodeArchive } from "./infra/probe-code";
 import { METRICS_NAMESPACE, Monitoring } from "./infra/monitoring";
 import { CallerAuthSecrets, type RouterAuthInput } from "./infra/caller-auth";
 import { REQUIRE_TLS_TAG } from "./infra/policy/policies";
-import { A2A_PORT } from "./infra/ports";
+import { A2A_PORT } from "./lib/ports";
 import { probeSource, restPlacement } from "./infra/reachability";
 import { ServiceAutoScaling } from "./infra/autoscaling";
 import { RegistryCapacity } from "./infra/registry-capacity";
@@ -161,13 +161,20 @@ const probe = new Probe(name, {
   logLevel: config.logLevel,
   logRetentionDays: config.logRetentionDays,
   vpc: { subnetIds: network.privateSubnetIds, securityGroupId: securityGroups.probe!.id },
+  // Every task checked directly from inside the VPC (DescribeTargetHealth lists them).
+  a2aTargetGroupArn: loadBalancer.a2aTargetGroup.arn,
+  platformPercent: config.alarmUnhealthyPercent,
   tags,
 });
 
 const monitoring = new Monitoring(name, {
   region: config.region,
   probeSchedule: config.probeSchedule,
+  probeLambdaTimeoutSeconds: config.probeLambdaTimeoutSeconds,
+  unhealthyPercent: config.alarmUnhealthyPercent,
+  minDeploymentsProbed: config.alarmMinDeploymentsProbed,
   alarmEmail: config.alarmEmail,
+  alarmHttpsEndpoint: config.alarmHttpsEndpoint,
   loadBalancerArnSuffix: loadBalancer.nlb.arnSuffix,
   a2aTargetGroupArnSuffix: loadBalancer.a2aTargetGroup.arnSuffix,
   restTargetGroupArnSuffix: loadBalancer.restTargetGroup.arnSuffix,
@@ -175,6 +182,8 @@ const monitoring = new Monitoring(name, {
   clusterName: agents.cluster.name,
   serviceName: agents.service.name,
   probeFunctionName: probe.function.name,
+  probeLogGroupName: probe.logGroup.name,
+  routerLogGroupName: agents.logGroups.router.name,
   tags,
 });
 
@@ -194,6 +203,8 @@ export const a2aEndpoint = loadBalancer.a2aEndpoint;
 export const restEndpoint = loadBalancer.restEndpoint;
 export const dashboardUrl = monitoring.dashboardUrl;
 export const alarmTopicArn = monitoring.topic.arn;
+/** The one page for the platform and the probe (composite alarm); per-deployment alarms notify on their own. */
+export const platformAlarmName = monitoring.platformAlarm.alarmName;
 export const routerImageUri = images.routerImageUri;
 export const envoyImageUri = images.envoyImageUri;
 export const cloudMapNamespace = discovery.namespace.name;

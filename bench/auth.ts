@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { BearerAuthenticator, JwtAuthenticator, compileAllowList, parseTokensDocument, sha256, type TokenSource } from "../router/auth";
-import { silentLogger } from "../router/log";
+import { silentLogger } from "../lib/log";
 
 function timeSync(label: string, iterations: number, fn: (i: number) => unknown): void {
   const runs: number[] = [];

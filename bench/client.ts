@@ -10,9 +10,9 @@ import * as path from "node:path";
 import pLimit from "p-limit";
 import { A2AClient } from "../client";
 import { runCli } from "../client/cli";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { startRouter } from "../router";
-import { silentLogger } from "../router/log";
+import { silentLogger } from "../lib/log";
 
 const PING_CALLS = Number(process.env.BENCH_PING_CALLS ?? 2000);
 const INVOKE_CALLS = Number(process.env.BENCH_INVOKE_CALLS ?? 5000);

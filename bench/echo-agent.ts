@@ -1,9 +1,9 @@
 /**
  * `node --import tsx bench/echo-agent.ts <name>`: the test echo server (raw bytes, every
  * streaming kind) in its own process, so the bench's streaming figures do not count the
- * agent's CPU against the proxy. Prints one JSON line with its port, like local/demo-agent.ts.
+ * agent's CPU against the proxy. Prints one JSON line with its port, like fixtures/demo-agent.ts.
  */
-import { startEchoServer } from "../test/helpers/echo-server";
+import { startEchoServer } from "../fixtures/echo-server";
 
 const name = process.argv[2] ?? "bench-echo";
 startEchoServer({ name }).then((server) => {

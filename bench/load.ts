@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
-import { checkHealth } from "../client/health";
+import { checkHealth } from "../lib/health";
 import { parseH2loadLog, parseH2loadSummary, type H2loadSummary } from "./stats";
 
 export interface H2loadRun {

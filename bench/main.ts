@@ -15,9 +15,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus, tmpdir } from "node:os";
 import * as path from "node:path";
 import { build } from "esbuild";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { agentServiceDefinition, type ActionRequest } from "../proto";
-import { startFakeCloudWatch, type FakeCloudWatch } from "../test/helpers/fake-cloudwatch";
+import { startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloudwatch";
 import { grpcFrame, haproxyConfig, haproxyMap, nginxConfig, parseNginxVersion, registryJson, type BenchDeployment } from "./configs";
 import { checkGrpcOk, checkHealthThrough, runH2load, streamThroughput } from "./load";
 import { BenchUsageError, parseBenchArgs, type BenchOptions } from "./options";
@@ -170,7 +170,7 @@ async function runProbePart(opts: BenchOptions, children: Children, commands: st
       if (r.healthy === 0) throw new Error(`the probe is broken: no deployment was healthy in the "${label}" run`);
       results.push(r);
     }
-    commands.push(`# probe: runProbe (probe-lambda/run.ts) through the router above, PutMetricData to a local CloudWatch endpoint (test/helpers/fake-cloudwatch.ts), timeout ${probe.timeoutMs} ms, concurrency ${probe.concurrency}`);
+    commands.push(`# probe: runProbe (probe-lambda/run.ts) through the router above, PutMetricData to a local CloudWatch endpoint (fixtures/fake-cloudwatch.ts), timeout ${probe.timeoutMs} ms, concurrency ${probe.concurrency}`);
     return results;
   } finally {
     await hungAgent?.stop(true);
@@ -197,8 +197,8 @@ async function main(): Promise<void> {
 
     log("starting agents");
     const [a, b, echo] = await Promise.all([
-      spawnAgent(children, commands, LOADED, "local/demo-agent.ts"),
-      spawnAgent(children, commands, OTHER, "local/demo-agent.ts"),
+      spawnAgent(children, commands, LOADED, "fixtures/demo-agent.ts"),
+      spawnAgent(children, commands, OTHER, "fixtures/demo-agent.ts"),
       spawnAgent(children, commands, ECHO, "bench/echo-agent.ts"),
     ]);
     const agentPorts: Record<string, number> = { [LOADED]: a.port, [OTHER]: b.port, [ECHO]: echo.port };
@@ -289,7 +289,7 @@ async function main(): Promise<void> {
         `streaming: one grpc-js server-streaming call of ${opts.streamMessages} × ${opts.streamMessageBytes / (1024 * 1024)} MiB messages from bench/echo-agent.ts; MB = 10^6 bytes`,
         "router: esbuild bundle, one Node process, LOG_LEVEL=info; nginx: 1 worker, grpc_pass with upstream keepalive; HAProxy: nbthread 1, map lookup on x-deployment-id, h2 to the agents",
         `router registry sizes: ${opts.registrySizes.join(", ")} (fillers point at ${OTHER}); the main "router" row has the ${real.length} real deployments`,
-        "agents: local/demo-agent.ts and bench/echo-agent.ts, each in its own process",
+        "agents: fixtures/demo-agent.ts and bench/echo-agent.ts, each in its own process",
       ],
       paths: results,
       probe,

@@ -2,6 +2,7 @@
  * The benchmark's settings: `--quick` for CI, the full run by default, a few overrides.
  * Pure: argv in, validated settings out; a BenchUsageError names the bad flag.
  */
+import { wholeNumber } from "../lib/settings";
 import { parseArgs } from "node:util";
 
 export class BenchUsageError extends Error {
@@ -42,9 +43,11 @@ export const DEFAULT_OUT = "bench/results/latest.md";
 
 function positiveInt(flag: string, raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > max) throw new BenchUsageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(raw)}\n${BENCH_USAGE}`);
-  return n;
+  try {
+    return wholeNumber(flag, raw, 1, max);
+  } catch (err) {
+    throw new BenchUsageError(`${(err as Error).message}\n${BENCH_USAGE}`);
+  }
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {

@@ -1,6 +1,6 @@
 /**
  * The probe over many deployments: one runProbe through the router process, metrics sent
- * with putBatches to a local CloudWatch-compatible endpoint (test/helpers/fake-cloudwatch.ts),
+ * with putBatches to a local CloudWatch-compatible endpoint (fixtures/fake-cloudwatch.ts),
  * wall time and PutMetricData request count measured.
  */
 import { writeFileSync } from "node:fs";
@@ -8,7 +8,7 @@ import { discoverFromFile } from "../probe-lambda/discover";
 import { putBatches } from "../probe-lambda/metrics";
 import { createProbeClient } from "../probe-lambda/probe";
 import { runProbe } from "../probe-lambda/run";
-import type { FakeCloudWatch } from "../test/helpers/fake-cloudwatch";
+import type { FakeCloudWatch } from "../fixtures/fake-cloudwatch";
 import type { BenchDeployment } from "./configs";
 import type { ProbeFigures } from "./report";
 

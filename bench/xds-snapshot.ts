@@ -2,20 +2,20 @@
  * `npm run bench:xds`: how long the xDS server takes to build, validate and encode its
  * snapshot (the work done on the router's event loop on each registry change), and how long
  * a registry change takes to reach a real gRPC xDS client, and (in memory, with the Envoy client
- * model of test/helpers/envoy-ads-model.ts, no sockets) how long a registry change takes until the
+ * model of fixtures/envoy-ads-model.ts, no sockets) how long a registry change takes until the
  * new route is live on an Envoy-like client that warms clusters, and how many bytes that push sends.
  */
 import * as grpc from "@grpc/grpc-js";
 import * as grpcXds from "@grpc/grpc-js-xds";
 import pino from "pino";
-import { startDemoAgent } from "../local/demo-agent";
+import { startDemoAgent } from "../fixtures/demo-agent";
 import { agentServiceDefinition, type Pong } from "../proto";
 import { startXdsServer } from "../router/xds";
-import { envoyRoot } from "../infra/envoy/proto";
-import type { DeploymentRecord, RegistrySource } from "../router/registry/types";
-import { AdsLoopback } from "../test/helpers/ads-loopback";
+import { envoyRoot } from "../envoy/proto";
+import type { DeploymentRecord, RegistrySource } from "../registry/types";
+import { AdsLoopback } from "../fixtures/ads-loopback";
 import { SnapshotCache } from "../router/xds/snapshot";
-import { DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT } from "../infra/envoy/config";
+import { DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT } from "../envoy/config";
 
 class Registry implements RegistrySource {
   readonly description = "bench";

@@ -7,6 +7,7 @@
  * (the NLB, `PAR_A2A_ENDPOINT`), where Envoy and the router route it by the header.
  * One channel per address is kept and reused until `close()`.
  */
+import { boolean, formatHostPort, hostPort, isUnset } from "../lib/settings";
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -17,9 +18,9 @@ import {
   type Capabilities,
   type Pong,
 } from "../proto";
-import { silentLogger, type Logger } from "../router/log";
-import { isValidDeploymentId, type Resolution } from "../router/registry/types";
-import { checkHealth, STATUS_NAMES, type HealthCheckResult } from "./health";
+import { silentLogger, type Logger } from "../lib/log";
+import { isValidDeploymentId, type Resolution } from "../registry/types";
+import { checkHealth, STATUS_NAMES, type HealthCheckResult } from "../lib/health";
 
 export const DEFAULT_A2A_ENDPOINT = "127.0.0.1:50051";
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -112,12 +113,8 @@ export interface Route {
 
 /** Validates a `HOST:PORT` endpoint; throws an Error saying what is expected. */
 export function parseEndpoint(endpoint: string): { host: string; port: number } {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(endpoint.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 1 && port <= 65535)) {
-    throw new Error(`invalid endpoint ${JSON.stringify(endpoint)}: expected HOST:PORT, e.g. 127.0.0.1:50051 or my-nlb.elb.amazonaws.com:50051`);
-  }
-  return { host: m[1]!, port };
+  const { host, port } = hostPort("endpoint", endpoint);
+  return { host: host.includes(":") ? `[${host}]` : host, port };
 }
 
 /** Full method path for a short AgentService method name (`Invoke`) or a full path (`/pkg.Svc/Method`). */
@@ -222,7 +219,7 @@ export class A2AClient {
     if (this.resolver) {
       try {
         const target = await this.resolver.lookup(deploymentId);
-        if (target) return { address: formatAddress(target.host, target.port), path: "internal" };
+        if (target) return { address: formatHostPort(target.host, target.port), path: "internal" };
       } catch (err) {
         this.log.warn({ deploymentId, err: err instanceof Error ? err.message : String(err) }, "resolver failed; using the external endpoint");
       }
@@ -312,10 +309,7 @@ export class A2AClient {
 
 /** `PAR_A2A_TLS`: true/1 or false/0 (unset or empty: false). Throws naming the variable otherwise. */
 export function parseTlsSetting(value: string | undefined, name = "PAR_A2A_TLS"): boolean {
-  const v = (value ?? "").trim().toLowerCase();
-  if (v === "" || v === "false" || v === "0") return false;
-  if (v === "true" || v === "1") return true;
-  throw new Error(`${name} must be true, false, 1 or 0, got ${JSON.stringify(value)}`);
+  return isUnset(value) ? false : boolean(name, value);
 }
 
 function bearerInterceptor(token: () => string): grpc.Interceptor {
@@ -327,6 +321,3 @@ function bearerInterceptor(token: () => string): grpc.Interceptor {
   });
 }
 
-function formatAddress(host: string, port: number): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
-}

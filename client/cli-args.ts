@@ -2,11 +2,12 @@
  * The command line of `npm run a2a`, as pure functions: argv in, a validated command (or a
  * usage error) out, and the text the commands print. No I/O here; cli.ts does the calls.
  */
+import { wholeNumber } from "../lib/settings";
 import { parseArgs } from "node:util";
-import { isValidDeploymentId } from "../router/registry/types";
-import type { HealthCheckResult } from "./health";
+import { isValidDeploymentId } from "../registry/types";
+import type { HealthCheckResult } from "../lib/health";
 import { DEFAULT_A2A_ENDPOINT, parseEndpoint, parseTlsSetting } from "./a2a-client";
-import { alignColumns } from "./table";
+import { alignColumns } from "../lib/table";
 
 export const DEFAULT_CLI_TIMEOUT_MS = 5000;
 /** Actions do real work (model calls): a Health-sized deadline would cut them off. */
@@ -66,9 +67,11 @@ export type CliCommand =
 export type ParsedCli = CliCommand | { readonly kind: "usage-error"; readonly message: string };
 
 function positiveInt(value: string, flag: string, max: number): number | string {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < 1 || n > max) return `${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(value)}`;
-  return n;
+  try {
+    return wholeNumber(flag, value, 1, max);
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** Parses argv (without `node cli.ts`). Environment variables give the defaults. */

@@ -6,13 +6,13 @@
 import type { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import pino from "pino";
 import pLimit from "p-limit";
-import type { Logger } from "../router/log";
-import { cloudMapSourceFactory, createServiceDiscoveryClient } from "../router/registry/cloudmap";
-import { parseRegistrySpec, RegistryChain } from "../router/registry/chain";
-import { createSources } from "../router/server";
+import type { Logger } from "../lib/log";
+import { cloudMapSourceFactory, createServiceDiscoveryClient } from "../registry/cloudmap";
+import { parseRegistrySpec, RegistryChain } from "../registry/chain";
+import { createSources } from "../registry/create";
 import { A2AClient, A2AError } from "./a2a-client";
 import { EXIT, formatCheckTable, formatHealth, parseCli, USAGE, type CliCommand } from "./cli-args";
-import type { HealthCheckResult } from "./health";
+import type { HealthCheckResult } from "../lib/health";
 
 export interface CliIO {
   readonly stdout: (text: string) => void;

@@ -27,6 +27,6 @@ export {
   type HealthReport,
   type Route,
 } from "./a2a-client";
-export { checkHealth, STATUS_NAMES, type HealthCheckResult } from "./health";
-export { CloudMapSource, parseCloudMapSpec, type CloudMapSourceOptions } from "../router/registry/cloudmap";
+export { checkHealth, STATUS_NAMES, type HealthCheckResult } from "../lib/health";
+export { CloudMapSource, parseCloudMapSpec, type CloudMapSourceOptions } from "../registry/cloudmap";
 export type { ActionResult, Capabilities, Pong } from "../proto";

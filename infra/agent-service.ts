@@ -3,7 +3,7 @@ import * as aws from "@pulumi/aws";
 import type { RouterAuthInput, RouterAuthSettings } from "./caller-auth";
 import { containerDefinitions, type ContainerInputs } from "./containers";
 import { assumeRolePolicy, ECS_TASK_EXECUTION_POLICY_ARN, registryCredentialsPolicy, taskRolePolicy } from "./iam";
-import { A2A_PORT, PAR_REST_PORT } from "./ports";
+import { A2A_PORT, PAR_REST_PORT } from "../lib/ports";
 import { desiredCountOptions } from "./autoscaling";
 import { shardFamily, type Shard } from "./shards";
 

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { CallerAuthConfig } from "./config";
-import type { KeyValue } from "./containers";
+/** One container environment entry (ECS `KeyValuePair` with plain strings); containers.ts spreads these into the router's environment. */
+type EnvEntry = { readonly name: string; readonly value: string };
 
 /**
  * Caller authentication as the stack wires it: the router's ROUTER_AUTH* environment (pure), and
@@ -23,7 +24,7 @@ export type RouterAuthInput =
   | Extract<RouterAuthSettings, { mode: "jwt" }>;
 
 /** The router's environment keys, in the names router/auth/config.ts reads. Off: none (the router's default is off). */
-export function routerAuthEnvironment(auth: RouterAuthSettings): KeyValue[] {
+export function routerAuthEnvironment(auth: RouterAuthSettings): EnvEntry[] {
   switch (auth.mode) {
     case "off":
       return [];
@@ -33,7 +34,7 @@ export function routerAuthEnvironment(auth: RouterAuthSettings): KeyValue[] {
         { name: "ROUTER_AUTH_TOKENS", value: `secretsmanager:${auth.tokensSecretArn}` },
       ];
     case "jwt": {
-      const env: KeyValue[] = [
+      const env: EnvEntry[] = [
         { name: "ROUTER_AUTH", value: "jwt" },
         { name: "ROUTER_AUTH_JWKS_URL", value: auth.jwksUrl },
         { name: "ROUTER_AUTH_ISSUER", value: auth.issuer },

@@ -1,5 +1,6 @@
-import { A2A_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "./ports";
+import { A2A_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../lib/ports";
 import { checkField, RESOURCE_RULES } from "./aws-rules/names";
+import { alarmNames } from "./alarm-plan";
 
 /**
  * Config checks that encode AWS's rules (each cites its source), called from parseStackConfig and
@@ -16,7 +17,7 @@ export function partitionOf(region: string): string {
   return "aws";
 }
 
-/** Every fixed port a task listens on (infra/ports.ts): the agents' range must miss all of them. */
+/** Every fixed port a task listens on (lib/ports.ts): the agents' range must miss all of them. */
 export const FIXED_TASK_PORTS: Readonly<Record<string, number>> = {
   A2A_PORT, ROUTER_PORT, ROUTER_ADMIN_PORT, XDS_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PORT, PAR_REST_PORT,
 };
@@ -85,6 +86,9 @@ export function derivedNames(project: string, stack: string, shards = 1): { type
     { type: "aws:cloudwatch/dashboard:Dashboard", field: "dashboardName", value: prefix },
     { type: "aws:secretsmanager/secret:Secret", field: "name", value: `${project}/${stack}/router-tokens` },
     { type: "aws:secretsmanager/secret:Secret", field: "name", value: `${project}/${stack}/probe-token` },
+    ...alarmNames(project, stack).map((a) => a.composite
+      ? { type: "aws:cloudwatch/compositeAlarm:CompositeAlarm", field: "alarmName", value: a.name }
+      : { type: "aws:cloudwatch/metricAlarm:MetricAlarm", field: "name", value: a.name }),
   ];
 }
 

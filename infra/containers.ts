@@ -1,11 +1,11 @@
 import type { RouterAuthSettings } from "./caller-auth";
 import { routerAuthEnvironment } from "./caller-auth";
 import type { EnvoyMode } from "./config";
-import { A2A_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "./ports";
-import { checkedShutdownPlan, envoyStopTimeoutSeconds, routerStopTimeoutSeconds } from "./shutdown";
+import { A2A_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../lib/ports";
+import { checkedShutdownPlan, envoyStopTimeoutSeconds, routerStopTimeoutSeconds } from "../lib/shutdown";
 import { shardRegistryEntries } from "./shards";
 
-export { routerStopTimeoutSeconds } from "./shutdown";
+export { routerStopTimeoutSeconds } from "../lib/shutdown";
 
 /**
  * The task's three containers as a pure function of their inputs (serialised to the task
@@ -99,7 +99,7 @@ function awslogs(inputs: ContainerInputs, group: string, prefix: string): Contai
 }
 
 export function containerDefinitions(inputs: ContainerInputs): ContainerDefinition[] {
-  // Throws when routerDrainMs breaks the shutdown order (infra/shutdown.ts), so no such task definition is declared.
+  // Throws when routerDrainMs breaks the shutdown order (lib/shutdown.ts), so no such task definition is declared.
   const plan = checkedShutdownPlan(inputs.routerDrainMs);
   const stopTimeout = routerStopTimeoutSeconds(inputs.routerDrainMs, plan);
   const routerEnv: KeyValue[] = [

@@ -7,7 +7,7 @@ import type { EnvoyMode } from "./config";
 /**
  * ECR repositories and the two images this project builds: the router (router/Dockerfile, context
  * the repository root: it bundles the package's sources) and Envoy with its generated config baked
- * in (infra/envoy/Dockerfile, context infra/envoy: it copies only the generated YAML and its entrypoint).
+ * in (envoy/Dockerfile, context envoy: it copies only the generated YAML and its entrypoint).
  */
 
 /** Fargate tasks run X86_64 (the task definition's runtimePlatform); images are built to match. */
@@ -24,7 +24,7 @@ export interface ImageBuildSpec {
 export function imageBuildSpecs(repoRoot: string, envoyMode: EnvoyMode): { router: ImageBuildSpec; envoy: ImageBuildSpec } {
   return {
     router: { context: repoRoot, dockerfile: path.join(repoRoot, "router", "Dockerfile"), args: {}, platform: IMAGE_PLATFORM },
-    envoy: { context: path.join(repoRoot, "infra", "envoy"), dockerfile: path.join(repoRoot, "infra", "envoy", "Dockerfile"), args: { ENVOY_MODE: envoyMode }, platform: IMAGE_PLATFORM },
+    envoy: { context: path.join(repoRoot, "envoy"), dockerfile: path.join(repoRoot, "envoy", "Dockerfile"), args: { ENVOY_MODE: envoyMode }, platform: IMAGE_PLATFORM },
   };
 }
 

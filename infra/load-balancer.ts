@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { A2A_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, PAR_REST_PORT } from "./ports";
-import { shutdownPlan } from "./shutdown";
+import { A2A_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, PAR_REST_PORT } from "../lib/ports";
+import { shutdownPlan } from "../lib/shutdown";
 
 /**
  * The NLB: A2A on 50051 (TCP, or TLS when a certificate is configured) to Envoy, and PAR's REST
@@ -13,7 +13,7 @@ import { shutdownPlan } from "./shutdown";
 export const HEALTH_CHECK = { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2 } as const;
 
 /**
- * Seconds a deregistering target keeps its connections, from the shutdown plan (infra/shutdown.ts):
+ * Seconds a deregistering target keeps its connections, from the shutdown plan (lib/shutdown.ts):
  * long enough for Envoy's max_connection_duration to have sent every A2A connection a GOAWAY and
  * for the calls on it to finish. ELB ends it early once a target has no connections left.
  */

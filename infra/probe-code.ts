@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { buildProbeBundle } from "../probe-lambda/build";
+import { buildProbeBundle } from "../build/probe";
 
 /**
  * The probe Lambda's code as a Pulumi archive: probe-lambda/ bundled by esbuild into one

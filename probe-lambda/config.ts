@@ -2,6 +2,7 @@
  * The probe's configuration, read from environment variables by one pure function so
  * a bad value fails the first invocation (and the test suite) with the key's name.
  */
+import { boolean, hostPort, isUnset, SettingError, wholeNumber } from "../lib/settings";
 
 export interface ProbeConfig {
   /** `host:port` of the public A2A endpoint (the NLB's 50051 listener in AWS). */
@@ -23,6 +24,12 @@ export interface ProbeConfig {
   readonly reserveMs: number;
   /** Secrets Manager secret id/ARN holding the bearer token for a router with authentication on. */
   readonly authTokenSecret: string | undefined;
+  /** The A2A target group: its targets (the tasks) are probed directly. Unset: everything through the endpoint. */
+  readonly targetGroupArn: string | undefined;
+  /** Deployments also probed through the endpoint when the tasks carry the rest. */
+  readonly endpointSample: number;
+  /** Share (%) of failing deployments that makes a run a platform incident (the fleet alarm's threshold). */
+  readonly platformPercent: number;
 }
 
 export const PROBE_DEFAULTS = {
@@ -32,6 +39,10 @@ export const PROBE_DEFAULTS = {
   timeoutMs: 3000,
   concurrency: 64,
   reserveMs: 5000,
+  endpointSample: 3,
+  platformPercent: 25,
+  /** The A2A port on each task (Envoy), when a target is listed without one. */
+  taskPort: 50051,
 } as const;
 
 /** A configuration value a user set wrong; the message names the key, the value and what is accepted. */
@@ -42,38 +53,31 @@ export class ProbeConfigError extends Error {
   }
 }
 
-const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-
-/** Checks `host:port` (a bracketed IPv6 host is accepted) and returns it unchanged. */
+/** Checks `host:port` (a bracketed IPv6 host is accepted) and returns it trimmed. */
 export function parseEndpoint(key: string, raw: string | undefined): string {
-  if (raw === undefined || raw.trim() === "") {
+  if (isUnset(raw)) {
     throw new ProbeConfigError(`${key} is not set: set it to the host:port of the A2A endpoint, e.g. my-nlb.elb.us-east-2.amazonaws.com:50051`);
   }
-  const value = raw.trim();
-  const m = HOST_PORT.exec(value);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 1 || port > 65535) {
-    throw new ProbeConfigError(`${key}=${JSON.stringify(raw)} is not host:port: expected e.g. 127.0.0.1:50051 (port 1-65535)`);
-  }
-  return value;
+  probeSetting(() => hostPort(key, raw));
+  return raw.trim();
 }
 
 /** A whole number in [min, max]; `undefined` or empty gives the default. */
 export function parseIntSetting(key: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const n = Number(raw.trim());
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ProbeConfigError(`${key}=${JSON.stringify(raw)} is not accepted: expected a whole number from ${min} to ${max} (default ${fallback})`);
-  }
-  return n;
+  return isUnset(raw) ? fallback : probeSetting(() => wholeNumber(key, raw, min, max));
 }
 
 export function parseBoolSetting(key: string, raw: string | undefined, fallback: boolean): boolean {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const v = raw.trim().toLowerCase();
-  if (v === "true" || v === "1") return true;
-  if (v === "false" || v === "0") return false;
-  throw new ProbeConfigError(`${key}=${JSON.stringify(raw)} is not accepted: expected true or false (default ${fallback})`);
+  return isUnset(raw) ? fallback : probeSetting(() => boolean(key, raw));
+}
+
+function probeSetting<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof SettingError) throw new ProbeConfigError(err.message);
+    throw err;
+  }
 }
 
 function nonEmpty(key: string, raw: string | undefined, fallback: string): string {
@@ -110,6 +114,16 @@ export function parseCloudMapServices(rawServices: string | undefined, rawIds: s
   return services.map((service, i) => (ids[i] ? { service, serviceId: ids[i] } : { service }));
 }
 
+/** An elbv2 target group ARN (`arn:<partition>:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>`), or unset. */
+function targetGroupArn(raw: string | undefined): string | undefined {
+  const v = raw?.trim();
+  if (v === undefined || v === "") return undefined;
+  if (!/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]+$/.test(v)) {
+    throw new ProbeConfigError(`PROBE_TARGET_GROUP_ARN=${JSON.stringify(raw)} is not accepted: expected a target group ARN, arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID (unset it to probe through the endpoint only)`);
+  }
+  return v;
+}
+
 /** Reads the Lambda's environment. Throws ProbeConfigError naming the first bad key. */
 export function readProbeConfig(env: Readonly<Record<string, string | undefined>>): ProbeConfig {
   return {
@@ -122,5 +136,8 @@ export function readProbeConfig(env: Readonly<Record<string, string | undefined>
     concurrency: parseIntSetting("PROBE_CONCURRENCY", env.PROBE_CONCURRENCY, PROBE_DEFAULTS.concurrency, 1, 1024),
     reserveMs: parseIntSetting("PROBE_RESERVE_MS", env.PROBE_RESERVE_MS, PROBE_DEFAULTS.reserveMs, 0, 600_000),
     authTokenSecret: env.PROBE_AUTH_TOKEN_SECRET?.trim() || undefined,
+    targetGroupArn: targetGroupArn(env.PROBE_TARGET_GROUP_ARN),
+    endpointSample: parseIntSetting("PROBE_ENDPOINT_SAMPLE", env.PROBE_ENDPOINT_SAMPLE, PROBE_DEFAULTS.endpointSample, 0, 100),
+    platformPercent: parseIntSetting("PROBE_PLATFORM_PERCENT", env.PROBE_PLATFORM_PERCENT, PROBE_DEFAULTS.platformPercent, 1, 100),
   };
 }

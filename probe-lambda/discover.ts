@@ -5,9 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import type { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
-import { parseRegistryFile } from "../router/registry/file";
-import { CloudMapListingError, listServices, type CloudMapServiceRef } from "../router/registry/cloudmap-listing";
-import { silentLogger, type Logger } from "../router/log";
+import { parseRegistryFile } from "../registry/file";
+import { CloudMapListingError, listServices, type CloudMapServiceRef } from "../registry/cloudmap-listing";
+import { silentLogger, type Logger } from "../lib/log";
 import { isTimeout } from "./budget";
 
 /** Listing the deployments failed; the run emits DiscoveryErrors = 1 and the invocation fails. */

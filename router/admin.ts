@@ -4,11 +4,11 @@
  */
 import * as http from "node:http";
 import * as grpc from "@grpc/grpc-js";
-import { checkHealth } from "../client/health";
-import type { Logger } from "./log";
+import { checkHealth } from "../lib/health";
+import type { Logger } from "../lib/log";
 import type { RouterMetrics } from "./metrics";
-import type { RegistrySource } from "./registry/types";
-import { isValidDeploymentId } from "./registry/types";
+import type { RegistrySource } from "../registry/types";
+import { isValidDeploymentId } from "../registry/types";
 
 export interface AdminOptions {
   readonly registry: RegistrySource;

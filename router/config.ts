@@ -3,9 +3,11 @@
  * Pure: takes argv and env, returns a validated config or throws a ConfigError naming the key.
  */
 import { parseArgs } from "node:util";
-import { parseRegistrySpec } from "./registry/chain";
+import { hostPort, oneOf, SettingError, wholeNumber, type HostPort } from "../lib/settings";
+import { parseRegistrySpec } from "../registry/chain";
 import { AUTH_ENV_FLAGS, AuthConfigError, parseAuthConfig, type AuthConfig } from "./auth";
 import { namespaceProblem, parseDimensions, type EmfSettings } from "./emf";
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE, type KeepaliveOptions } from "./keepalive";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -14,10 +16,7 @@ export class ConfigError extends Error {
   }
 }
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+export type { HostPort };
 
 export interface RouterConfig {
   readonly listen: HostPort;
@@ -26,6 +25,9 @@ export interface RouterConfig {
   readonly drainMs: number;
   readonly maxHops: number;
   readonly idleTimeoutMs: number;
+  /** PING keepalive on agent connections (router/keepalive.ts); intervalMs 0: off. */
+  readonly agentKeepalive: KeepaliveOptions;
+  readonly agentConnectTimeoutMs: number;
   /** How often each cloudmap: source asks DiscoverInstancesRevision. */
   readonly cloudMapPollMs: number;
   readonly xds: HostPort | undefined;
@@ -42,12 +44,6 @@ export type RouterEngine = "frames" | "http2";
 export const ROUTER_ENGINES: readonly RouterEngine[] = ["frames", "http2"];
 export const DEFAULT_ENGINE: RouterEngine = "frames";
 
-/**
- * Both engines fail the calls waiting on an agent connection that is not accepted in this long: a
- * task that is gone drops the SYN (no RST in a VPC), and the kernel's SYN retries take about two minutes.
- */
-export const UPSTREAM_CONNECT_TIMEOUT_MS = 3000;
-
 /** Every setting: flag name, environment variable, default. The README's table mirrors this. */
 export const ROUTER_SETTINGS = {
   listen: { env: "ROUTER_LISTEN", default: "0.0.0.0:50052" },
@@ -56,6 +52,9 @@ export const ROUTER_SETTINGS = {
   "drain-ms": { env: "ROUTER_DRAIN_MS", default: "20000" },
   "max-hops": { env: "ROUTER_MAX_HOPS", default: "3" },
   "idle-timeout-ms": { env: "ROUTER_IDLE_TIMEOUT_MS", default: "300000" },
+  "agent-keepalive-ms": { env: "ROUTER_AGENT_KEEPALIVE_MS", default: String(DEFAULT_KEEPALIVE.intervalMs) },
+  "agent-keepalive-timeout-ms": { env: "ROUTER_AGENT_KEEPALIVE_TIMEOUT_MS", default: String(DEFAULT_KEEPALIVE.timeoutMs) },
+  "agent-connect-timeout-ms": { env: "ROUTER_AGENT_CONNECT_TIMEOUT_MS", default: String(DEFAULT_CONNECT_TIMEOUT_MS) },
   "cloudmap-poll-ms": { env: "ROUTER_CLOUDMAP_POLL_MS", default: "5000" },
   xds: { env: "ROUTER_XDS", default: undefined },
   "log-level": { env: "LOG_LEVEL", default: "info" },
@@ -67,16 +66,20 @@ export const ROUTER_SETTINGS = {
 
 /** Parses `host:port` or `[v6]:port`; port 0 means "any free port". */
 export function parseHostPort(value: string, key: string): HostPort {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new ConfigError(`${key} must be HOST:PORT (for example 0.0.0.0:50052 or [::1]:50052), got ${JSON.stringify(value)}`);
-  return { host: m[1] ?? m[2]!, port };
+  return asConfigError(() => hostPort(key, value, 0));
 }
 
 function intSetting(value: string, key: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) throw new ConfigError(`${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  return n;
+  return asConfigError(() => wholeNumber(key, value, min, max));
+}
+
+function asConfigError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof SettingError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
@@ -103,7 +106,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     throw new ConfigError(`${name("registry")}: ${(err as Error).message}`);
   }
   const logLevel = get("log-level")!;
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`${name("log-level")} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+  asConfigError(() => oneOf(name("log-level"), logLevel, LOG_LEVELS));
   const xds = get("xds");
   let auth: AuthConfig;
   try {
@@ -112,8 +115,22 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     if (err instanceof AuthConfigError) throw new ConfigError(err.message);
     throw err;
   }
+  const keepaliveMs = get("agent-keepalive-ms")!;
+  // 0 turns the keepalive off; below a second the PINGs would only add load.
+  const intervalMs = asConfigError(() => {
+    if (keepaliveMs.trim() === "0") return 0;
+    try {
+      return wholeNumber(name("agent-keepalive-ms"), keepaliveMs, 1000, 3_600_000);
+    } catch {
+      throw new SettingError(name("agent-keepalive-ms"), keepaliveMs, "0 (off) or a whole number from 1000 to 3600000");
+    }
+  });
+  const agentKeepalive: KeepaliveOptions = {
+    intervalMs,
+    timeoutMs: intSetting(get("agent-keepalive-timeout-ms")!, name("agent-keepalive-timeout-ms"), 1000, 600_000),
+  };
   const engine = get("engine")!;
-  if (!(ROUTER_ENGINES as readonly string[]).includes(engine)) throw new ConfigError(`${name("engine")} must be one of ${ROUTER_ENGINES.join(", ")}, got ${JSON.stringify(engine)}`);
+  asConfigError(() => oneOf(name("engine"), engine, ROUTER_ENGINES));
   const emfNamespace = get("emf-namespace");
   const emfDimensions = get("emf-dimensions");
   let emf: EmfSettings | undefined;
@@ -137,6 +154,8 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     drainMs: intSetting(get("drain-ms")!, name("drain-ms"), 0, 3_600_000),
     maxHops: intSetting(get("max-hops")!, name("max-hops"), 1, 16),
     idleTimeoutMs: intSetting(get("idle-timeout-ms")!, name("idle-timeout-ms"), 1000, 86_400_000),
+    agentKeepalive,
+    agentConnectTimeoutMs: intSetting(get("agent-connect-timeout-ms")!, name("agent-connect-timeout-ms"), 100, 600_000),
     cloudMapPollMs: intSetting(get("cloudmap-poll-ms")!, name("cloudmap-poll-ms"), 100, 3_600_000),
     xds: xds === undefined ? undefined : parseHostPort(xds, name("xds")),
     logLevel,

@@ -3,8 +3,8 @@
  * Exit codes: 0 after a clean drain, 2 on bad configuration, 1 on a failure to start.
  */
 import { ConfigError, parseRouterConfig } from "./config";
-import { createLogger } from "./log";
-import { cloudMapSourceFactory } from "./registry/cloudmap";
+import { createLogger } from "../lib/log";
+import { cloudMapSourceFactory } from "../registry/cloudmap";
 import { startRouter } from "./server";
 import { buildAuthenticator } from "./auth";
 import { startXdsIfConfigured } from "./xds/attach";
@@ -33,6 +33,8 @@ async function main(): Promise<void> {
     drainMs: config.drainMs,
     maxHops: config.maxHops,
     idleTimeoutMs: config.idleTimeoutMs,
+    agentKeepalive: config.agentKeepalive,
+    agentConnectTimeoutMs: config.agentConnectTimeoutMs,
     // cloudmap: entries get a Cloud Map client from the task's environment (region, role).
     sourceFactory: cloudMapSourceFactory({ pollIntervalMs: config.cloudMapPollMs }),
     engine: config.engine,

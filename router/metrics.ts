@@ -3,7 +3,7 @@
  * goes through cached label children so the hot path does no label hashing.
  */
 import * as prom from "prom-client";
-import type { RegistrySource } from "./registry/types";
+import type { RegistrySource } from "../registry/types";
 
 export interface MetricsSources {
   activeStreams: () => number;

@@ -3,7 +3,7 @@
  * whether it may be routed at all. No I/O here; the proxy calls these per call.
  */
 import type { IncomingHttpHeaders } from "node:http2";
-import { isValidDeploymentId } from "./registry/types";
+import { isValidDeploymentId } from "../registry/types";
 
 /** gRPC status codes the router produces itself (the agent's own codes pass through untouched). */
 export const Status = {

@@ -10,15 +10,15 @@ import { createAdminServer } from "./admin";
 import type { HostPort, RouterEngine } from "./config";
 import { DEFAULT_ENGINE, parseHostPort, ROUTER_ENGINES } from "./config";
 import { createFrameRelay } from "./h2";
-import { createLogger, type Logger } from "./log";
+import type { KeepaliveOptions } from "./keepalive";
+import { createLogger, type Logger } from "../lib/log";
 import { RouterMetrics } from "./metrics";
-import { createStreamHandler, type ProxyOptions, type ProxyState } from "./proxy";
+import { createStreamHandler, type ProxyOptions, type ProxyState } from "./http2/proxy";
 import type { Authenticator } from "./auth";
-import { parseRegistrySpec, RegistryChain, type SourceSpec } from "./registry/chain";
-import { FileSource } from "./registry/file";
-import { ParSource } from "./registry/par";
-import type { RegistrySource } from "./registry/types";
-import { UpstreamPool } from "./upstream";
+import { RegistryChain } from "../registry/chain";
+import { createSources, type SourceFactory } from "../registry/create";
+import type { RegistrySource } from "../registry/types";
+import { UpstreamPool } from "./http2/upstream";
 
 export interface RouterOptions {
   /** gRPC listen address, `host:port` (port 0: any free port). */
@@ -37,11 +37,15 @@ export interface RouterOptions {
   readonly engine?: RouterEngine;
   /** Close a client connection after this long without any traffic (open streams may finish). */
   readonly idleTimeoutMs?: number;
+  /** PING keepalive on agent connections; default 20 s interval, 10 s timeout (router/keepalive.ts); intervalMs 0: off. */
+  readonly agentKeepalive?: KeepaliveOptions;
+  /** An agent connection attempt without an HTTP/2 handshake after this long fails its calls; default 3000. */
+  readonly agentConnectTimeoutMs?: number;
   readonly logger?: Logger;
   /** Caller authentication and authorization (router/auth); none: every call is allowed. */
   readonly authenticator?: Authenticator;
   /** Builds sources for specs this module does not construct itself (cloudmap). */
-  readonly sourceFactory?: (spec: SourceSpec, logger: Logger) => RegistrySource | undefined;
+  readonly sourceFactory?: SourceFactory;
 }
 
 export interface RunningRouter {
@@ -55,19 +59,6 @@ export interface RunningRouter {
   drain(): Promise<{ drained: boolean }>;
   /** Close everything now. */
   close(): Promise<void>;
-}
-
-/** Builds the sources a spec names. Exported for the probe and the CLI, which read registries too. */
-export function createSources(spec: string, logger: Logger, factory?: RouterOptions["sourceFactory"]): RegistrySource[] {
-  return parseRegistrySpec(spec).map((s) => {
-    const custom = factory?.(s, logger);
-    if (custom) return custom;
-    switch (s.kind) {
-      case "file": return new FileSource({ path: s.path, logger });
-      case "par": return new ParSource({ url: s.url, logger });
-      case "cloudmap": throw new Error(`registry source cloudmap:${s.namespace}/${s.service} needs a Cloud Map client: start the router through router/main.ts`);
-    }
-  });
 }
 
 function engineOf(opts: RouterOptions): RouterEngine {
@@ -122,6 +113,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const proxyOptions: ProxyOptionsBase = {
     registry, metrics, logger, maxHops: opts.maxHops ?? 3, isDraining: () => draining, authenticator: opts.authenticator,
     idleTimeoutMs: opts.idleTimeoutMs ?? 300_000,
+    agentKeepalive: opts.agentKeepalive, agentConnectTimeoutMs: opts.agentConnectTimeoutMs,
   };
   listener = engine === "frames" ? await listenFrames(proxyOptions, state, listen) : await listenHttp2(proxyOptions, state, listen, logger);
   const port = listener.port;
@@ -164,10 +156,12 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
 type ProxyOptionsBase = Omit<ProxyOptions, "pool"> & {
   /** Close a client connection after this long without any traffic (open streams may finish). */
   readonly idleTimeoutMs: number;
+  readonly agentKeepalive: KeepaliveOptions | undefined;
+  readonly agentConnectTimeoutMs: number | undefined;
 };
 
 async function listenHttp2(proxyOptions: ProxyOptionsBase, state: ProxyState, listen: HostPort, logger: Logger): Promise<Listener> {
-  const pool = new UpstreamPool({ logger });
+  const pool = new UpstreamPool({ logger, keepalive: proxyOptions.agentKeepalive, connectTimeoutMs: proxyOptions.agentConnectTimeoutMs });
   const sessions = new Set<http2.ServerHttp2Session>();
   const server = http2.createServer({
     // Large windows keep big messages and fast streams moving; per-stream backpressure still bounds memory.
@@ -201,7 +195,9 @@ async function listenHttp2(proxyOptions: ProxyOptionsBase, state: ProxyState, li
 }
 
 async function listenFrames(proxyOptions: ProxyOptionsBase, state: ProxyState, listen: HostPort): Promise<Listener> {
-  const relay = createFrameRelay({ ...proxyOptions, state });
+  const relay = createFrameRelay({
+    ...proxyOptions, state, upstreamKeepalive: proxyOptions.agentKeepalive, upstreamConnectTimeoutMs: proxyOptions.agentConnectTimeoutMs,
+  });
   const port = await listenOn(relay.server, listen);
   return {
     port,

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { DEPLOYMENT_ID_KEYS, Status, extractDeploymentId } from "../router/routing";
-import { DEPLOYMENT_ID_PATTERN } from "../router/registry/types";
+import { DEPLOYMENT_ID_PATTERN } from "../registry/types";
 import { MAX_TOKEN_LENGTH, compileAllowList, parseBearer, parseTokensDocument } from "../router/auth";
 
 const ID_FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".split("");

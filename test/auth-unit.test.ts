@@ -180,7 +180,7 @@ describe("auth: configuration", () => {
       [{ ROUTER_AUTH: "bearer" }, /ROUTER_AUTH_TOKENS is required when ROUTER_AUTH=bearer: set it to file:PATH or secretsmanager:SECRET_ID/],
       [{ ROUTER_AUTH: "bearer", ROUTER_AUTH_TOKENS: "s3://bucket/key" }, /ROUTER_AUTH_TOKENS="s3:\/\/bucket\/key" is not valid: accepted values are file:PATH or secretsmanager:SECRET_ID/],
       [{ ROUTER_AUTH: "bearer", ROUTER_AUTH_TOKENS: "file:" }, /ROUTER_AUTH_TOKENS="file:" is not valid/],
-      [{ ROUTER_AUTH: "bearer", ROUTER_AUTH_TOKENS: "file:x", ROUTER_AUTH_REFRESH_MS: "10s" }, /ROUTER_AUTH_REFRESH_MS="10s" is not valid: expected an integer >= 1000/],
+      [{ ROUTER_AUTH: "bearer", ROUTER_AUTH_TOKENS: "file:x", ROUTER_AUTH_REFRESH_MS: "10s" }, /ROUTER_AUTH_REFRESH_MS must be a whole number from 1000 to 9007199254740991, got "10s"/],
       [{ ROUTER_AUTH: "bearer", ROUTER_AUTH_TOKENS: "file:x", ROUTER_AUTH_ISSUER: "i" }, /ROUTER_AUTH_ISSUER is not used when ROUTER_AUTH=bearer/],
       [{ ROUTER_AUTH: "jwt" }, /ROUTER_AUTH_JWKS_URL is required when ROUTER_AUTH=jwt/],
       [{ ROUTER_AUTH: "jwt", ROUTER_AUTH_JWKS_URL: "not a url", ROUTER_AUTH_ISSUER: "i" }, /ROUTER_AUTH_JWKS_URL="not a url" is not a URL/],

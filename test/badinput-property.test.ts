@@ -7,7 +7,7 @@
 import { strict as assert } from "node:assert";
 import * as http2 from "node:http2";
 import fc from "fast-check";
-import { startEchoServer, type EchoServer } from "./helpers/echo-server";
+import { startEchoServer, type EchoServer } from "../fixtures/echo-server";
 import { startChildRouter, type ChildRouter } from "./helpers/child-router";
 import { startFakePar, type FakePar } from "./helpers/fake-par";
 

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as http2 from "node:http2";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startEchoServer, type EchoServer } from "./helpers/echo-server";
+import { startEchoServer, type EchoServer } from "../fixtures/echo-server";
 import { eventually } from "./helpers/router-fixture";
 import { fdCount, startChildRouter, type ChildRouter } from "./helpers/child-router";
 import { CLIENT_PREFACE, findGoaway, frame, FRAME, H2_ERROR, parseFrames, rawExchange } from "./helpers/raw-h2";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { agentServiceDefinition, type ActionRequest } from "../proto";
-import { parseRegistryFile } from "../router/registry/file";
+import { parseRegistryFile } from "../registry/file";
 import { grpcFrame, haproxyConfig, haproxyMap, nginxConfig, parseNginxVersion, registryJson } from "../bench/configs";
 import { BenchUsageError, parseBenchArgs } from "../bench/options";
 import { probeDeployments } from "../bench/probe-scale";

@@ -8,12 +8,12 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { agentServiceDefinition } from "../proto";
 import { grpcFrame, haproxyConfig, haproxyMap, nginxConfig, parseNginxVersion, type BenchDeployment } from "../bench/configs";
 import { checkGrpcOk, checkHealthThrough, runH2load, streamThroughput } from "../bench/load";
 import { Children, cpuTicks, freePort, peakRssBytes, processTree, versionLine, waitForPortLine } from "../bench/processes";
-import { startEchoServer, type EchoServer } from "./helpers/echo-server";
+import { startEchoServer, type EchoServer } from "../fixtures/echo-server";
 
 const INVOKE = "/pixell.agent.AgentService/Invoke";
 const installed = (bin: string): boolean => spawnSync("sh", ["-c", `command -v ${bin} || test -x /usr/sbin/${bin}`]).status === 0;

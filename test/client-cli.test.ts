@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { runCli } from "../client/cli";
 import { EXIT, formatCheckTable, parseCli } from "../client/cli-args";
-import { silentLogger } from "../router/log";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { silentLogger } from "../lib/log";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { startRecordingServer } from "./helpers/recording-server";
 import { runCliProcess } from "./helpers/run-cli";
 import { makeSelfSigned } from "./helpers/self-signed";
@@ -55,7 +55,7 @@ describe("client-cli: argument parsing", () => {
     [["invoke", "dep-a"], /needs an action/],
     [["invoke", "dep-a", "act", "novalue"], /"novalue" is not key=value/],
     [["invoke", "dep-a", "act", "k=1", "k=2"], /"k" is given twice/],
-    [["ping", "dep-a", "--endpoint", "nlb"], /--endpoint: .*expected HOST:PORT/],
+    [["ping", "dep-a", "--endpoint", "nlb"], /--endpoint: endpoint must be HOST:PORT.*got "nlb"/],
     [["ping", "dep-a", "--timeout", "0"], /--timeout must be a whole number/],
     [["ping", "dep-a", "--timeout", "1s"], /--timeout must be a whole number/],
     [["ping", "dep-a", "--registry", "file:x"], /--registry only applies to check/],

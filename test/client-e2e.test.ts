@@ -9,12 +9,12 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { A2AClient, A2AError, CloudMapSource } from "../client";
 import { EXIT } from "../client/cli-args";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { startRouter, type RunningRouter } from "../router";
-import { silentLogger } from "../router/log";
-import { cloudMapSourceFactory } from "../router/registry/cloudmap";
-import { RegistryChain } from "../router/registry/chain";
-import { FAKE_AWS_CLIENT_CONFIG } from "./helpers/fake-aws";
+import { silentLogger } from "../lib/log";
+import { cloudMapSourceFactory } from "../registry/cloudmap";
+import { RegistryChain } from "../registry/chain";
+import { FAKE_AWS_CLIENT_CONFIG } from "../fixtures/fake-aws";
 import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "./helpers/fake-cloudmap";
 import { runCliProcess } from "./helpers/run-cli";
 

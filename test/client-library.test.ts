@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
 import { A2AClient, A2AError, methodPath, parseEndpoint, type DeploymentResolver } from "../client";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { agentServiceDefinition, type ActionResult } from "../proto";
 import { startRecordingServer } from "./helpers/recording-server";
 import { makeSelfSigned } from "./helpers/self-signed";
@@ -12,7 +12,7 @@ describe("client: pure helpers", () => {
     assert.deepEqual(parseEndpoint("a2a-nlb-123.elb.us-east-2.amazonaws.com:50051"), { host: "a2a-nlb-123.elb.us-east-2.amazonaws.com", port: 50051 });
     assert.deepEqual(parseEndpoint("[::1]:50051"), { host: "[::1]", port: 50051 });
     for (const bad of ["", "localhost", "localhost:", ":50051", "host:0", "host:65536", "http://host:50051", "host:50051/x"]) {
-      assert.throws(() => parseEndpoint(bad), /expected HOST:PORT/, bad);
+      assert.throws(() => parseEndpoint(bad), /endpoint must be HOST:PORT/, bad);
     }
   });
 
@@ -207,7 +207,7 @@ describe("client: A2AClient on loopback", () => {
       const d = new A2AClient();
       assert.equal(d.endpoint, "127.0.0.1:50051");
       d.close();
-      assert.throws(() => new A2AClient({ endpoint: "nlb" }), /expected HOST:PORT/);
+      assert.throws(() => new A2AClient({ endpoint: "nlb" }), /endpoint must be HOST:PORT.*got "nlb"/);
       assert.throws(() => new A2AClient({ endpoint: "h:1", timeoutMs: 0 }), /invalid timeout/);
     } finally {
       if (saved === undefined) delete process.env.PAR_A2A_ENDPOINT;

@@ -5,8 +5,8 @@
  */
 import { strict as assert } from "node:assert";
 import { A2AClient } from "../client";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
-import { FAKE_AWS_CLIENT_CONFIG } from "./helpers/fake-aws";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
+import { FAKE_AWS_CLIENT_CONFIG } from "../fixtures/fake-aws";
 import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
 import { startChildRouter } from "./helpers/child-router";
 

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { CloudMapSource, instancesToRecords, parseCloudMapSpec } from "../router/registry/cloudmap";
-import type { FakeAwsError } from "./helpers/fake-aws";
+import { CloudMapSource, instancesToRecords, parseCloudMapSpec } from "../registry/cloudmap";
+import type { FakeAwsError } from "../fixtures/fake-aws";
 import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "./helpers/fake-cloudmap";
 
 const NS = "pixell-runtime.local";

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { agentServiceDefinition } from "../proto";
-import { checkHealth } from "../client/health";
+import { checkHealth } from "../lib/health";
 
 type Unary = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Record<string, unknown>) => void) => void;
 

@@ -8,13 +8,13 @@ import YAML from "yaml";
 import {
   A2A_LISTENER, buildBootstrap, buildXdsSnapshot, DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT, deploymentClusterName,
   ENVOY_MODES, ROUTER_CLUSTER, ROUTE_CONFIG_NAME, TYPE_URLS, validateEnvoyInput, whyNotRoutable, type ResourceKind,
-} from "../infra/envoy/config";
-import { BOOTSTRAP_TYPE, committedBootstrapPath, renderBootstrapYaml } from "../infra/envoy/cli";
-import type { Bootstrap, Listener, RouteConfiguration, ClusterLoadAssignment } from "../infra/envoy/types";
-import type { DeploymentRecord } from "../router/registry/types";
-import { isValidDeploymentId } from "../router/registry/types";
+} from "../envoy/config";
+import { BOOTSTRAP_TYPE, committedBootstrapPath, renderBootstrapYaml } from "../envoy/cli";
+import type { Bootstrap, Listener, RouteConfiguration, ClusterLoadAssignment } from "../envoy/types";
+import type { DeploymentRecord } from "../registry/types";
+import { isValidDeploymentId } from "../registry/types";
 import { assertValidEnvoyConfig, envoyConfigProblems } from "./helpers/envoy-validate";
-import { ENVOY_ADMIN_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../infra/ports";
+import { ENVOY_ADMIN_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../lib/ports";
 
 type Json = Record<string, unknown>;
 const typeName = (kind: ResourceKind): string => TYPE_URLS[kind].split("/")[1]!;
@@ -47,7 +47,7 @@ describe("envoy config: bootstrap", () => {
 
     it(`mode ${mode}: the committed envoy.${mode}.yaml is what the generator prints, and it parses`, () => {
       const committed = fs.readFileSync(committedBootstrapPath(mode), "utf8");
-      assert.equal(committed, renderBootstrapYaml(mode), `infra/envoy/envoy.${mode}.yaml is stale: run npm run envoy-config -- --all`);
+      assert.equal(committed, renderBootstrapYaml(mode), `envoy/envoy.${mode}.yaml is stale: run npm run envoy-config -- --all`);
       assertValidEnvoyConfig(BOOTSTRAP_TYPE, YAML.parse(committed));
     });
   }
@@ -118,7 +118,7 @@ describe("envoy config: bootstrap", () => {
 
   it("npm run envoy-config prints the same YAML, and refuses an unknown mode with exit code 2", function () {
     this.timeout(20000);
-    const cli = path.join(__dirname, "..", "infra", "envoy", "cli.ts");
+    const cli = path.join(__dirname, "..", "envoy", "cli.ts");
     const run = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", cli, ...args], { encoding: "utf8" });
     const ok = run("--mode", "xds");
     assert.equal(ok.status, 0, ok.stderr);
@@ -137,7 +137,7 @@ describe("envoy config: bootstrap", () => {
   });
 
   it("the Dockerfile pins an official Envoy image tag and picks the baked file with ENVOY_MODE", () => {
-    const dockerfile = fs.readFileSync(path.join(__dirname, "..", "infra", "envoy", "Dockerfile"), "utf8");
+    const dockerfile = fs.readFileSync(path.join(__dirname, "..", "envoy", "Dockerfile"), "utf8");
     assert.match(dockerfile, /^ARG ENVOY_IMAGE=envoyproxy\/envoy:v\d+\.\d+\.\d+$/m);
     assert.match(dockerfile, /^COPY envoy\.\$\{ENVOY_MODE\}\.yaml \/etc\/envoy\/envoy\.yaml$/m);
     assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/local\/bin\/pixell-envoy-entrypoint"\]$/m);

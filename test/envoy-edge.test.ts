@@ -1,5 +1,5 @@
 /**
- * Envoy's edge hygiene and upstream liveness (infra/envoy/config.ts), checked on the generated
+ * Envoy's edge hygiene and upstream liveness (envoy/config.ts), checked on the generated
  * bootstrap (Option A) and the xDS resources (Option B), each also against Envoy's v3 protos.
  * Sources:
  * - Envoy sanitizes `x-envoy-*` and other headers on external requests, internal/external decided
@@ -15,10 +15,10 @@ import { BlockList } from "node:net";
 import {
   A2A_LISTENER, buildBootstrap, buildXdsSnapshot, CALLER_HEADER, DEFAULT_ENVOY_INPUT, deploymentClusterName, INTERNAL_ADDRESSES,
   READY_LISTENER, ROUTER_CLUSTER, STRIPPED_REQUEST_HEADERS, validateEnvoyInput,
-} from "../infra/envoy/config";
-import type { Cluster, Listener, RouteConfiguration } from "../infra/envoy/types";
+} from "../envoy/config";
+import type { Cluster, Listener, RouteConfiguration } from "../envoy/types";
 import { startXdsServer } from "../router/xds";
-import { silentLogger } from "../router/log";
+import { silentLogger } from "../lib/log";
 import { MemoryRegistry } from "./helpers/memory-registry";
 import { assertValidEnvoyConfig, envoyConfigProblems } from "./helpers/envoy-validate";
 

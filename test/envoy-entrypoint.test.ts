@@ -1,5 +1,5 @@
 /**
- * infra/envoy/entrypoint.sh with a stand-in `envoy` on PATH (a small Node program that serves
+ * envoy/entrypoint.sh with a stand-in `envoy` on PATH (a small Node program that serves
  * the admin endpoint and records what happens), since there is no Envoy binary here.
  */
 import { strict as assert } from "node:assert";
@@ -9,7 +9,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
-const ENTRYPOINT = path.join(__dirname, "..", "infra", "envoy", "entrypoint.sh");
+const ENTRYPOINT = path.join(__dirname, "..", "envoy", "entrypoint.sh");
 
 // FAKE_ADMIN_STATUS: the admin's status code; FAKE_NO_ADMIN: never listen; FAKE_EXIT_AFTER_FAIL_MS:
 // exit (code FAKE_EXIT_AFTER_FAIL_CODE) that long after /healthcheck/fail, as an Envoy dying mid-drain.

@@ -5,13 +5,13 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import { startRouter, type RunningRouter } from "../router";
-import { silentLogger } from "../router/log";
-import { buildBootstrap, DEFAULT_ENVOY_INPUT, ROUTER_CLUSTER } from "../infra/envoy/config";
-import { ROUTER_ADMIN_PORT, ROUTER_PORT } from "../infra/ports";
+import { silentLogger } from "../lib/log";
+import { buildBootstrap, DEFAULT_ENVOY_INPUT, ROUTER_CLUSTER } from "../envoy/config";
+import { ROUTER_ADMIN_PORT, ROUTER_PORT } from "../lib/ports";
 import { MemoryRegistry } from "./helpers/memory-registry";
 import * as grpc from "@grpc/grpc-js";
-import { startDemoAgent } from "../local/demo-agent";
-import { checkHealth } from "../client/health";
+import { startDemoAgent } from "../fixtures/demo-agent";
+import { checkHealth } from "../lib/health";
 
 function get(port: number, path: string): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
+import { md, RawClient, startEchoServer, type EchoServer } from "../fixtures/echo-server";
 import { eventually } from "./helpers/router-fixture";
 import { startChildAgent, type ChildAgent } from "./helpers/child-agent";
 import { fdCount, startChildRouter, type ChildRouter } from "./helpers/child-router";

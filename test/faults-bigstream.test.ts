@@ -4,7 +4,7 @@
  * pass through. The 1 GiB run is `npm run stress:big-stream` (too long for every CI run).
  */
 import { strict as assert } from "node:assert";
-import type { EchoServer, RawClient } from "./helpers/echo-server";
+import type { EchoServer, RawClient } from "../fixtures/echo-server";
 import type { ChildRouter } from "./helpers/child-router";
 import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "./helpers/child-setup";
 import { slowStream } from "./helpers/slow-stream";

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import pLimit from "p-limit";
-import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
+import { md, RawClient, startEchoServer, type EchoServer } from "../fixtures/echo-server";
 import { eventually } from "./helpers/router-fixture";
 import { fdCount, metricValue, rssBytes, startChildRouter, type ChildRouter } from "./helpers/child-router";
 import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "./helpers/child-setup";

@@ -4,16 +4,16 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import YAML from "yaml";
-import { ENVOY_MODES } from "../infra/envoy/config";
-import { BOOTSTRAP_TYPE, renderBootstrapYaml } from "../infra/envoy/cli";
+import { ENVOY_MODES } from "../envoy/config";
+import { BOOTSTRAP_TYPE, renderBootstrapYaml } from "../envoy/cli";
 import { imageBuildSpecs } from "../infra/images";
-import { A2A_PORT, ENVOY_READY_PORT } from "../infra/ports";
+import { A2A_PORT, ENVOY_READY_PORT } from "../lib/ports";
 import { imageProcess, reproduceBuild, type ReproducedBuild } from "./helpers/docker-build";
 import { assertValidEnvoyConfig } from "./helpers/envoy-validate";
 
 /**
- * The Envoy image (infra/envoy/Dockerfile), reproduced from exactly the build context Pulumi gives
- * it (infra/images.ts: context infra/envoy, build arg ENVOY_MODE) for each mode. Docker reads the
+ * The Envoy image (envoy/Dockerfile), reproduced from exactly the build context Pulumi gives
+ * it (infra/images.ts: context envoy, build arg ENVOY_MODE) for each mode. Docker reads the
  * ignore file at the root of the context (https://docs.docker.com/build/concepts/context/#dockerignore-files),
  * so the repository's .dockerignore does not apply here. There is no Envoy binary: the entrypoint
  * runs against a stand-in `envoy` that records its arguments. Only a real build confirms the base
@@ -40,7 +40,7 @@ describe("infra envoy image: built from exactly its context", () => {
         build = await reproduceBuild({ dockerfile: spec.dockerfile, context: spec.context, buildArgs: spec.args, workDir: path.join(work, mode) });
       });
 
-      it("uses no ignore file (none at the root of infra/envoy) and copies only the YAML and the entrypoint", () => {
+      it("uses no ignore file (none at the root of envoy) and copies only the YAML and the entrypoint", () => {
         assert.equal(build.context.ignoreFile, undefined);
         assert.deepEqual(build.copiedFromContext, ["entrypoint.sh", `envoy.${mode}.yaml`]);
         assert.equal(build.stages.length, 1);
@@ -49,7 +49,7 @@ describe("infra envoy image: built from exactly its context", () => {
 
       it("bakes in the generated bootstrap, and it parses strictly as Envoy's v3 Bootstrap", () => {
         const baked = fs.readFileSync(build.inImage("/etc/envoy/envoy.yaml"), "utf8");
-        assert.equal(baked, renderBootstrapYaml(mode), `infra/envoy/envoy.${mode}.yaml is stale: run npm run envoy-config -- --all`);
+        assert.equal(baked, renderBootstrapYaml(mode), `envoy/envoy.${mode}.yaml is stale: run npm run envoy-config -- --all`);
         assertValidEnvoyConfig(BOOTSTRAP_TYPE, YAML.parse(baked));
       });
 

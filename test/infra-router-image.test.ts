@@ -5,15 +5,15 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { bundleRouter } from "../infra/bundle-router";
+import { bundleRouter } from "../build/router";
 import { containerDefinitions, ROUTER_HEALTH_COMMAND, type ContainerInputs } from "../infra/containers";
 import { imageBuildSpecs } from "../infra/images";
-import { ROUTER_ADMIN_PORT } from "../infra/ports";
-import { TYPE_URLS } from "../infra/envoy/config";
-import { BUNDLED_PROTO_DIR, messageType } from "../infra/envoy/proto";
+import { ROUTER_ADMIN_PORT } from "../lib/ports";
+import { TYPE_URLS } from "../envoy/config";
+import { BUNDLED_PROTO_DIR, messageType } from "../envoy/proto";
 import { ADS_METHOD_PATH } from "../router/xds";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
-import { checkHealth } from "../client/health";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
+import { checkHealth } from "../lib/health";
 import { imageProcess, reproduceBuild, type ReproducedBuild } from "./helpers/docker-build";
 
 /**
@@ -159,7 +159,7 @@ describe("infra router image: built from exactly its context, run as its CMD", f
     try {
       const { sources } = await bundleRouter(out);
       const own = sources.filter((s) => !s.split("/").includes("node_modules"));
-      assert.ok(own.includes("router/main.ts") && own.includes("infra/envoy/proto.ts"), own.join(", "));
+      assert.ok(own.includes("router/main.ts") && own.includes("envoy/proto.ts"), own.join(", "));
       const copied = new Set(build.copiedFromContext);
       assert.deepEqual(own.filter((s) => !copied.has(s)), [], "router/Dockerfile does not copy these files the bundle reads");
     } finally {

@@ -1,7 +1,7 @@
 /**
- * The shutdown plan (infra/shutdown.ts): the order its timings must keep, and that the stack and
+ * The shutdown plan (lib/shutdown.ts): the order its timings must keep, and that the stack and
  * Envoy's config carry exactly its values.
- * Sources of the rules checked here (also cited in infra/shutdown.ts):
+ * Sources of the rules checked here (also cited in lib/shutdown.ts):
  * - Fargate stopTimeout at most 120 s: ECS ContainerDefinition.stopTimeout.
  * - ELB deregistration_delay.timeout_seconds 0-3600; connection_termination "terminates
  *   connections at the end of the deregistration timeout": ELB API TargetGroupAttribute.
@@ -19,12 +19,12 @@ import {
   allGoAwaySentBySeconds, callBudgetSeconds, checkedShutdownPlan, envoyStopTimeoutSeconds, FARGATE_MAX_STOP_TIMEOUT_SECONDS,
   routerDrainMsRange, routerStopTimeoutSeconds, shutdownPlan, shutdownProblems, shutdownTimeline, shutdownTimelineMarkdown,
   type ShutdownPlan,
-} from "../infra/shutdown";
+} from "../lib/shutdown";
 import { HEALTH_CHECK, a2aTargetGroupSpec, restTargetGroupSpec } from "../infra/load-balancer";
 import { containerDefinitions, type ContainerInputs } from "../infra/containers";
 import { parseStackConfig } from "../infra/config";
-import { buildBootstrap, buildXdsSnapshot, DEFAULT_ENVOY_INPUT, A2A_LISTENER } from "../infra/envoy/config";
-import type { Listener } from "../infra/envoy/types";
+import { buildBootstrap, buildXdsSnapshot, DEFAULT_ENVOY_INPUT, A2A_LISTENER } from "../envoy/config";
+import type { Listener } from "../envoy/types";
 import { loadStackConfigFile, runProgram, type Inputs } from "./helpers/pulumi-program";
 
 const PLAN = shutdownPlan();

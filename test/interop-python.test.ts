@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { execFile, spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { waitForCancels } from "./helpers/echo-server";
+import { waitForCancels } from "../fixtures/echo-server";
 import { startRouterFixture, type RouterFixture } from "./helpers/router-fixture";
 
 /** The first python that can import grpc: $PYTHON, python3 on PATH, then Debian's /usr/bin/python3 (pyenv shims often lack it). */

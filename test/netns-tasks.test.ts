@@ -16,8 +16,8 @@ import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { startChildAgent, type ChildAgent } from "./helpers/child-agent";
 import { startChildRouter, type ChildRouter } from "./helpers/child-router";
-import { collect, md, RawClient } from "./helpers/echo-server";
-import { createNetnsTasks, netnsUnavailable, type NetnsNetwork } from "./helpers/netns";
+import { collect, md, RawClient } from "../fixtures/echo-server";
+import { createNetnsTasks, netnsUnavailable, type NetnsNetwork } from "./helpers/netns-tasks";
 
 interface Task {
   readonly index: number;

@@ -7,7 +7,7 @@ import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import * as analyzerRpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as analyzerPb from "@pulumi/pulumi/proto/analyzer_pb";
-import { ROUTER_PORT } from "../infra/ports";
+import { ROUTER_PORT } from "../lib/ports";
 
 /**
  * The policy pack as the Pulumi CLI runs it: `infra/policy/index.ts` started by

@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { checkHealth } from "../client/health";
+import { checkHealth } from "../lib/health";
 import { fetchBearerToken, ProbeTokenError, tokenFromSecretString } from "../probe-lambda/auth";
 import { main } from "../probe-lambda/cli";
 import { createProbeClient } from "../probe-lambda/probe";
 import { startRecordingAgent, type RecordingAgent } from "./helpers/recording-agent";
-import { FAKE_AWS_CLIENT_CONFIG, startFakeAwsJsonServer, type FakeAwsServer } from "./helpers/fake-aws";
+import { FAKE_AWS_CLIENT_CONFIG, startFakeAwsJsonServer, type FakeAwsServer } from "../fixtures/fake-aws";
 
 describe("probe auth: the bearer token", () => {
   it("takes the secret string as the token, or its JSON token field", () => {

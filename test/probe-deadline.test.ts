@@ -9,15 +9,15 @@
 import { strict as assert } from "node:assert";
 import { Writable } from "node:stream";
 import pino from "pino";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { createProbeAwsClients, type HttpTimeouts, type ProbeAwsClients } from "../probe-lambda/aws-clients";
 import { readProbeConfig, type ProbeConfig } from "../probe-lambda/config";
 import { DiscoveryError } from "../probe-lambda/discover";
 import { ProbeTokenError } from "../probe-lambda/auth";
 import { runInvocation } from "../probe-lambda/invocation";
-import { FAKE_AWS_CLIENT_CONFIG } from "./helpers/fake-aws";
+import { FAKE_AWS_CLIENT_CONFIG } from "../fixtures/fake-aws";
 import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
-import { startFakeCloudWatch, type FakeCloudWatch } from "./helpers/fake-cloudwatch";
+import { startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloudwatch";
 import { startHangingOnEndpoint, startSilentEndpoint, startStalledBodyEndpoint, type HungEndpoint } from "./helpers/hung-aws";
 
 function captureLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
@@ -169,7 +169,7 @@ describe("probe deadline: hung AWS endpoints", function () {
         assert.deepEqual([out.value?.probed, out.value?.healthy], [2, 2]);
         const lost = lines.filter((l) => l.msg === "PutMetricData failed: this batch's metric data is lost");
         assert.equal(lost.length, 1);
-        assert.equal(lost[0]!.lostCount, 2 * 2 + 5 + 1, "ProbeSuccess and ProbeLatency per deployment, five run counts, RegisteredInstances of the one shard");
+        assert.equal(lost[0]!.lostCount, 10, "the nine fleet data of a run where nothing fails (no per-deployment series), and the one shard's RegisteredInstances");
         assert.ok(Number(lost[0]!.attempts) >= 2, "a timed-out attempt is retried while the reserve allows");
         assert.ok(lines.some((l) => l.msg === "probe run summary"), "the summary line is still written");
         await waitFor(() => hung.open === 0, "the client closes its hung connections");

@@ -17,12 +17,12 @@ import type { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import { A2AClient } from "../client";
 import { runCli } from "../client/cli";
 import { EXIT } from "../client/cli-args";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { startRouter, type RunningRouter } from "../router";
-import { silentLogger } from "../router/log";
-import { CloudMapSource, cloudMapSourceFactory } from "../router/registry/cloudmap";
-import { DISCOVER_MAX_RESULTS, listService, listServices, serviceRevision } from "../router/registry/cloudmap-listing";
-import { RegistryChain } from "../router/registry/chain";
+import { silentLogger } from "../lib/log";
+import { CloudMapSource, cloudMapSourceFactory } from "../registry/cloudmap";
+import { DISCOVER_MAX_RESULTS, listService, listServices, serviceRevision } from "../registry/cloudmap-listing";
+import { RegistryChain } from "../registry/chain";
 import { CLOUDMAP_QUOTAS, startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "./helpers/fake-cloudmap";
 
 const NS = "pixell-runtime.local";

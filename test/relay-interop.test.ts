@@ -6,8 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startRouter, type RunningRouter } from "../router";
 import type { RouterEngine } from "../router/config";
-import { silentLogger } from "../router/log";
-import { startEchoServer, type EchoServer } from "./helpers/echo-server";
+import { silentLogger } from "../lib/log";
+import { startEchoServer, type EchoServer } from "../fixtures/echo-server";
 
 // Debian's python3 has grpcio; the python3 on PATH may not.
 const PYTHON = "/usr/bin/python3";

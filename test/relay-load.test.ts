@@ -1,7 +1,7 @@
 /** A mixed burst through the router (default engine): every kind of call, cancels and deadlines at once. */
 import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
-import { md } from "./helpers/echo-server";
+import { md } from "../fixtures/echo-server";
 import { eventually, startRouterFixture, type RouterFixture } from "./helpers/router-fixture";
 
 describe("relay: mixed burst", () => {

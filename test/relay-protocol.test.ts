@@ -7,8 +7,8 @@ import * as path from "node:path";
 import { startRouter, type RunningRouter } from "../router";
 import { buildFrame, buildWindowUpdate, CLIENT_PREFACE, ErrorCode, Flag, FrameType, Setting } from "../router/h2/frames";
 import { encodeHeaderList } from "../router/h2/hpack";
-import { silentLogger } from "../router/log";
-import { startEchoServer, waitForCancels, type EchoServer } from "./helpers/echo-server";
+import { silentLogger } from "../lib/log";
+import { startEchoServer, waitForCancels, type EchoServer } from "../fixtures/echo-server";
 import { eventually } from "./helpers/router-fixture";
 import { headerOf, RawH2 } from "./helpers/raw-h2-client";
 

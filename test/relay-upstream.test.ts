@@ -8,8 +8,8 @@ import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { startRouter, type RunningRouter } from "../router";
 import { buildGoaway, buildSettings, ErrorCode } from "../router/h2/frames";
-import { silentLogger } from "../router/log";
-import { md, RawClient } from "./helpers/echo-server";
+import { silentLogger } from "../lib/log";
+import { md, RawClient } from "../fixtures/echo-server";
 
 type Behaviour = (stream: http2.ServerHttp2Stream, session: http2.ServerHttp2Session, n: number) => void;
 

@@ -12,7 +12,7 @@ import * as grpc from "@grpc/grpc-js";
 import { ConfigError, parseRouterConfig } from "../router/config";
 import { emfLine, namespaceProblem, parseDimensions, ROUTER_METRIC, SampleMean } from "../router/emf";
 import { startChildRouter, type ChildRouter } from "./helpers/child-router";
-import { md, RawClient, startEchoServer, type EchoServer } from "./helpers/echo-server";
+import { md, RawClient, startEchoServer, type EchoServer } from "../fixtures/echo-server";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import { parseRouterConfig, ConfigError } from "../router/config";
-import { parseRegistrySpec } from "../router/registry/chain";
-import { parseRegistryFile } from "../router/registry/file";
-import { ChangeListeners } from "../router/registry/listeners";
+import { parseRegistrySpec } from "../registry/chain";
+import { parseRegistryFile } from "../registry/file";
+import { ChangeListeners } from "../registry/listeners";
 import pino from "pino";
-import { targetFromParHealth } from "../router/registry/par";
+import { targetFromParHealth } from "../registry/par";
 import { encodeGrpcMessage, extractDeploymentId, parseGrpcTimeout, readHopCount } from "../router/routing";
 
 describe("router config", () => {

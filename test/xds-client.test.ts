@@ -7,14 +7,14 @@
 import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
 import * as grpcXds from "@grpc/grpc-js-xds";
-import { startDemoAgent, type DemoAgent } from "../local/demo-agent";
+import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { agentServiceDefinition, type Pong } from "../proto";
 import { startXdsServer, type XdsServer } from "../router/xds";
 import type { TypeStatus } from "../router/xds/protocol";
-import { DEFAULT_API_LISTENER } from "../infra/envoy/config";
+import { DEFAULT_API_LISTENER } from "../envoy/config";
 import { MemoryRegistry } from "./helpers/memory-registry";
 import { startRouter, type RunningRouter } from "../router";
-import { silentLogger } from "../router/log";
+import { silentLogger } from "../lib/log";
 
 type PingClient = grpc.Client & {
   Ping(req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Pong) => void): void;

@@ -5,11 +5,11 @@
  * emitting stats for the cluster"; stat tag extraction splits on ".").
  */
 import { strict as assert } from "node:assert";
-import { buildXdsSnapshot, deploymentClusterName, ROUTER_CLUSTER, type XdsSnapshot } from "../infra/envoy/config";
-import type { Cluster } from "../infra/envoy/types";
+import { buildXdsSnapshot, deploymentClusterName, ROUTER_CLUSTER, type XdsSnapshot } from "../envoy/config";
+import type { Cluster } from "../envoy/types";
 import { routeClusterNames, snapshotProblems } from "../router/xds/consistency";
 import { SnapshotCache } from "../router/xds/snapshot";
-import { DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT } from "../infra/envoy/config";
+import { DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT } from "../envoy/config";
 import { assertValidEnvoyConfig } from "./helpers/envoy-validate";
 
 const records = [{ id: "alpha", host: "127.0.0.1", port: 50054 }, { id: "team.beta", host: "127.0.0.1", port: 50055 }];

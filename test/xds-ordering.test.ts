@@ -1,6 +1,6 @@
 /**
  * The xDS server never makes an Envoy-like client route to a cluster it does not have active.
- * `EnvoyAdsModel` (test/helpers/envoy-ads-model.ts) behaves as Envoy does (wildcard CDS/LDS,
+ * `EnvoyAdsModel` (fixtures/envoy-ads-model.ts) behaves as Envoy does (wildcard CDS/LDS,
  * EDS paused during CDS, clusters warming until their ClusterLoadAssignment, routes applied at
  * once); the stream's two directions are delivered in random interleavings.
  * Rules: Envoy's api-docs/xds_protocol.rst, "Eventual consistency considerations" ("the management
@@ -10,9 +10,9 @@
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import { deploymentClusterName, ROUTER_CLUSTER } from "../infra/envoy/config";
-import type { DeploymentRecord } from "../router/registry/types";
-import { AdsLoopback } from "./helpers/ads-loopback";
+import { deploymentClusterName, ROUTER_CLUSTER } from "../envoy/config";
+import type { DeploymentRecord } from "../registry/types";
+import { AdsLoopback } from "../fixtures/ads-loopback";
 
 const rec = (id: string, port = 50054, host = "127.0.0.1"): DeploymentRecord => ({ id, host, port });
 const IDS = ["a", "b", "c.d", "e"] as const;

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { TYPE_URLS, type ResourceKind } from "../infra/envoy/config";
+import { TYPE_URLS, type ResourceKind } from "../envoy/config";
 import { ClusterHistory } from "../router/xds/history";
 import { AdsStreamState, nextVersions, PUSH_ORDER, type AdsRequest, type VersionedSnapshot } from "../router/xds/protocol";
 

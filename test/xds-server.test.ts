@@ -6,12 +6,12 @@ import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
 import pino from "pino";
 import * as prom from "prom-client";
-import { buildXdsSnapshot, deploymentClusterName, ROUTE_CONFIG_NAME, ROUTER_CLUSTER, TYPE_URLS, type ResourceKind } from "../infra/envoy/config";
-import { encodeMessage, messageType } from "../infra/envoy/proto";
+import { buildXdsSnapshot, deploymentClusterName, ROUTE_CONFIG_NAME, ROUTER_CLUSTER, TYPE_URLS, type ResourceKind } from "../envoy/config";
+import { encodeMessage, messageType } from "../envoy/proto";
 import { ADS_METHOD_PATH, startXdsIfConfigured, startXdsServer, xdsOptionsFor, type XdsServer } from "../router/xds";
-import type { ClusterLoadAssignment, RouteConfiguration } from "../infra/envoy/types";
+import type { ClusterLoadAssignment, RouteConfiguration } from "../envoy/types";
 import { startRouter } from "../router";
-import { silentLogger } from "../router/log";
+import { silentLogger } from "../lib/log";
 import { assertValidEnvoyConfig } from "./helpers/envoy-validate";
 import { MemoryRegistry } from "./helpers/memory-registry";
 

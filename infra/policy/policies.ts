@@ -4,7 +4,7 @@
  * came from) and returns its violations. `index.ts` wraps them in a CrossGuard
  * PolicyPack; the tests call them on resources recorded under Pulumi mocks.
  */
-import { AGENT_PORT_FIRST, AGENT_PORT_LAST, A2A_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../ports";
+import { AGENT_PORT_FIRST, AGENT_PORT_LAST, A2A_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../../lib/ports";
 
 /** What a policy needs to know about one resource. */
 export interface StackResource {

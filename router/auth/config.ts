@@ -2,6 +2,8 @@
  * Auth configuration from environment variables (and equivalent flags), as a
  * typed, validated value. Every error names the key and what it accepts.
  */
+import { wholeNumber } from "../../lib/settings";
+
 export type TokensLocation = { readonly kind: "file"; readonly path: string } | { readonly kind: "secretsmanager"; readonly secretId: string };
 
 export type AuthConfig =
@@ -121,9 +123,9 @@ function checkJwksUrl(value: string): void {
 
 function positiveInt(key: AuthEnvKey, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-    throw new AuthConfigError(`${key}=${JSON.stringify(value.slice(0, 64))} is not valid: expected an integer >= ${min}`);
+  try {
+    return wholeNumber(key, value.slice(0, 64), min, Number.MAX_SAFE_INTEGER);
+  } catch (err) {
+    throw new AuthConfigError((err as Error).message);
   }
-  return n;
 }

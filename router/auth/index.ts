@@ -11,7 +11,7 @@
  *   prepareForwardedHeaders       drop the credential, name the caller for the agent  (forward.ts)
  */
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { silentLogger, type Logger } from "../log";
+import { silentLogger, type Logger } from "../../lib/log";
 import { BearerAuthenticator } from "./bearer";
 import type { AuthConfig } from "./config";
 import { JwtAuthenticator } from "./jwt";

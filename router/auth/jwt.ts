@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from "jose";
 import { LRUCache } from "lru-cache";
-import type { Logger } from "../log";
+import type { Logger } from "../../lib/log";
 import { compileAllowList, patternProblem } from "./allow-list";
 import { parseBearer } from "./header";
 import { sha256 } from "./tokens";

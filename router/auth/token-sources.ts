@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { watchFile, unwatchFile, type Stats } from "node:fs";
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { Logger } from "../log";
+import type { Logger } from "../../lib/log";
 import { parseTokensDocument, type TokenTable } from "./tokens";
 
 export interface TokenSource {

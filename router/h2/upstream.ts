@@ -2,19 +2,23 @@
  * The relay's side toward agents: one HTTP/2 connection per agent address, shared by every
  * call to it. Stream ids are allocated here; the agent's SETTINGS (window, frame size,
  * concurrent streams) are respected, calls beyond its stream limit wait in line, GOAWAY
- * and connection loss fail the affected calls, and idle connections close themselves.
+ * and connection loss fail the affected calls, and idle connections close themselves. A connect
+ * timeout and PING keepalive (router/keepalive.ts) notice an agent that vanished without FIN or RST.
  */
 import * as net from "node:net";
-import type { Logger } from "../log";
-import type { Target } from "../registry/types";
-import { UPSTREAM_CONNECT_TIMEOUT_MS } from "../config";
-import { H2Conn, type WindowOptions } from "./conn";
-import { buildWindowUpdate, CLIENT_PREFACE, ErrorCode } from "./frames";
+import { connectTimeoutReason, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE, Keepalive, KeepaliveIntervals, logDeadConnection, type KeepaliveOptions, type NewCall } from "../keepalive";
+import type { Logger } from "../../lib/log";
+import type { Target } from "../../registry/types";
+import type { WindowOptions } from "./conn";
+import { buildFrame, CLIENT_PREFACE, ErrorCode, FrameType } from "./frames";
 import type { DecodeResult } from "./hpack";
+import type { RelayStream } from "./stream";
+import { StreamConn } from "./stream-conn";
 
 /** What a call must handle for its stream toward the agent (implemented by the relay's Call). */
 export interface UpstreamCall {
-  upSendWindow: number;
+  /** The direction that sends on the agent's stream: the request. */
+  readonly toAgent: RelayStream;
   /** The connection whose stream limit the call waits behind, if it waits. */
   waitingOn: AgentConn | undefined;
   /** A stream id was assigned: send the request HEADERS now. */
@@ -22,39 +26,32 @@ export interface UpstreamCall {
   onUpHeaders(decoded: DecodeResult, block: Buffer, endStream: boolean, tooLarge: boolean): void;
   onUpData(payload: Buffer, paddingBytes: number, endStream: boolean): void;
   onUpReset(code: number): void;
-  /** More send credit (stream or connection): send what waits. */
-  onUpWindow(): void;
   /** The connection failed or went away before the call finished. */
   onUpFailed(reason: string, neverConnected: boolean): void;
 }
 
 /** Stream ids are 31 bits; past this a connection is retired and calls use a new one. */
 const LAST_STREAM_ID = 2 ** 31 - 1;
+const KEEPALIVE_PING = buildFrame(FrameType.PING, 0, 0, Buffer.from("pxkalive"));
 
-export class AgentConn extends H2Conn {
-  readonly streams = new Map<number, UpstreamCall>();
+export class AgentConn extends StreamConn<UpstreamCall> {
   /** Calls waiting for the agent's concurrent-stream limit to make room. */
   readonly waiting: UpstreamCall[] = [];
-  /** Calls that could not send for lack of connection-level credit. */
-  readonly blocked = new Set<UpstreamCall>();
   private nextStreamId = 1;
   private connected = false;
   /** No new calls: GOAWAY received, ids running out, or closing. */
   retired = false;
   private lastActive = performance.now();
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Until the agent acknowledges our SETTINGS. */
+  private connectTimer: NodeJS.Timeout | undefined;
+  private handshaken = false;
+  private keepalive: Keepalive | undefined;
 
   constructor(readonly key: string, target: Target, windows: WindowOptions, private readonly pool: AgentPool) {
     super(net.connect({ host: target.host, port: target.port, noDelay: true }), windows);
     const socket = this.socket;
-    // An agent whose task is gone drops the SYN (no RST in a VPC): without this, calls would wait for
-    // the kernel's SYN retries (about two minutes) or their deadline instead of failing UNAVAILABLE.
-    const connectTimer = setTimeout(() => {
-      if (!this.connected) socket.destroy(new Error(`no connection after ${pool.connectTimeoutMs} ms`));
-    }, pool.connectTimeoutMs);
-    connectTimer.unref();
-    socket.once("close", () => clearTimeout(connectTimer));
-    socket.on("connect", () => { this.connected = true; clearTimeout(connectTimer); });
+    socket.on("connect", () => { this.connected = true; });
     socket.on("data", (chunk: Buffer) => this.handleChunk(chunk));
     socket.on("error", (err: Error) => this.lost(err.message));
     socket.on("close", () => this.lost("connection closed by the agent"));
@@ -66,17 +63,55 @@ export class AgentConn extends H2Conn {
       if (this.streams.size === 0 && this.waiting.length === 0 && performance.now() - this.lastActive >= idleMs) this.goaway(ErrorCode.NO_ERROR, "idle");
     }, Math.min(idleMs, 30_000));
     this.idleTimer.unref();
+    const connectMs = pool.connectTimeoutMs;
+    this.connectTimer = setTimeout(() => this.declareDead(connectTimeoutReason(connectMs, this.connected)), connectMs);
+    this.connectTimer.unref();
+  }
+
+  /** The agent acknowledged our SETTINGS: the handshake is done, the keepalive starts. */
+  protected onSettingsAck(): void {
+    super.onSettingsAck();
+    if (this.handshaken) return;
+    this.handshaken = true;
+    clearTimeout(this.connectTimer);
+    const opts = this.pool.keepaliveFor(this.key);
+    if (opts === undefined) return;
+    this.keepalive = new Keepalive(opts, {
+      bytesRead: () => this.socket.bytesRead,
+      busy: () => this.streams.size > 0 || this.waiting.length > 0,
+      sendPing: () => this.write(KEEPALIVE_PING),
+      dead: (reason) => this.declareDead(reason),
+    });
+  }
+
+  /** No answer from the agent (connect timeout or keepalive): fail its calls now and free the pool slot. */
+  private declareDead(reason: string): void {
+    if (this.closed) return;
+    logDeadConnection(this.pool.logger, this.key, reason, this.streams.size + this.waiting.length);
+    this.socket.destroy();
+    this.lost(reason);
   }
 
   protected isClientRole(): boolean {
     return true;
   }
 
+  protected sending(call: UpstreamCall): RelayStream {
+    return call.toAgent;
+  }
+
   /** Starts a call on this connection now, or queues it behind the agent's stream limit. */
   start(call: UpstreamCall): void {
+    const verdict: NewCall = this.keepalive === undefined ? "proceed" : this.keepalive.newCall();
+    if (verdict === "fresh") {
+      this.retire();
+      this.pool.startOnFreshConnection(this.key, call);
+      return;
+    }
     if (this.streams.size >= this.peerMaxConcurrentStreams) {
       this.waiting.push(call);
       call.waitingOn = this;
+      if (verdict === "ping") this.keepalive!.pingNow();
       return;
     }
     const id = this.nextStreamId;
@@ -86,6 +121,7 @@ export class AgentConn extends H2Conn {
     call.waitingOn = undefined;
     this.lastActive = performance.now();
     call.onUpStart(this, id);
+    if (verdict === "ping") this.keepalive!.pingNow();
   }
 
   /** The call is done with its stream (or gave up waiting for one). */
@@ -95,15 +131,9 @@ export class AgentConn extends H2Conn {
       const i = this.waiting.indexOf(call);
       if (i >= 0) this.waiting.splice(i, 1);
     }
-    this.blocked.delete(call);
     this.lastActive = performance.now();
     while (this.waiting.length > 0 && this.streams.size < this.peerMaxConcurrentStreams && !this.closed) this.start(this.waiting.shift()!);
     if (this.retired && this.streams.size === 0 && this.waiting.length === 0) this.goaway(ErrorCode.NO_ERROR, "retired");
-  }
-
-  /** Credit the agent's stream for bytes that left toward the client. */
-  creditStream(streamId: number, bytes: number): void {
-    this.write(buildWindowUpdate(streamId, bytes));
   }
 
   private retire(): void {
@@ -132,28 +162,8 @@ export class AgentConn extends H2Conn {
     this.streams.get(streamId)?.onUpReset(code);
   }
 
-  protected onStreamWindowUpdate(streamId: number, increment: number): void {
-    const call = this.streams.get(streamId);
-    if (call === undefined) return;
-    call.upSendWindow += increment;
-    call.onUpWindow();
-  }
-
-  protected onConnectionWindow(): void {
-    if (this.blocked.size === 0) return;
-    const calls = [...this.blocked];
-    this.blocked.clear();
-    for (const c of calls) c.onUpWindow();
-  }
-
-  protected onInitialWindowChange(delta: number): void {
-    for (const call of this.streams.values()) {
-      call.upSendWindow += delta;
-      if (delta > 0) call.onUpWindow();
-    }
-  }
-
   protected onGoaway(lastStreamId: number, code: number, debug: string): void {
+    this.pool.intervals.onGoaway(this.key, code, debug);
     this.retire();
     // Streams the agent never processed fail now; lower ones run to their end.
     for (const [id, call] of [...this.streams]) {
@@ -182,6 +192,8 @@ export class AgentConn extends H2Conn {
     this.retired = true;
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     this.idleTimer = undefined;
+    clearTimeout(this.connectTimer);
+    this.keepalive?.stop();
     this.pool.forget(this, true);
     const neverConnected = !this.connected;
     const calls = [...this.streams.values(), ...this.waiting.splice(0)];
@@ -202,7 +214,9 @@ export interface AgentPoolOptions {
   readonly windows: WindowOptions;
   /** Close a connection after this long without streams. */
   readonly idleTimeoutMs?: number;
-  /** Fail the calls waiting on a connection the agent has not accepted after this long (default 3000). */
+  /** PING keepalive on agent connections (default DEFAULT_KEEPALIVE; intervalMs 0: off). */
+  readonly keepalive?: KeepaliveOptions;
+  /** A connection attempt with no HTTP/2 handshake after this long fails its calls (default DEFAULT_CONNECT_TIMEOUT_MS). */
   readonly connectTimeoutMs?: number;
 }
 
@@ -213,10 +227,18 @@ export class AgentPool {
   private readonly live = new Set<AgentConn>();
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  readonly intervals: KeepaliveIntervals;
+  readonly logger: Logger;
 
   constructor(private readonly opts: AgentPoolOptions) {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
-    this.connectTimeoutMs = opts.connectTimeoutMs ?? UPSTREAM_CONNECT_TIMEOUT_MS;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.logger = opts.logger;
+    this.intervals = new KeepaliveIntervals(opts.keepalive ?? DEFAULT_KEEPALIVE, opts.logger);
+  }
+
+  keepaliveFor(key: string): KeepaliveOptions | undefined {
+    return this.intervals.forAgent(key);
   }
 
   /** Open upstream connections, for /metrics. */

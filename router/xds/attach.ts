@@ -2,7 +2,7 @@
  * Wiring for the router's main: starts the xDS server next to a running router when
  * ROUTER_XDS / --xds is set. `xdsOptionsFor` is the pure part (what the xDS server is told).
  */
-import type { Logger } from "../log";
+import type { Logger } from "../../lib/log";
 import type { RouterConfig } from "../config";
 import type { RunningRouter } from "../server";
 import { startXdsServer, type XdsServer, type XdsServerOptions } from "./server";

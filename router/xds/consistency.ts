@@ -6,8 +6,8 @@
  * a name twice (xds_protocol.rst, "Duplicate Resource Names": "It is an error for a server to
  * send a single response that contains the same resource name twice").
  */
-import type { Cluster, Listener, RouteConfiguration } from "../../infra/envoy/types";
-import type { ResourceKind, XdsSnapshot } from "../../infra/envoy/config";
+import type { Cluster, Listener, RouteConfiguration } from "../../envoy/types";
+import type { ResourceKind, XdsSnapshot } from "../../envoy/config";
 
 /** The clusters a route configuration sends traffic to (plain and weighted cluster actions). */
 export function routeClusterNames(rc: RouteConfiguration): string[] {

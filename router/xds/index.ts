@@ -8,7 +8,7 @@
  *   warming and ordering), pure; `ClusterHistory` (history.ts) lets a reconnecting client keep its clusters.
  * - `XdsMetrics` (metrics.ts): counters on the router's /metrics.
  * - `startXdsIfConfigured` (attach.ts): the router main's wiring for ROUTER_XDS / --xds.
- * - The resources themselves are built in infra/envoy/config.ts, shared with the bootstrap.
+ * - The resources themselves are built in envoy/config.ts, shared with the bootstrap.
  */
 export { startXdsServer, ADS_METHOD_PATH, ADS_SERVICE, type XdsServer, type XdsServerOptions } from "./server";
 export { AdsStreamState, PUSH_ORDER, kindOfTypeUrl, nextVersions, type AdsEvent, type AdsRequest, type AdsResponse, type VersionedSnapshot } from "./protocol";

@@ -46,7 +46,7 @@
  *   any newly requested resources"). Pushes go clusters, endpoints, listeners, routes (spec,
  *   "make before break": CDS first, EDS after CDS, LDS after CDS/EDS, RDS after them).
  */
-import { TYPE_URLS, type ResourceKind } from "../../infra/envoy/config";
+import { TYPE_URLS, type ResourceKind } from "../../envoy/config";
 import type { ClusterHistory } from "./history";
 import type { SnapshotResource } from "./resource";
 

@@ -8,11 +8,11 @@
 import * as grpc from "@grpc/grpc-js";
 import type * as protobuf from "protobufjs";
 import type * as prom from "prom-client";
-import { DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT, whyNotRoutable, type ResourceKind } from "../../infra/envoy/config";
-import { messageType } from "../../infra/envoy/proto";
-import { ROUTER_ADMIN_PORT } from "../../infra/ports";
-import { silentLogger, type Logger } from "../log";
-import type { RegistrySource, Target } from "../registry/types";
+import { DEFAULT_API_LISTENER, DEFAULT_ENVOY_INPUT, whyNotRoutable, type ResourceKind } from "../../envoy/config";
+import { messageType } from "../../envoy/proto";
+import { ROUTER_ADMIN_PORT } from "../../lib/ports";
+import { silentLogger, type Logger } from "../../lib/log";
+import type { RegistrySource, Target } from "../../registry/types";
 import { ClusterHistory } from "./history";
 import { XdsMetrics } from "./metrics";
 import { AdsStreamState, type AdsRequest, type AdsResponse, type TypeStatus } from "./protocol";

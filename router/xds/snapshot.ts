@@ -5,10 +5,10 @@
  * consistency check: a snapshot that fails `snapshotProblems` is never returned, so no stream
  * ever serves it (go-control-plane's SetSnapshot callers check `Snapshot.Consistent()` first).
  */
-import { buildXdsSnapshot, TYPE_URLS, type EnvoyConfigInput, type ResourceKind } from "../../infra/envoy/config";
-import { encodeAny } from "../../infra/envoy/proto";
-import type { Cluster, RouteConfiguration } from "../../infra/envoy/types";
-import type { DeploymentRecord } from "../registry/types";
+import { buildXdsSnapshot, TYPE_URLS, type EnvoyConfigInput, type ResourceKind } from "../../envoy/config";
+import { encodeAny } from "../../envoy/proto";
+import type { Cluster, RouteConfiguration } from "../../envoy/types";
+import type { DeploymentRecord } from "../../registry/types";
 import { edsServiceName, routeClusterNames, snapshotProblems } from "./consistency";
 import { nextVersions, PUSH_ORDER, type VersionedSnapshot } from "./protocol";
 

@@ -1,4 +1,4 @@
-/** Starts test/helpers/echo-main.ts as a child process: an agent a test can SIGKILL. */
+/** Starts test/helpers/echo-main.ts as a child process: an agent a test can SIGKILL, SIGSTOP, or run in a network namespace. */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 
@@ -9,17 +9,17 @@ export interface ChildAgent {
   kill(): Promise<void>;
 }
 
-export interface ChildAgentPlace {
-  /** Run inside this network namespace (`ip netns exec NAME ...`; the test made it). */
-  readonly netns?: string;
-  /** Listen on this address (default 127.0.0.1). */
+export interface ChildAgentOptions {
+  /** Address to bind; default 127.0.0.1. */
   readonly host?: string;
+  /** Run inside this network namespace (`ip netns exec`, which execs the command: the child's pid is node's). */
+  readonly netns?: string;
 }
 
-export async function startChildAgent(name: string, port = 0, place: ChildAgentPlace = {}): Promise<ChildAgent> {
-  const node = [process.execPath, "--import", "tsx", path.join(__dirname, "echo-main.ts"), name, String(port), ...(place.host ? [place.host] : [])];
-  const [command, ...args] = place.netns ? ["ip", "netns", "exec", place.netns, ...node] : node;
-  const child = spawn(command!, args, { cwd: path.resolve(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
+export async function startChildAgent(name: string, port = 0, opts: ChildAgentOptions = {}): Promise<ChildAgent> {
+  const node = [process.execPath, "--import", "tsx", path.join(__dirname, "echo-main.ts"), name, String(port), ...(opts.host ? [opts.host] : [])];
+  const [cmd, ...args] = opts.netns === undefined ? node : ["ip", "netns", "exec", opts.netns, ...node];
+  const child = spawn(cmd!, args, { cwd: path.resolve(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let out = "";
   const listening = await new Promise<number>((resolve, reject) => {

@@ -18,7 +18,7 @@
  * - missing destination directories are created; file permissions are preserved unless
  *   `--chmod` sets them (on every copied file and directory).
  * A RUN's absolute path arguments name paths in the stage, so they are rebased onto the stage's
- * directory (`npx tsx infra/bundle-router.ts /out` writes `<stage>/out`): the one liberty taken,
+ * directory (`npx tsx build/router.ts /out` writes `<stage>/out`): the one liberty taken,
  * since the stage is not a chroot. A RUN with shell syntax beyond plain words is refused.
  */
 import { spawn } from "node:child_process";

@@ -1,9 +1,9 @@
 /**
  * Strict validation of Envoy configs against the v3 protos `@grpc/grpc-js-xds` ships
- * (see infra/envoy/proto.ts for exactly what is checked). For tests: one call per config.
+ * (see envoy/proto.ts for exactly what is checked). For tests: one call per config.
  */
 import { strict as assert } from "node:assert";
-import { EnvoyConfigError, toProtoObject } from "../../infra/envoy/proto";
+import { EnvoyConfigError, toProtoObject } from "../../envoy/proto";
 
 /** Every problem Envoy's API finds in `json` read as message `typeName` (empty when it parses). */
 export function envoyConfigProblems(typeName: string, json: unknown): string[] {

@@ -15,7 +15,7 @@
  *   `quotas: false` lifts both, for code paths that only matter if AWS ever raised the service quota.
  */
 import { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
-import { FAKE_AWS_CLIENT_CONFIG, startFakeAwsJsonServer, type FakeAwsError, type FakeAwsServer } from "./fake-aws";
+import { FAKE_AWS_CLIENT_CONFIG, startFakeAwsJsonServer, type FakeAwsError, type FakeAwsServer } from "../../fixtures/fake-aws";
 
 export interface FakeInstance {
   readonly id: string;

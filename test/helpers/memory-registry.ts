@@ -1,7 +1,7 @@
 /** A RegistrySource held in memory, changed by the test: `set`, `add`, `remove` notify listeners like a real source. */
-import { silentLogger } from "../../router/log";
-import { ChangeListeners } from "../../router/registry/listeners";
-import type { DeploymentRecord, RegistrySource, Resolution } from "../../router/registry/types";
+import { silentLogger } from "../../lib/log";
+import { ChangeListeners } from "../../registry/listeners";
+import type { DeploymentRecord, RegistrySource, Resolution } from "../../registry/types";
 
 export class MemoryRegistry implements RegistrySource {
   readonly description = "memory:test";

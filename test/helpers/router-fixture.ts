@@ -3,8 +3,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startRouter, type RunningRouter } from "../../router";
-import { silentLogger, type Logger } from "../../router/log";
-import { RawClient, startEchoServer, type EchoServer } from "./echo-server";
+import { silentLogger, type Logger } from "../../lib/log";
+import { RawClient, startEchoServer, type EchoServer } from "../../fixtures/echo-server";
 
 export interface RegistryEntry { id: string; host?: string; port: number }
 

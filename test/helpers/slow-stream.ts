@@ -3,7 +3,7 @@
  * router process's RSS meanwhile. Shared by the unit test (tens of MiB) and test/stress (1 GiB).
  */
 import * as grpc from "@grpc/grpc-js";
-import { md, type RawClient } from "./echo-server";
+import { md, type RawClient } from "../../fixtures/echo-server";
 import { rssBytes } from "./child-router";
 
 export interface SlowStreamOptions {

@@ -3,7 +3,7 @@
  * test can assert the abuse never failed or stalled anyone else.
  */
 import * as grpc from "@grpc/grpc-js";
-import { md, RawClient } from "./echo-server";
+import { md, RawClient } from "../../fixtures/echo-server";
 
 export interface SteadyClient {
   readonly ok: number;

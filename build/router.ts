@@ -1,0 +1,58 @@
+/**
+ * Bundles the router (router/main.ts) into one CommonJS file with esbuild: what router/Dockerfile
+ * runs in its build stage (`npx tsx build/router.ts dist/router`), and what the
+ * Dockerfile test runs to check the bundle starts and answers its health check.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as esbuild from "esbuild";
+import { BUNDLED_PROTO_DIR, PROTO_INCLUDE_DIRS } from "../envoy/proto";
+
+const REPO_ROOT = path.join(__dirname, "..");
+
+export interface RouterBundle {
+  readonly file: string;
+  readonly bytes: number;
+  /** Every file the bundle was built from, relative to the repository (forward slashes); node_modules included. */
+  readonly sources: readonly string[];
+}
+
+export async function bundleRouter(outDir: string): Promise<RouterBundle> {
+  const file = path.join(outDir, "main.js");
+  const result = await esbuild.build({
+    entryPoints: [path.join(REPO_ROOT, "router", "main.ts")],
+    outfile: file,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    sourcemap: true, // stack traces in the logs point at the TypeScript source
+    minifySyntax: true,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "warning",
+  });
+  // proto/index.ts finds agent.proto next to itself (__dirname): in the bundle that is outDir.
+  fs.copyFileSync(path.join(REPO_ROOT, "proto", "agent.proto"), path.join(outDir, "agent.proto"));
+  // The xDS server (Option B) loads Envoy's API protos at run time; the image has no node_modules,
+  // so they travel beside the bundle (envoy/proto.ts looks there first).
+  const protoOut = path.join(outDir, BUNDLED_PROTO_DIR);
+  const xdsDeps = path.join(path.dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
+  for (const dir of PROTO_INCLUDE_DIRS) {
+    fs.cpSync(path.join(xdsDeps, dir), path.join(protoOut, dir), { recursive: true, filter: (src) => fs.statSync(src).isDirectory() || src.endsWith(".proto") });
+  }
+  fs.cpSync(path.join(path.dirname(require.resolve("protobufjs/package.json")), "google"), path.join(protoOut, "protobufjs", "google"), { recursive: true });
+  // esbuild names inputs relative to the working directory.
+  const sources = [...Object.keys(result.metafile.inputs).map((p) => path.relative(REPO_ROOT, path.resolve(p)).split(path.sep).join("/")), "proto/agent.proto"];
+  return { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? fs.statSync(file).size, sources: sources.sort() };
+}
+
+if (require.main === module) {
+  const outDir = process.argv[2] ?? path.join(REPO_ROOT, "dist", "router");
+  bundleRouter(outDir).then(({ file, bytes }) => {
+    process.stdout.write(`router bundle: ${file} (${bytes} bytes)\n`);
+  }, (err: unknown) => {
+    process.stderr.write(`router bundle failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}
