@@ -20,6 +20,11 @@ import { REQUIRE_TLS_TAG } from "./infra/policy/policies";
 import { ALLOW_ANONYMOUS_INTERNET_TAG } from "./infra/exposure";
 import { A2A_PORT } from "./lib/ports";
 import { probeSource, restPlacement } from "./infra/reachability";
+import { ServiceAutoScaling } from "./infra/autoscaling";
+import { RegistryCapacity } from "./infra/registry-capacity";
+import { routerMetricDimensions } from "./infra/agent-service";
+import { ROUTER_METRIC } from "./router/emf";
+import { shardRegistryEntries, shardsOf } from "./infra/shards";
 
 const config = loadStackConfig();
 for (const warning of configWarnings(config)) void pulumi.log.warn(warning);
@@ -70,8 +75,10 @@ const discovery = new ServiceDiscovery(name, {
   vpcId: network.vpcId,
   namespace: config.cloudMapNamespace,
   service: config.cloudMapService,
+  shards: config.scaling.shards,
   tags,
 });
+const shards = shardsOf(config.cloudMapService, config.scaling.shards);
 
 const images = new Images(name, { repoRoot: __dirname, envoyMode: config.envoyMode, tags });
 
@@ -83,6 +90,7 @@ const cloudMap = {
   namespaceArn: discovery.namespace.arn,
   hostedZoneId: discovery.namespace.hostedZone,
 };
+const cloudMapShards = shards.map((shard, i) => ({ ...shard, serviceArn: discovery.services[i]!.arn }));
 
 // Caller authentication: the secrets the router (bearer) and the probe read, created unless named in config.
 // Off: nothing is declared, so an existing stack's preview shows no change.
@@ -120,10 +128,25 @@ const agents = new AgentService(name, {
   securityGroupId: securityGroups.tasks.id,
   a2aTargetGroupArn: loadBalancer.a2aTargetGroup.arn,
   restTargetGroupArn: loadBalancer.restTargetGroup.arn,
-  cloudMap,
+  cloudMap: { ...cloudMap, shards: cloudMapShards },
+  autoScaled: config.scaling.autoScaling !== undefined,
+  // The streams policy's metric; written only when that policy exists (an EMF line a minute per task).
+  routerMetricsNamespace: config.scaling.autoScaling?.activeStreams === undefined ? undefined : METRICS_NAMESPACE,
   dependsOn: [loadBalancer.a2aListener, loadBalancer.restListener],
   tags,
 });
+
+// Application Auto Scaling per shard (infra/autoscaling.ts); none unless pixell-a2a:maxTasks is set.
+const autoScaling = config.scaling.autoScaling;
+if (autoScaling !== undefined) {
+  shards.forEach((shard, i) => new ServiceAutoScaling(`${name}-scaling${shard.suffix}`, {
+    clusterName: agents.cluster.name,
+    serviceName: agents.services[i]!.name,
+    config: autoScaling,
+    streamsMetric: { namespace: METRICS_NAMESPACE, name: ROUTER_METRIC, dimensions: routerMetricDimensions(`${pulumi.getProject()}-${pulumi.getStack()}`, shard.cloudMapService) },
+    tags,
+  }));
+}
 
 const probe = new Probe(name, {
   code: probeCodeArchive(path.join(__dirname, ".tmp", "probe-lambda")),
@@ -131,7 +154,7 @@ const probe = new Probe(name, {
   endpoint: config.a2aDomainName !== undefined ? `${config.a2aDomainName}:${A2A_PORT}` : loadBalancer.a2aEndpoint,
   tls: config.tlsCertificateArn !== undefined,
   authTokenSecretArn: authSecrets?.probeTokenSecretArn,
-  cloudMap,
+  cloudMap: { ...cloudMap, shards: shards.map((shard, i) => ({ serviceName: shard.cloudMapService, serviceId: discovery.services[i]!.id, serviceArn: discovery.services[i]!.arn })) },
   metricsNamespace: METRICS_NAMESPACE,
   schedule: config.probeSchedule,
   timeoutMs: config.probeTimeoutMs,
@@ -167,6 +190,17 @@ const monitoring = new Monitoring(name, {
   tags,
 });
 
+// How full each shard's Cloud Map service is, from the probe's RegisteredInstances (infra/registry-capacity.ts).
+new RegistryCapacity(`${name}-registry`, {
+  shards: shards.map((s) => s.cloudMapService),
+  namespace: config.cloudMapNamespace,
+  namespaceQuota: config.scaling.cloudMapNamespaceQuota,
+  probeSchedule: config.probeSchedule,
+  metricsNamespace: METRICS_NAMESPACE,
+  alarmTopicArn: monitoring.topic.arn,
+  tags,
+});
+
 export const a2aEndpoint = loadBalancer.a2aEndpoint;
 /** PAR's REST API: an internal NLB, reachable from inside the VPC (and networks routed to it) only. */
 export const restEndpoint = loadBalancer.restEndpoint;
@@ -180,6 +214,11 @@ export const cloudMapNamespace = discovery.namespace.name;
 export const cloudMapService = discovery.service.name;
 export const clusterName = agents.cluster.name;
 export const serviceName = agents.service.name;
+/** Every shard's ECS service and Cloud Map service, shard 0 first. */
+export const serviceNames = pulumi.all(agents.services.map((s) => s.name));
+export const cloudMapServices = pulumi.output(discovery.serviceNames);
+/** `npm run a2a -- check --registry "$(pulumi stack output registry)"` reads every shard. */
+export const registry = pulumi.output(shardRegistryEntries(config.cloudMapNamespace, discovery.serviceNames));
 export const probeFunctionName = probe.function.name;
 export const vpcId = network.vpcId;
 /** Where operators put the router's tokens document and the probe's token (callerAuth on). */

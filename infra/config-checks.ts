@@ -74,9 +74,11 @@ export function secretArnProblem(arn: string, region: string): string | undefine
  * rule each must meet. Kept next to the check; test/infra-aws-rules.test.ts runs the program and fails
  * if a declared name that contains project and stack is not among these.
  */
-export function derivedNames(project: string, stack: string): { type: string; field: string; value: string }[] {
+export function derivedNames(project: string, stack: string, shards = 1): { type: string; field: string; value: string }[] {
   const prefix = `${project}-${stack}`;
   return [
+    // Shards after the first get their own task definition family (infra/shards.ts).
+    ...Array.from({ length: shards - 1 }, (_, k) => ({ type: "aws:ecs/taskDefinition:TaskDefinition", field: "family", value: `${prefix}-${k + 1}` })),
     { type: "aws:lambda/function:Function", field: "name", value: `${prefix}-probe` },
     { type: "aws:cloudwatch/logGroup:LogGroup", field: "name", value: `/aws/lambda/${prefix}-probe` },
     ...["par", "router", "envoy"].map((c) => ({ type: "aws:cloudwatch/logGroup:LogGroup", field: "name", value: `/ecs/${prefix}/${c}` })),

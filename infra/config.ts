@@ -8,6 +8,8 @@ import { SCHEDULE_ACCEPTED } from "./schedule";
 import { imagePin, isEcrImage } from "./image-reference";
 import { admitsEveryone, isPrivateCidr, restPlacement } from "./reachability";
 import { exposureProblems, exposureWarnings } from "./exposure";
+import { parseScalingConfig, SCALING_KEYS, scalingWarnings, type ScalingConfig } from "./scaling-config";
+import { shardNameProblem } from "./shards";
 
 /**
  * The stack's configuration: read once, validated once, one typed object.
@@ -116,6 +118,8 @@ export interface StackConfig {
    * leaves from (their NAT gateways), admitted to 50051 for the probe. Empty otherwise.
    */
   readonly probeEgressCidrs: readonly string[];
+  /** Registry shards and auto scaling (infra/scaling-config.ts). */
+  readonly scaling: ScalingConfig;
 }
 
 /** Raw values as `pulumi config` holds them: strings (lists as JSON arrays or comma-separated). */
@@ -135,6 +139,8 @@ export const CONFIG_KEYS = [
   "callerAuthAudience", "callerAuthAllowClaim", "probeAuthTokenSecretArn",
   "natGateways", "probeEgressCidrs", "parImageCredentialsSecretArn", "parImageCredentialsKmsKeyArn",
   "allowAnonymousInternet",
+  // Shards and auto scaling (infra/scaling-config.ts).
+  ...SCALING_KEYS,
 ] as const;
 
 export const DEFAULT_REGION = "us-east-2";
@@ -339,6 +345,8 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
   }
   const envoyMode = oneOf<EnvoyMode>("envoyMode", "router", ["router", "xds"]);
   const callerAuth = parseCallerAuth(region, envoyMode, problems, { str, oneOf, bad });
+  const desiredCount = int("desiredCount", 2, 1, 100);
+  const scaling = parseScalingConfig({ str, int, bool, bad, problem: (text) => problems.push(text) }, desiredCount, str("desiredCount") !== undefined);
   // Secure by default (infra/exposure.ts): no anonymous internet endpoint unless asked for by name.
   const allowAnonymousInternet = bool("allowAnonymousInternet", false);
   problems.push(...exposureProblems({ internetFacing, allowedCidrs, callerAuth: callerAuth.mode }, allowAnonymousInternet));
@@ -354,7 +362,8 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     requireTls,
     callerAuth,
     allowAnonymousInternet,
-    desiredCount: int("desiredCount", 2, 1, 100),
+    // With auto scaling and no desiredCount, a new service starts at minTasks.
+    desiredCount: scaling.autoScaling !== undefined && str("desiredCount") === undefined ? scaling.autoScaling.minTasks : desiredCount,
     cpu,
     memory,
     parImage: parImage ?? "",
@@ -386,7 +395,10 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     ...alertingConfig(str, int, bad),
     parImageCredentials: credentialsSecretArn === undefined ? undefined : { secretArn: credentialsSecretArn, kmsKeyArn: credentialsKmsKeyArn },
     probeEgressCidrs,
+    scaling,
   };
+  const shardProblem = shardNameProblem(config.cloudMapService, scaling.shards);
+  if (shardProblem !== undefined) bad("cloudMapService", config.cloudMapService, shardProblem);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
@@ -498,6 +510,7 @@ export function configWarnings(config: StackConfig): string[] {
     warnings.push("pixell-a2a:tlsCertificateArn is set without pixell-a2a:a2aDomainName: the probe connects to the NLB's own DNS name, which the certificate does not name, so its TLS handshakes fail and every deployment reads unhealthy. Point a DNS name on the certificate at the NLB and set a2aDomainName to it");
   }
   warnings.push(...reachabilityWarnings(config));
+  warnings.push(...scalingWarnings(config.scaling));
   return warnings;
 }
 

@@ -4,6 +4,7 @@ import type { EnvoyMode } from "./config";
 import { bootstrapOverride, ENVOY_NOFILE_LIMIT, overloadPlan } from "../envoy/overload";
 import { A2A_PORT, ENVOY_ADMIN_SOCKET_DIR, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_SOCKET, XDS_SOCKET_DIR } from "../lib/ports";
 import { checkedShutdownPlan, envoyStopTimeoutSeconds, routerStopTimeoutSeconds } from "../lib/shutdown";
+import { shardRegistryEntries } from "./shards";
 
 export { routerStopTimeoutSeconds } from "../lib/shutdown";
 
@@ -23,7 +24,12 @@ export interface ContainerInputs {
   readonly routerDrainMs: number;
   readonly logLevel: string;
   readonly cloudMapNamespace: string;
+  /** The Cloud Map service this task's PAR registers into (its shard's). */
   readonly cloudMapService: string;
+  /** Every shard's Cloud Map service, which the router reads; default: `cloudMapService` only. */
+  readonly cloudMapShards?: readonly string[];
+  /** The router's calls in flight as an EMF metric (router/emf.ts): auto scaling's custom metric. */
+  readonly routerMetrics?: { readonly namespace: string; readonly dimensions: Readonly<Record<string, string>> };
   readonly agentPortFirst: number;
   readonly agentPortLast: number;
   /** The task's memory (MiB): Envoy's overload limits are sized from it (envoy/overload.ts). */
@@ -95,8 +101,10 @@ export const ROUTER_HEALTH_COMMAND = [
   `fetch('http://127.0.0.1:${ROUTER_ADMIN_PORT}/readyz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
 ] as const;
 
-export function routerRegistry(inputs: Pick<ContainerInputs, "cloudMapNamespace" | "cloudMapService">): string {
-  return `par:http://127.0.0.1:${PAR_REST_PORT},cloudmap:${inputs.cloudMapNamespace}/${inputs.cloudMapService}`;
+/** Local PAR first (its own agents), then every shard's Cloud Map service (agents on any task). */
+export function routerRegistry(inputs: Pick<ContainerInputs, "cloudMapNamespace" | "cloudMapService" | "cloudMapShards">): string {
+  const shards = inputs.cloudMapShards && inputs.cloudMapShards.length > 0 ? inputs.cloudMapShards : [inputs.cloudMapService];
+  return `par:http://127.0.0.1:${PAR_REST_PORT},${shardRegistryEntries(inputs.cloudMapNamespace, shards)}`;
 }
 
 /**
@@ -136,6 +144,12 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
   const xds = inputs.envoyMode === "xds";
   if (xds) routerEnv.push({ name: "ROUTER_XDS", value: `unix:${XDS_SOCKET}` });
   const xdsMount = (readOnly: boolean): MountPoint[] => (xds ? [{ sourceVolume: XDS_VOLUME, containerPath: XDS_SOCKET_DIR, readOnly }] : []);
+  if (inputs.routerMetrics !== undefined) {
+    routerEnv.push(
+      { name: "ROUTER_EMF_NAMESPACE", value: inputs.routerMetrics.namespace },
+      { name: "ROUTER_EMF_DIMENSIONS", value: Object.entries(inputs.routerMetrics.dimensions).map(([k, v]) => `${k}=${v}`).join(",") },
+    );
+  }
 
   return [
     {

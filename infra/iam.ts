@@ -37,23 +37,37 @@ export interface CloudMapNames {
   readonly namespaceArn: string;
   /** Route 53 hosted zone id behind the private DNS namespace (RegisterInstance writes its records). */
   readonly hostedZoneId: string;
+  /**
+   * Every Cloud Map service the role reads (a sharded registry: all shards). Default: this service only.
+   * PAR still registers into its own service (`serviceArn`) only.
+   */
+  readonly discover?: readonly { readonly serviceName: string; readonly serviceArn: string }[];
 }
+
+/** The services a role discovers: every shard when given, else the one service. */
+function discovered(names: Pick<CloudMapNames, "serviceName" | "serviceArn" | "discover">): readonly { readonly serviceName: string; readonly serviceArn: string }[] {
+  return names.discover && names.discover.length > 0 ? names.discover : [{ serviceName: names.serviceName, serviceArn: names.serviceArn }];
+}
+
+/** One value, or the list (StringEquals with a list matches any of them). */
+const oneOrList = (values: readonly string[]): string | readonly string[] => (values.length === 1 ? values[0]! : values);
 
 /**
  * DiscoverInstances(Revision) are authorized on the namespace and the service (both required resource
  * types in the Service Authorization Reference) and keep the name conditions as a second fence.
  * The router polls the revision and fetches the list only when it moved.
  */
-function discoverStatement(sid: string, names: Pick<CloudMapNames, "namespaceName" | "serviceName" | "namespaceArn" | "serviceArn">, withRevision: boolean): Statement {
+function discoverStatement(sid: string, names: Pick<CloudMapNames, "namespaceName" | "serviceName" | "namespaceArn" | "serviceArn" | "discover">, withRevision: boolean): Statement {
+  const services = discovered(names);
   return {
     Sid: sid,
     Effect: "Allow",
     Action: withRevision ? ["servicediscovery:DiscoverInstances", "servicediscovery:DiscoverInstancesRevision"] : ["servicediscovery:DiscoverInstances"],
-    Resource: [names.namespaceArn, names.serviceArn],
+    Resource: [names.namespaceArn, ...services.map((s) => s.serviceArn)],
     Condition: {
       StringEquals: {
         "servicediscovery:NamespaceName": names.namespaceName,
-        "servicediscovery:ServiceName": names.serviceName,
+        "servicediscovery:ServiceName": oneOrList(services.map((s) => s.serviceName)),
       },
     },
   };
@@ -156,7 +170,7 @@ export function probeRolePolicy(input: ProbePolicyInput): PolicyDocument {
       Sid: "ListAgentsBeyondOnePage",
       Effect: "Allow",
       Action: ["servicediscovery:ListInstances"],
-      Resource: input.serviceArn,
+      Resource: oneOrList(discovered(input).map((s) => s.serviceArn)),
     },
     {
       // PutMetricData has no resource type; the namespace condition is its only scope.

@@ -18,7 +18,9 @@ export interface ProbeEnvironmentInput {
   readonly endpoint: string;
   readonly tls: boolean;
   readonly cloudMapNamespace: string;
+  /** The Cloud Map service, or every shard's, comma-separated (probe-lambda/config.ts reads the list). */
   readonly cloudMapService: string;
+  /** Their service ids, comma-separated in the same order. */
   readonly cloudMapServiceId: string;
   readonly metricsNamespace: string;
   readonly timeoutMs: number;
@@ -114,6 +116,8 @@ export interface ProbeArgs {
     readonly serviceId: pulumi.Input<string>;
     readonly serviceArn: pulumi.Input<string>;
     readonly namespaceArn: pulumi.Input<string>;
+    /** Every registry shard, shard 0 first; default: the one service above. The probe lists them all. */
+    readonly shards?: readonly { readonly serviceName: string; readonly serviceId: pulumi.Input<string>; readonly serviceArn: pulumi.Input<string> }[];
   };
   readonly metricsNamespace: string;
   readonly schedule: string;
@@ -151,18 +155,24 @@ export class Probe extends pulumi.ComponentResource {
       tags: args.tags,
     }, parent);
 
+    const shards = args.cloudMap.shards ?? [{ serviceName: args.cloudMap.serviceName, serviceId: args.cloudMap.serviceId, serviceArn: args.cloudMap.serviceArn }];
+    const shardArns = pulumi.all(shards.map((sh) => pulumi.output(sh.serviceArn)))
+      .apply((arns) => shards.map((sh, i) => ({ serviceName: sh.serviceName, serviceArn: arns[i]! })));
+    const shardIds = pulumi.all(shards.map((sh) => pulumi.output(sh.serviceId))).apply((ids) => ids.join(","));
+
     const role = new aws.iam.Role(`${name}-role`, {
       assumeRolePolicy: JSON.stringify(assumeRolePolicy("lambda.amazonaws.com")),
       tags: args.tags,
     }, parent);
     const policy = new aws.iam.RolePolicy(`${name}-policy`, {
       role: role.id,
-      policy: pulumi.all([args.cloudMap.serviceArn, args.cloudMap.namespaceArn, this.logGroup.arn, args.authTokenSecretArn]).apply(([serviceArn, namespaceArn, logGroupArn, authTokenSecretArn]) =>
+      policy: pulumi.all([args.cloudMap.serviceArn, args.cloudMap.namespaceArn, this.logGroup.arn, args.authTokenSecretArn, shardArns]).apply(([serviceArn, namespaceArn, logGroupArn, authTokenSecretArn, discover]) =>
         JSON.stringify(probeRolePolicy({
           namespaceName: args.cloudMap.namespaceName,
           serviceName: args.cloudMap.serviceName,
           serviceArn,
           namespaceArn,
+          discover,
           metricsNamespace: args.metricsNamespace,
           logGroupArn,
           inVpc: args.vpc !== undefined,
@@ -184,11 +194,11 @@ export class Probe extends pulumi.ComponentResource {
       // Counts against the account's unreserved concurrency (docs/probe.md "Retries and overlap").
       reservedConcurrentExecutions: invoke.reservedConcurrentExecutions,
       environment: {
-        variables: pulumi.all([args.endpoint, args.cloudMap.serviceId, args.authTokenSecretArn, args.a2aTargetGroupArn]).apply(([endpoint, cloudMapServiceId, authTokenSecret, targetGroupArn]) => probeEnvironment({
+        variables: pulumi.all([args.endpoint, shardIds, args.authTokenSecretArn, args.a2aTargetGroupArn]).apply(([endpoint, cloudMapServiceId, authTokenSecret, targetGroupArn]) => probeEnvironment({
           endpoint,
           tls: args.tls,
           cloudMapNamespace: args.cloudMap.namespaceName,
-          cloudMapService: args.cloudMap.serviceName,
+          cloudMapService: shards.map((sh) => sh.serviceName).join(","),
           cloudMapServiceId,
           metricsNamespace: args.metricsNamespace,
           timeoutMs: args.timeoutMs,

@@ -1,24 +1,33 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { shardsOf } from "./shards";
 
 /**
  * Cloud Map: the private DNS namespace and the service PAR registers its agents into.
  * Custom health checks: PAR marks each agent instance healthy or not (UpdateInstanceCustomHealthStatus),
  * so the router and the probe only see agents PAR vouches for.
+ * One service per registry shard (infra/shards.ts): `agents`, `agents-1`, ... in the one namespace.
  */
 
 export interface ServiceDiscoveryArgs {
   readonly vpcId: pulumi.Input<string>;
   readonly namespace: string;
   readonly service: string;
+  /** Registry shards (default 1): one Cloud Map service each. */
+  readonly shards?: number;
   readonly tags?: Record<string, string>;
 }
 
 export class ServiceDiscovery extends pulumi.ComponentResource {
   readonly namespace: aws.servicediscovery.PrivateDnsNamespace;
+  /** Shard 0's service (the only one without shards). */
   readonly service: aws.servicediscovery.Service;
+  /** Every shard's service, shard 0 first. */
+  readonly services: aws.servicediscovery.Service[];
   readonly namespaceName: string;
   readonly serviceName: string;
+  /** Every shard's service name, shard 0 first. */
+  readonly serviceNames: string[];
 
   constructor(name: string, args: ServiceDiscoveryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixell:a2a:ServiceDiscovery", name, {}, opts);
@@ -30,8 +39,10 @@ export class ServiceDiscovery extends pulumi.ComponentResource {
       description: "Pixell Agent Runtime: agents' gRPC endpoints",
       tags: args.tags,
     }, { parent: this });
-    this.service = new aws.servicediscovery.Service(`${name}-agents`, {
-      name: args.service,
+    const shards = shardsOf(args.service, args.shards ?? 1);
+    this.serviceNames = shards.map((s) => s.cloudMapService);
+    this.services = shards.map((shard) => new aws.servicediscovery.Service(`${name}-agents${shard.suffix}`, {
+      name: shard.cloudMapService,
       namespaceId: this.namespace.id,
       // SRV records carry each agent's port (agents share the task's IP on different ports).
       dnsConfig: {
@@ -43,7 +54,8 @@ export class ServiceDiscovery extends pulumi.ComponentResource {
       // Agents come and go with PAR; deleting the service must not be blocked by leftover instances.
       forceDestroy: true,
       tags: args.tags,
-    }, { parent: this });
-    this.registerOutputs({ namespaceId: this.namespace.id, serviceId: this.service.id });
+    }, { parent: this }));
+    this.service = this.services[0]!;
+    this.registerOutputs({ namespaceId: this.namespace.id, serviceId: this.service.id, serviceIds: this.services.map((s) => s.id) });
   }
 }

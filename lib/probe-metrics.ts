@@ -22,10 +22,18 @@ export const METRIC = {
   EndpointConnectTime: "EndpointConnectTime",
   DeploymentFailing: "DeploymentFailing",
   TaskFailing: "TaskFailing",
+  /**
+   * Instances per Cloud Map service (registry shard), every instance listed: Cloud Map publishes no
+   * such count, so the probe, which lists every shard each run, emits it for the capacity alarms
+   * (infra/registry-capacity.ts). One series per shard (at most 20): its cost does not grow with the fleet.
+   */
+  RegisteredInstances: "RegisteredInstances",
 } as const;
 
 export const DEPLOYMENT_DIMENSION = "DeploymentId";
 export const TASK_DIMENSION = "Task";
+/** RegisteredInstances' dimension: the Cloud Map service's name. */
+export const SHARD_DIMENSION = "CloudMapService";
 
 /** The failure-only series; every other metric is a fleet metric sent every run. */
 export const FAILURE_ONLY_METRICS: readonly string[] = [METRIC.DeploymentFailing, METRIC.TaskFailing];

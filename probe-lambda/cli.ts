@@ -14,10 +14,13 @@ import { createProbeClient } from "./probe";
 import { formatProbeTable, runProbe, type MetricSink } from "./run";
 import { targetsFromList } from "./targets";
 
-export const USAGE = "usage: npm run probe -- --endpoint HOST:PORT --registry file:PATH|cloudmap:NAMESPACE/SERVICE " +
+export const USAGE = "usage: npm run probe -- --endpoint HOST:PORT --registry file:PATH|cloudmap:NAMESPACE/SERVICE[,cloudmap:NAMESPACE/SERVICE...] " +
   "[--tasks HOST:PORT,...] [--metrics none|stdout|cloudwatch] [--timeout-ms N] [--concurrency N] [--namespace METRICS_NAMESPACE] [--tls]";
 
-export type RegistrySpec = { readonly kind: "file"; readonly path: string } | { readonly kind: "cloudmap"; readonly namespace: string; readonly service: string };
+export type RegistrySpec =
+  | { readonly kind: "file"; readonly path: string }
+  /** One Cloud Map service, or every shard: `cloudmap:NS/agents,cloudmap:NS/agents-1`. */
+  | { readonly kind: "cloudmap"; readonly services: readonly { readonly namespace: string; readonly service: string }[] };
 
 export interface ProbeCliOptions {
   readonly endpoint: string;
@@ -33,9 +36,9 @@ export interface ProbeCliOptions {
 
 export function parseRegistrySpec(raw: string): RegistrySpec {
   if (raw.startsWith("file:") && raw.length > 5) return { kind: "file", path: raw.slice(5) };
-  const m = /^cloudmap:([^/]+)\/([^/]+)$/.exec(raw);
-  if (m) return { kind: "cloudmap", namespace: m[1]!, service: m[2]! };
-  throw new ProbeConfigError(`--registry ${JSON.stringify(raw)} is not accepted: expected file:PATH (the router's registry file) or cloudmap:NAMESPACE/SERVICE`);
+  const entries = raw.split(",").map((e) => /^cloudmap:([^/,]+)\/([^/,]+)$/.exec(e.trim()));
+  if (entries.length > 0 && entries.every((m) => m !== null)) return { kind: "cloudmap", services: entries.map((m) => ({ namespace: m![1]!, service: m![2]! })) };
+  throw new ProbeConfigError(`--registry ${JSON.stringify(raw)} is not accepted: expected file:PATH (the router's registry file) or cloudmap:NAMESPACE/SERVICE, comma-separated for every shard`);
 }
 
 /** Parses the command line; throws ProbeConfigError (exit 2) with what was wrong. */
@@ -105,7 +108,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
   const cw = opts.metrics === "cloudwatch" ? aws?.cloudWatch : undefined;
   const discover = (): Promise<Discovery> => (registry.kind === "file"
     ? discoverFromFile(registry.path)
-    : discoverFromCloudMap(sd!, { namespace: registry.namespace, service: registry.service }));
+    : discoverFromCloudMap(sd!, registry.services));
   const sink: MetricSink | undefined = opts.metrics === "stdout"
     ? async (batches) => { for (const line of buildEmfLines(batches)) io.stdout(line + "\n"); }
     : cw

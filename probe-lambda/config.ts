@@ -10,9 +10,11 @@ export interface ProbeConfig {
   /** Connect with TLS (the NLB's TLS listener) instead of plaintext. */
   readonly tls: boolean;
   readonly cloudMapNamespace: string;
-  readonly cloudMapService: string;
-  /** Cloud Map service id: enables the paginated ListInstances fallback beyond 1000 instances. */
-  readonly cloudMapServiceId: string | undefined;
+  /**
+   * The Cloud Map services to list: one, or every shard of a sharded registry (CLOUDMAP_SERVICE
+   * comma-separated), each with its id when CLOUDMAP_SERVICE_ID gives one (ListInstances completes a full page).
+   */
+  readonly cloudMapServices: readonly { readonly service: string; readonly serviceId?: string }[];
   readonly metricsNamespace: string;
   /** Deadline of each Health call. */
   readonly timeoutMs: number;
@@ -96,6 +98,22 @@ function metricsNamespace(raw: string | undefined): string {
   return v;
 }
 
+/** CLOUDMAP_SERVICE (`agents` or `agents,agents-1,...`) with CLOUDMAP_SERVICE_ID (none, or one id per service, same order). */
+export function parseCloudMapServices(rawServices: string | undefined, rawIds: string | undefined): { service: string; serviceId?: string }[] {
+  const services = nonEmpty("CLOUDMAP_SERVICE", rawServices, PROBE_DEFAULTS.cloudMapService).split(",").map((x) => x.trim());
+  const name = /^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,125}[A-Za-z0-9_])?$/;
+  const bad = services.find((x) => !name.test(x));
+  if (bad !== undefined) {
+    throw new ProbeConfigError(`CLOUDMAP_SERVICE=${JSON.stringify(rawServices)} is not accepted: expected Cloud Map service names, comma-separated (e.g. agents or agents,agents-1), got ${JSON.stringify(bad)}`);
+  }
+  if (new Set(services).size !== services.length) throw new ProbeConfigError(`CLOUDMAP_SERVICE=${JSON.stringify(rawServices)} names a service twice: list each shard once`);
+  const ids = rawIds?.trim() ? rawIds.split(",").map((x) => x.trim()) : [];
+  if (ids.length > 0 && ids.length !== services.length) {
+    throw new ProbeConfigError(`CLOUDMAP_SERVICE_ID=${JSON.stringify(rawIds)} is not accepted: expected one service id per CLOUDMAP_SERVICE entry (${services.length}, same order), or none`);
+  }
+  return services.map((service, i) => (ids[i] ? { service, serviceId: ids[i] } : { service }));
+}
+
 /** An elbv2 target group ARN (`arn:<partition>:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>`), or unset. */
 function targetGroupArn(raw: string | undefined): string | undefined {
   const v = raw?.trim();
@@ -112,8 +130,7 @@ export function readProbeConfig(env: Readonly<Record<string, string | undefined>
     endpoint: parseEndpoint("PROBE_ENDPOINT", env.PROBE_ENDPOINT),
     tls: parseBoolSetting("PROBE_TLS", env.PROBE_TLS, false),
     cloudMapNamespace: nonEmpty("CLOUDMAP_NAMESPACE", env.CLOUDMAP_NAMESPACE, PROBE_DEFAULTS.cloudMapNamespace),
-    cloudMapService: nonEmpty("CLOUDMAP_SERVICE", env.CLOUDMAP_SERVICE, PROBE_DEFAULTS.cloudMapService),
-    cloudMapServiceId: env.CLOUDMAP_SERVICE_ID?.trim() || undefined,
+    cloudMapServices: parseCloudMapServices(env.CLOUDMAP_SERVICE, env.CLOUDMAP_SERVICE_ID),
     metricsNamespace: metricsNamespace(env.METRICS_NAMESPACE),
     timeoutMs: parseIntSetting("PROBE_TIMEOUT_MS", env.PROBE_TIMEOUT_MS, PROBE_DEFAULTS.timeoutMs, 100, 60_000),
     concurrency: parseIntSetting("PROBE_CONCURRENCY", env.PROBE_CONCURRENCY, PROBE_DEFAULTS.concurrency, 1, 1024),

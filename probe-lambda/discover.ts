@@ -4,17 +4,11 @@
  * registry file locally. Clients come in as parameters.
  */
 import { readFile } from "node:fs/promises";
-import {
-  DiscoverInstancesCommand,
-  paginateListInstances,
-  type ServiceDiscoveryClient,
-} from "@aws-sdk/client-servicediscovery";
+import type { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import { parseRegistryFile } from "../registry/file";
+import { CloudMapListingError, listServices, type CloudMapServiceRef } from "../registry/cloudmap-listing";
 import { silentLogger, type Logger } from "../lib/log";
 import { isTimeout } from "./budget";
-
-/** DiscoverInstances has no NextToken: this is the most one call returns (the API's maximum MaxResults). */
-export const DISCOVER_MAX_RESULTS = 1000;
 
 /** Listing the deployments failed; the run emits DiscoveryErrors = 1 and the invocation fails. */
 export class DiscoveryError extends Error {
@@ -24,11 +18,13 @@ export class DiscoveryError extends Error {
   }
 }
 
-export interface CloudMapTarget {
-  readonly namespace: string;
+/** One Cloud Map service (a shard) the probe lists. */
+export type CloudMapTarget = CloudMapServiceRef;
+
+/** How many instances one shard holds (every instance Cloud Map lists, valid id or not: the quota counts them all). */
+export interface ShardCount {
   readonly service: string;
-  /** When set, a full DiscoverInstances page is completed with the paginated ListInstances on this service. */
-  readonly serviceId?: string | undefined;
+  readonly instances: number;
 }
 
 export interface Discovery {
@@ -36,6 +32,8 @@ export interface Discovery {
   readonly ids: string[];
   /** True when more deployments may exist than were listed (a full page and no way to page further). */
   readonly truncated: boolean;
+  /** Per Cloud Map service, in the order given (absent for a registry file): the RegisteredInstances metric. */
+  readonly shards?: readonly ShardCount[];
 }
 
 function errorText(err: unknown): string {
@@ -51,45 +49,45 @@ function uniqueSorted(ids: Iterable<string>): string[] {
 const NETWORK_HINT = "Cloud Map did not answer in time: check the probe's network path to servicediscovery (NAT or VPC endpoint) and the AWS Health Dashboard";
 
 /**
- * Every instance of the Cloud Map service, whatever its health (an agent Cloud Map thinks
- * unhealthy is exactly the one to probe). DiscoverInstances returns at most 1000 instances
- * and cannot page; a full page falls back to ListInstances when the service id is known.
- * `signal` (the run's discovery deadline) abandons the calls, the SDK's retries included.
+ * Every instance of every shard, whatever its health (an agent Cloud Map thinks unhealthy is exactly the
+ * one to probe): one DiscoverInstances per shard (router/registry/cloudmap-listing.ts), a full page
+ * completed with ListInstances where the service id is known. `signal` (the run's discovery deadline)
+ * abandons the calls, the SDK's retries included.
  */
-export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, target: CloudMapTarget, logger: Logger = silentLogger, signal?: AbortSignal): Promise<Discovery> {
-  const where = `Cloud Map service ${target.namespace}/${target.service}`;
-  const sendOptions = signal ? { abortSignal: signal } : {};
-  let instanceIds: string[];
+export async function discoverFromCloudMap(sd: ServiceDiscoveryClient, targets: CloudMapTarget | readonly CloudMapTarget[], logger: Logger = silentLogger, signal?: AbortSignal): Promise<Discovery> {
+  const refs: readonly CloudMapTarget[] = Array.isArray(targets) ? targets : [targets as CloudMapTarget];
+  let listings;
   try {
-    const res = await sd.send(new DiscoverInstancesCommand({
-      NamespaceName: target.namespace,
-      ServiceName: target.service,
-      HealthStatus: "ALL",
-      MaxResults: DISCOVER_MAX_RESULTS,
-    }), sendOptions);
-    instanceIds = (res.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
+    listings = await listServices(sd, refs, { signal });
   } catch (err) {
-    const hint = isTimeout(err, signal) ? NETWORK_HINT : "check that the namespace and service exist and that the probe's role may call servicediscovery:DiscoverInstances";
-    throw new DiscoveryError(`DiscoverInstances on ${where} failed (${errorText(err)}): ${hint}`, { cause: err });
+    const failed = err instanceof CloudMapListingError ? err : undefined;
+    const hint = isTimeout(failed?.cause ?? err, signal) ? NETWORK_HINT
+      : failed?.operation === "ListInstances" ? "check CLOUDMAP_SERVICE_ID and that the probe's role may call servicediscovery:ListInstances"
+        : "check that the namespace and service exist and that the probe's role may call servicediscovery:DiscoverInstances";
+    throw new DiscoveryError(`${err instanceof Error ? err.message : String(err)}: ${hint}`, { cause: err });
   }
-  if (instanceIds.length < DISCOVER_MAX_RESULTS) return { ids: uniqueSorted(instanceIds), truncated: false };
-
-  if (!target.serviceId) {
-    logger.error({ namespace: target.namespace, service: target.service, listed: instanceIds.length },
-      "DiscoverInstances returned a full page: deployments beyond it are not probed; set CLOUDMAP_SERVICE_ID to list them all with ListInstances");
-    return { ids: uniqueSorted(instanceIds), truncated: true };
-  }
-  try {
-    const all: string[] = [];
-    for await (const page of paginateListInstances({ client: sd, pageSize: 100 }, { ServiceId: target.serviceId }, sendOptions)) {
-      for (const i of page.Instances ?? []) if (i.Id) all.push(i.Id);
+  let truncated = false;
+  const owner = new Map<string, string>();
+  for (const l of listings) {
+    if (l.paged) logger.info({ service: l.ref.service, serviceId: l.ref.serviceId, listed: l.instances.length }, "DiscoverInstances page was full; listed every instance with ListInstances");
+    else if (l.full) {
+      truncated = true;
+      logger.error({ namespace: l.ref.namespace, service: l.ref.service, listed: l.instances.length },
+        "DiscoverInstances returned a full page: the service is at Cloud Map's 1,000-instance quota; set CLOUDMAP_SERVICE_ID to list it with ListInstances too");
     }
-    logger.info({ serviceId: target.serviceId, listed: all.length }, "DiscoverInstances page was full; listed every instance with ListInstances");
-    return { ids: uniqueSorted(all), truncated: false };
-  } catch (err) {
-    const hint = isTimeout(err, signal) ? NETWORK_HINT : "check CLOUDMAP_SERVICE_ID and that the probe's role may call servicediscovery:ListInstances";
-    throw new DiscoveryError(`ListInstances on ${where} (service id ${target.serviceId}) failed (${errorText(err)}): ${hint}`, { cause: err });
+    for (const i of l.instances) {
+      const id = i.InstanceId;
+      if (!id) continue;
+      const first = owner.get(id);
+      if (first === undefined) owner.set(id, l.ref.service);
+      else if (first !== l.ref.service) logger.warn({ deploymentId: id, services: [first, l.ref.service] }, "deployment registered in two shards: probed once");
+    }
   }
+  return {
+    ids: uniqueSorted(owner.keys()),
+    truncated,
+    shards: listings.map((l) => ({ service: l.ref.service, instances: l.instances.length })),
+  };
 }
 
 /** The deployments of a router registry file (`{"deployments":[{"id":...}]}`), the local stand-in for Cloud Map. */

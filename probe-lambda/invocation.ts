@@ -56,11 +56,8 @@ export async function runInvocation(opts: InvocationOptions): Promise<ProbeSumma
   if (targetGroupArn !== undefined && !elb) throw new Error("runInvocation: PROBE_TARGET_GROUP_ARN is set but no Elastic Load Balancing client was given");
   try {
     return await runProbe({
-      discover: () => withDeadline(budget.probesBy, (signal) => discoverFromCloudMap(clients.serviceDiscovery, {
-        namespace: config.cloudMapNamespace,
-        service: config.cloudMapService,
-        serviceId: config.cloudMapServiceId,
-      }, logger, signal)),
+      discover: () => withDeadline(budget.probesBy, (signal) => discoverFromCloudMap(clients.serviceDiscovery,
+        config.cloudMapServices.map((s) => ({ namespace: config.cloudMapNamespace, ...s })), logger, signal)),
       client,
       // The tasks: plaintext on the target port (the NLB terminates TLS), the same bearer token.
       ...(targetGroupArn === undefined ? {} : {

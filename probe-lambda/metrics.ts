@@ -6,10 +6,10 @@
 import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum, type StandardUnit } from "@aws-sdk/client-cloudwatch";
 import { silentLogger, type Logger } from "../lib/log";
 import { deadlineSignal } from "./budget";
-import { DEPLOYMENT_DIMENSION, METRIC, TASK_DIMENSION } from "../lib/probe-metrics";
+import { DEPLOYMENT_DIMENSION, METRIC, SHARD_DIMENSION, TASK_DIMENSION } from "../lib/probe-metrics";
 
 /** The metric names and dimensions, shared with the alarms (lib/probe-metrics.ts). */
-export { METRIC, DEPLOYMENT_DIMENSION, TASK_DIMENSION } from "../lib/probe-metrics";
+export { METRIC, DEPLOYMENT_DIMENSION, SHARD_DIMENSION, TASK_DIMENSION } from "../lib/probe-metrics";
 
 /** PutMetricData limits (2023 on): 1000 metric data per request, 1 MB per request. */
 export const MAX_DATA_PER_REQUEST = 1000;
@@ -35,6 +35,8 @@ export interface MetricInput {
   readonly tasks?: { readonly probed: number; readonly unhealthy: number; readonly failing: readonly string[]; readonly recovered: readonly string[] };
   /** The public endpoint's check; absent when it was not tried. */
   readonly endpoint?: { readonly reachable: boolean; readonly connectMs?: number };
+  /** Instances per Cloud Map service as listed (Cloud Map discovery only): RegisteredInstances. */
+  readonly shards?: readonly { readonly service: string; readonly instances: number }[];
 }
 
 export interface MetricBatch {
@@ -94,6 +96,7 @@ export function buildMetricData(input: MetricInput, timestamp: Date): MetricDatu
   series(METRIC.DeploymentFailing, DEPLOYMENT_DIMENSION, input.recovered ?? [], 0);
   series(METRIC.TaskFailing, TASK_DIMENSION, tasks.failing, 1);
   series(METRIC.TaskFailing, TASK_DIMENSION, tasks.recovered, 0);
+  for (const s of input.shards ?? []) data.push(datum(METRIC.RegisteredInstances, s.instances, "Count", timestamp, { name: SHARD_DIMENSION, value: s.service }));
   return data;
 }
 
@@ -248,7 +251,7 @@ export async function putBatches(cw: CloudWatchClient, batches: readonly MetricB
         if (attempt >= retry.maxAttempts || !isRetryable(err) || outOfTime) {
           const lost = batch.MetricData.map((d) => ({
             metric: d.MetricName ?? "",
-            ...(d.Dimensions?.[0]?.Value === undefined ? {} : { [d.Dimensions[0].Name === TASK_DIMENSION ? "task" : "deploymentId"]: d.Dimensions[0].Value }),
+            ...(d.Dimensions?.[0]?.Value === undefined || d.Dimensions[0].Name === SHARD_DIMENSION ? {} : { [d.Dimensions[0].Name === TASK_DIMENSION ? "task" : "deploymentId"]: d.Dimensions[0].Value }),
           }));
           const failed: FailedBatch = { index, attempts: attempt, error: errorText(err), lost };
           logger.error({ batch: index, attempts: attempt, error: failed.error, lostCount: lost.length, lost }, "PutMetricData failed: this batch's metric data is lost");

@@ -205,9 +205,10 @@ export async function runProbe(opts: RunProbeOptions): Promise<ProbeSummary> {
       recovered: deploymentSeries.recovered,
       tasks: { probed: tasks.length, unhealthy: tasks.filter((t) => !t.healthy).length, failing: taskSeries.failing, recovered: taskSeries.recovered },
       endpoint: { reachable: endpoint.reachable, connectMs: endpoint.connectMs },
+      ...(discovery.shards ? { shards: discovery.shards } : {}),
     }, new Date(), namespace));
 
-    logRun(logger, summary);
+    logRun(logger, summary, discovery);
     return summary;
   } finally {
     await closeAll(taskClients.values());
@@ -218,7 +219,7 @@ export async function runProbe(opts: RunProbeOptions): Promise<ProbeSummary> {
  * One line per failing deployment, task and endpoint (Logs Insights reads each line's fields
  * without `parse`), then the summary. The caller's logger carries the Lambda request id.
  */
-function logRun(logger: Logger, s: ProbeSummary): void {
+function logRun(logger: Logger, s: ProbeSummary, discovery: Discovery): void {
   for (const o of s.results) {
     if (o.ok) continue;
     logger.warn({
@@ -243,6 +244,7 @@ function logRun(logger: Logger, s: ProbeSummary): void {
     platformIncident: s.platformIncident,
     durationMs: s.durationMs,
     ...(s.targetError === undefined ? {} : { targetError: s.targetError }),
+    ...(discovery.shards ? { registeredInstances: Object.fromEntries(discovery.shards.map((x) => [x.service, x.instances])) } : {}),
   }, "probe run summary");
 }
 

@@ -5,22 +5,18 @@
  * AWS_INSTANCE_IPV4 (the task's address) and AWS_INSTANCE_PORT (the agent's port).
  * The source keeps an in-memory snapshot so `lookup` never waits on the network:
  * every poll asks the cheap `DiscoverInstancesRevision` and only fetches the full list
- * with `DiscoverInstances` when the revision moved. When Cloud Map errors, the last good
+ * (cloudmap-listing.ts) when the revision moved. When Cloud Map errors, the last good
  * snapshot keeps serving; `lastError` and `snapshotAgeSeconds()` say how stale it is.
+ * A sharded registry is one source per shard (`cloudmap:NS/agents,cloudmap:NS/agents-1`):
+ * one DiscoverInstancesRevision per shard per poll, and each shard's age and error of its own.
  */
-import {
-  DiscoverInstancesCommand,
-  DiscoverInstancesRevisionCommand,
-  ServiceDiscoveryClient,
-  type HttpInstanceSummary,
-} from "@aws-sdk/client-servicediscovery";
+import { ServiceDiscoveryClient, type HttpInstanceSummary } from "@aws-sdk/client-servicediscovery";
 import { silentLogger, type Logger } from "../lib/log";
 import type { SourceSpec } from "./chain";
 import { isValidDeploymentId, type DeploymentRecord, type RegistrySource, type Resolution } from "./types";
 import { ChangeListeners } from "./listeners";
+import { CloudMapListingError, INSTANCES_PER_SERVICE, listService, serviceRevision, type CloudMapServiceRef } from "./cloudmap-listing";
 
-/** DiscoverInstances has no pagination: one call returns at most this many instances. */
-export const CLOUDMAP_MAX_RESULTS = 1000;
 export const DEFAULT_CLOUDMAP_POLL_INTERVAL_MS = 5000;
 
 export interface CloudMapSourceOptions {
@@ -94,6 +90,8 @@ function sameRecords(a: readonly DeploymentRecord[], b: readonly DeploymentRecor
 }
 
 function errorText(err: unknown): string {
+  // The source's description already names the service: keep Cloud Map's own error.
+  if (err instanceof CloudMapListingError) return errorText(err.cause);
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }
@@ -117,6 +115,7 @@ export class CloudMapSource implements RegistrySource {
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private closed = false;
+  private warnedFull = false;
 
   constructor(opts: CloudMapSourceOptions) {
     if (!opts.namespace || !opts.service) throw new Error("CloudMapSource needs a namespace and a service name");
@@ -193,28 +192,28 @@ export class CloudMapSource implements RegistrySource {
   }
 
   private async poll(): Promise<void> {
-    const names = { NamespaceName: this.namespace, ServiceName: this.service };
+    const ref: CloudMapServiceRef = { namespace: this.namespace, service: this.service };
     try {
-      if (this.revision !== undefined) {
-        const rev = await this.client.send(new DiscoverInstancesRevisionCommand(names));
-        if (rev.InstancesRevision === this.revision) {
-          this.confirm();
-          return;
-        }
+      if (this.revision !== undefined && (await serviceRevision(this.client, ref)) === this.revision) {
+        this.confirm();
+        return;
       }
-      // HealthStatus ALL: see docs/client.md ("Cloud Map source") for why unhealthy instances stay routable.
-      const res = await this.client.send(new DiscoverInstancesCommand({ ...names, HealthStatus: "ALL", MaxResults: CLOUDMAP_MAX_RESULTS }));
-      const instances = res.Instances ?? [];
-      const { records, skipped } = instancesToRecords(instances);
+      const listing = await listService(this.client, ref);
+      const { records, skipped } = instancesToRecords(listing.instances);
       for (const s of skipped) this.log.warn({ instanceId: s.instanceId, reason: s.reason }, "skipping Cloud Map instance");
-      if (instances.length >= CLOUDMAP_MAX_RESULTS) {
-        this.log.error({ max: CLOUDMAP_MAX_RESULTS }, "Cloud Map returned the maximum number of instances: the list may be truncated (DiscoverInstances has no pagination); split deployments across services");
+      if (listing.full && !this.warnedFull) {
+        // The quota is not adjustable: PAR's next RegisterInstance into this service fails.
+        this.warnedFull = true;
+        this.log.error({ instances: listing.instances.length, quota: INSTANCES_PER_SERVICE },
+          "Cloud Map service is at its 1,000-instance quota: new deployments on this shard cannot register; add a shard (pixell-a2a:shards, docs/infra.md)");
+      } else if (!listing.full) {
+        this.warnedFull = false;
       }
       if (this.closed) return;
       const changed = !sameRecords(records, this.records);
       this.records = records;
       this.byId = new Map(records.map((r) => [r.id, r]));
-      this.revision = res.InstancesRevision;
+      this.revision = listing.revision;
       this.confirm();
       if (changed) {
         this.log.info({ deployments: records.length, revision: this.revision }, "Cloud Map snapshot updated");

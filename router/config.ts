@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { hostPort, oneOf, SettingError, wholeNumber, type HostPort } from "../lib/settings";
 import { parseRegistrySpec } from "../registry/chain";
 import { AUTH_ENV_FLAGS, AuthConfigError, parseAuthConfig, type AuthConfig } from "./auth";
+import { namespaceProblem, parseDimensions, type EmfSettings } from "./emf";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE, type KeepaliveOptions } from "./keepalive";
 
 export class ConfigError extends Error {
@@ -37,6 +38,8 @@ export interface RouterConfig {
   /** Caller authentication (ROUTER_AUTH*); off unless set. */
   readonly auth: AuthConfig;
   readonly engine: RouterEngine;
+  /** Calls in flight as an EMF metric on stdout (for auto scaling); undefined: off. */
+  readonly emf: EmfSettings | undefined;
 }
 
 /** How the router forwards calls: `frames` relays HTTP/2 frames between raw sockets, `http2` uses Node's http2 module. */
@@ -60,6 +63,9 @@ export const ROUTER_SETTINGS = {
   xds: { env: "ROUTER_XDS", default: undefined },
   "log-level": { env: "LOG_LEVEL", default: "info" },
   engine: { env: "ROUTER_ENGINE", default: DEFAULT_ENGINE },
+  "emf-namespace": { env: "ROUTER_EMF_NAMESPACE", default: undefined },
+  "emf-dimensions": { env: "ROUTER_EMF_DIMENSIONS", default: undefined },
+  "emf-interval-ms": { env: "ROUTER_EMF_INTERVAL_MS", default: "60000" },
 } as const;
 
 /** Parses `host:port` or `[v6]:port`; port 0 means "any free port". */
@@ -143,6 +149,22 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
   };
   const engine = get("engine")!;
   asConfigError(() => oneOf(name("engine"), engine, ROUTER_ENGINES));
+  const emfNamespace = get("emf-namespace");
+  const emfDimensions = get("emf-dimensions");
+  let emf: EmfSettings | undefined;
+  if (emfNamespace === undefined) {
+    if (emfDimensions !== undefined) throw new ConfigError(`${name("emf-dimensions")} is only used with ${name("emf-namespace")}: set the namespace too, or remove it`);
+  } else {
+    const problem = namespaceProblem(emfNamespace);
+    if (problem) throw new ConfigError(`${name("emf-namespace")}: ${problem}`);
+    let dimensions: Record<string, string>;
+    try {
+      dimensions = parseDimensions(emfDimensions ?? "");
+    } catch (err) {
+      throw new ConfigError(`${name("emf-dimensions")} (required with ${name("emf-namespace")}): ${(err as Error).message}, e.g. Stack=pixell-a2a-dev,Shard=agents`);
+    }
+    emf = { namespace: emfNamespace, dimensions, intervalMs: intSetting(get("emf-interval-ms")!, name("emf-interval-ms"), 1000, 3_600_000) };
+  }
   return {
     listen: parseHostPort(get("listen")!, name("listen")),
     admin: parseHostPort(get("admin")!, name("admin")),
@@ -157,5 +179,6 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     logLevel,
     auth,
     engine: engine as RouterEngine,
+    emf,
   };
 }

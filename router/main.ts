@@ -8,6 +8,7 @@ import { cloudMapSourceFactory } from "../registry/cloudmap";
 import { startRouter } from "./server";
 import { buildAuthenticator } from "./auth";
 import { startXdsIfConfigured } from "./xds/attach";
+import { startEmfPublisher } from "./emf";
 
 async function main(): Promise<void> {
   let config;
@@ -41,11 +42,14 @@ async function main(): Promise<void> {
   });
   // Option B: Envoy gets routes and clusters for the registry's deployments over ADS.
   const xds = await startXdsIfConfigured(config, router, logger);
+  // Auto scaling's custom metric: an EMF line on stdout per interval (router/emf.ts).
+  const emf = config.emf === undefined ? undefined : startEmfPublisher(config.emf, router.activeCalls, (line) => { process.stdout.write(line + "\n"); });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "stopping");
+    emf?.stop();
     router.drain().then(async ({ drained }) => {
       if (!drained) logger.warn("drain time ran out with calls still in flight");
       await xds?.close();

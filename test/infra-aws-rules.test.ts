@@ -50,6 +50,11 @@ describe("infra aws rules: every declared resource against AWS's rules", functio
     }],
     // xds mode routes around the router, so no caller auth: the anonymous endpoint, opted into (its tag on every resource).
     ["xds mode, cron schedule, allowAnonymousInternet", { ...base, "pixell-a2a:envoyMode": "xds", "pixell-a2a:callerAuth": "off", "pixell-a2a:allowAnonymousInternet": "true", "pixell-a2a:probeSchedule": "cron(0/5 * * * ? *)" }],
+    // Shards and Application Auto Scaling (infra/shards.ts, infra/autoscaling.ts, infra/registry-capacity.ts).
+    ["three registry shards, auto scaling on CPU and calls in flight, scale-in on", {
+      ...base, "pixell-a2a:shards": "3", "pixell-a2a:cloudMapNamespaceQuota": "3000", "pixell-a2a:minTasks": "2", "pixell-a2a:maxTasks": "6",
+      "pixell-a2a:scaleOnActiveStreams": "200", "pixell-a2a:disableScaleIn": "false",
+    }],
     // The longest stack name stackNameProblems accepts for this project (Lambda's 64 characters bind first).
     ["the longest stack name the config accepts, bearer auth", { ...base, "pixell-a2a:callerAuth": "bearer" }, { project: "pixell-a2a", stack: "s".repeat(64 - "pixell-a2a--probe".length) }],
   ];
@@ -62,7 +67,7 @@ describe("infra aws rules: every declared resource against AWS's rules", functio
       assert.deepEqual(await awsProblems(run), []);
       // Names built from project and stack are the ones loadStackConfig checks up front (derivedNames).
       const s = stack ?? { project: "pixell-a2a", stack: "dev" };
-      const derived = new Set(derivedNames(s.project, s.stack).map((d) => `${d.type} ${d.field} ${d.value}`));
+      const derived = new Set(derivedNames(s.project, s.stack, Number(config["pixell-a2a:shards"] ?? 1)).map((d) => `${d.type} ${d.field} ${d.value}`));
       for (const r of run.resources) {
         // Names only: descriptions and composite rules quote names (the dashboard URL, member alarms); checkResource bounds their length above.
         for (const field of Object.keys(RESOURCE_RULES[r.type]?.fields ?? {}).filter((f) => f === "name" || f === "family" || /Name$/.test(f))) {

@@ -131,8 +131,8 @@ describe("infra decisions: probe and images", () => {
       targetGroupArn: "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/a2a-a2a-8f2c1d0/0123456789abcdef", platformPercent: 30,
     });
     const parsed = readProbeConfig(env);
-    assert.deepEqual([parsed.endpoint, parsed.tls, parsed.cloudMapServiceId, parsed.timeoutMs, parsed.concurrency, parsed.targetGroupArn, parsed.platformPercent],
-      ["a2a-nlb.elb.us-east-2.amazonaws.com:50051", true, "srv-abc", 2500, 32, "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/a2a-a2a-8f2c1d0/0123456789abcdef", 30]);
+    assert.deepEqual([parsed.endpoint, parsed.tls, parsed.cloudMapServices, parsed.timeoutMs, parsed.concurrency, parsed.targetGroupArn, parsed.platformPercent],
+      ["a2a-nlb.elb.us-east-2.amazonaws.com:50051", true, [{ service: "agents", serviceId: "srv-abc" }], 2500, 32, "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/a2a-a2a-8f2c1d0/0123456789abcdef", 30]);
   });
 
   it("builds the router from the repository root and Envoy from envoy with the mode as a build arg", () => {

@@ -133,6 +133,7 @@ describe("probe bundle (the deployed zip, as Lambda loads it)", function () {
       ["EndpointReachable", "", 1],
       ["EndpointConnectTime", "", "ms"],
       ["DeploymentFailing", "ghost", 1],
+      ["RegisteredInstances", "agents", 2],
     ]);
     assert.equal(cloudWatch.accepted[0]!.Namespace, "Pixell/A2A");
   });
@@ -161,7 +162,7 @@ describe("probe bundle (the deployed zip, as Lambda loads it)", function () {
     assert.deepEqual([summary.probed, summary.notProbed, summary.notProbedIds], [0, 2, ["bundle-agent", "ghost"]]);
     assert.equal(agent.calls.get("Health"), healthCalls);
     const run = Object.fromEntries(cloudWatch.accepted.flatMap((a) => a.MetricData).filter((d) => !d.MetricName.startsWith("Endpoint")).map((d) => [d.MetricName, d.Value]));
-    assert.deepEqual(run, { DeploymentsProbed: 0, DeploymentsUnhealthy: 0, DeploymentsNotProbed: 2, DiscoveryErrors: 0, TasksProbed: 1, TasksUnhealthy: 0 });
+    assert.deepEqual(run, { DeploymentsProbed: 0, DeploymentsUnhealthy: 0, DeploymentsNotProbed: 2, DiscoveryErrors: 0, TasksProbed: 1, TasksUnhealthy: 0, RegisteredInstances: 2 });
   });
 
   it("reads the bearer token from Secrets Manager and sends it on every probe", async () => {

@@ -13,13 +13,15 @@ describe("probe CLI: arguments", () => {
       endpoint: "127.0.0.1:50051", registry: { kind: "file", path: "/tmp/r.json" }, metrics: "none", timeoutMs: 3000, concurrency: 64, namespace: "Pixell/A2A", tls: false, tasks: [],
     });
     assert.deepEqual(parseProbeArgs(["--endpoint", "nlb:50051", "--registry", "cloudmap:pixell-runtime.local/agents", "--metrics", "stdout", "--timeout-ms", "500", "--concurrency", "4", "--tls", "--tasks", "10.0.1.9:50051, 10.0.2.7:50051"]), {
-      endpoint: "nlb:50051", registry: { kind: "cloudmap", namespace: "pixell-runtime.local", service: "agents" }, metrics: "stdout", timeoutMs: 500, concurrency: 4, namespace: "Pixell/A2A", tls: true,
+      endpoint: "nlb:50051", registry: { kind: "cloudmap", services: [{ namespace: "pixell-runtime.local", service: "agents" }] }, metrics: "stdout", timeoutMs: 500, concurrency: 4, namespace: "Pixell/A2A", tls: true,
       tasks: ["10.0.1.9:50051", "10.0.2.7:50051"],
     });
   });
 
   it("rejects what it cannot use, saying what is accepted", () => {
     assert.throws(() => parseRegistrySpec("par:http://x"), /expected file:PATH .* or cloudmap:NAMESPACE\/SERVICE/);
+    assert.throws(() => parseRegistrySpec("cloudmap:ns/agents,file:x"), /comma-separated for every shard/);
+    assert.deepEqual(parseRegistrySpec("cloudmap:ns/agents,cloudmap:ns/agents-1"), { kind: "cloudmap", services: [{ namespace: "ns", service: "agents" }, { namespace: "ns", service: "agents-1" }] });
     assert.throws(() => parseProbeArgs(["--endpoint", "h:1"]), /--registry is required/);
     assert.throws(() => parseProbeArgs(["--registry", "file:x"]), /--endpoint is not set/);
     assert.throws(() => parseProbeArgs(["--endpoint", "h:1", "--registry", "file:x", "--metrics", "prometheus"]), /--metrics "prometheus" is not accepted: expected none, stdout or cloudwatch/);

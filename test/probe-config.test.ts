@@ -7,8 +7,7 @@ describe("probe config", () => {
       endpoint: "a2a.example.com:50051",
       tls: false,
       cloudMapNamespace: "pixell-runtime.local",
-      cloudMapService: "agents",
-      cloudMapServiceId: undefined,
+      cloudMapServices: [{ service: "agents" }],
       metricsNamespace: "Pixell/A2A",
       timeoutMs: 3000,
       concurrency: 64,
@@ -29,7 +28,7 @@ describe("probe config", () => {
       PROBE_ENDPOINT_SAMPLE: "5", PROBE_PLATFORM_PERCENT: "40",
     });
     assert.deepEqual(c, {
-      endpoint: "[::1]:50051", tls: true, cloudMapNamespace: "ns.local", cloudMapService: "svc", cloudMapServiceId: "srv-123", metricsNamespace: "Team/A2A", timeoutMs: 1500, concurrency: 8, reserveMs: 2000,
+      endpoint: "[::1]:50051", tls: true, cloudMapNamespace: "ns.local", cloudMapServices: [{ service: "svc", serviceId: "srv-123" }], metricsNamespace: "Team/A2A", timeoutMs: 1500, concurrency: 8, reserveMs: 2000,
       authTokenSecret: "arn:aws:secretsmanager:us-east-2:123456789012:secret:probe-token",
       targetGroupArn: "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/a2a-a2a-1234567/0123456789abcdef", endpointSample: 5, platformPercent: 40,
     });
@@ -38,6 +37,15 @@ describe("probe config", () => {
   const rejects = (env: Record<string, string>, pattern: RegExp): void => {
     assert.throws(() => readProbeConfig({ PROBE_ENDPOINT: "h:50051", ...env }), (err: Error) => err instanceof ProbeConfigError && pattern.test(err.message));
   };
+
+  it("reads every shard of a sharded registry, with their service ids in the same order", () => {
+    const c = readProbeConfig({ PROBE_ENDPOINT: "h:50051", CLOUDMAP_SERVICE: "agents, agents-1,agents-2", CLOUDMAP_SERVICE_ID: "srv-a,srv-b,srv-c" });
+    assert.deepEqual(c.cloudMapServices, [{ service: "agents", serviceId: "srv-a" }, { service: "agents-1", serviceId: "srv-b" }, { service: "agents-2", serviceId: "srv-c" }]);
+    assert.deepEqual(readProbeConfig({ PROBE_ENDPOINT: "h:50051", CLOUDMAP_SERVICE: "agents,agents-1" }).cloudMapServices, [{ service: "agents" }, { service: "agents-1" }]);
+    rejects({ CLOUDMAP_SERVICE: "agents,agents-1", CLOUDMAP_SERVICE_ID: "srv-a" }, /CLOUDMAP_SERVICE_ID="srv-a" is not accepted: expected one service id per CLOUDMAP_SERVICE entry \(2, same order\), or none/);
+    rejects({ CLOUDMAP_SERVICE: "agents,,x" }, /CLOUDMAP_SERVICE="agents,,x" is not accepted: expected Cloud Map service names, comma-separated/);
+    rejects({ CLOUDMAP_SERVICE: "agents,agents" }, /names a service twice/);
+  });
 
   it("names the key, the value and what is accepted", () => {
     assert.throws(() => readProbeConfig({}), /PROBE_ENDPOINT is not set: set it to the host:port/);

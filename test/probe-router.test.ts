@@ -138,5 +138,7 @@ describe("probe through the real router", function () {
     assert.equal(latency.reduce((n, d) => n + (d.Counts as number[]).reduce((a, b) => a + b, 0), 0), 980);
     assert.ok(latency.every((d) => (d.Values as number[]).length <= 150));
     assert.deepEqual(["DeploymentsProbed", "DeploymentsUnhealthy", "DeploymentsNotProbed"].map(runMetric), [1000, 20, 0]);
+    const registered = arrived().filter((d) => d.MetricName === "RegisteredInstances");
+    assert.deepEqual(registered.map((d) => [d.Dimensions, d.Value]), [[[{ Name: "CloudMapService", Value: "agents" }], 1000]]);
   });
 });

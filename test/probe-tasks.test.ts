@@ -78,7 +78,7 @@ describe("probe: every task probed (three local tasks, one broken)", function ()
 
   async function invoke(endpointPort: number, memory?: MemoryCell, withTargets = true): Promise<{ summary: ProbeSummary; lines: Record<string, unknown>[] }> {
     const config: ProbeConfig = {
-      endpoint: `127.0.0.1:${endpointPort}`, tls: false, cloudMapNamespace: cloudMap.namespace, cloudMapService: cloudMap.service, cloudMapServiceId: undefined,
+      endpoint: `127.0.0.1:${endpointPort}`, tls: false, cloudMapNamespace: cloudMap.namespace, cloudMapServices: [{ service: cloudMap.service }],
       metricsNamespace: "Pixell/A2A", timeoutMs: 1500, concurrency: 8, reserveMs: 2000, authTokenSecret: undefined,
       targetGroupArn: withTargets ? elb.targetGroupArn : undefined, endpointSample: 3, platformPercent: PROBE_DEFAULTS.platformPercent,
     };

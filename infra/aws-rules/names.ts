@@ -68,6 +68,8 @@ const SRC = {
   ecrLifecycle: "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutLifecyclePolicy.html",
   tags: "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Tag.html and https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html",
   lambdaPermission: "https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html",
+  scalingPolicy: "https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PutScalingPolicy.html",
+  scalableTarget: "https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html",
 } as const;
 
 const elbName = (source: string): FieldRule => ({
@@ -219,6 +221,16 @@ export const RESOURCE_RULES: Readonly<Record<string, ResourceRule>> = {
   "aws:ec2/vpcEndpoint:VpcEndpoint": { tagged: true, fields: {} },
   // Names the function by reference (the function's own rule checks its name); sends no name of its own.
   "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": { fields: {} },
+  // PolicyName: 1-256 characters matching \p{Print}+ (PutScalingPolicy).
+  "aws:appautoscaling/policy:Policy": {
+    autoNamed: "name",
+    fields: { name: { max: 256, min: 1, pattern: /^\P{C}+$/u, allowed: "printable characters", source: SRC.scalingPolicy } },
+  },
+  // A scalable target has no name: ResourceId (service/<cluster>/<service>, 1-1600 characters) identifies it.
+  "aws:appautoscaling/target:Target": {
+    tagged: true,
+    fields: { resourceId: { max: 1600, min: 1, pattern: /^service\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+$/, allowed: "service/<cluster name>/<service name>", source: SRC.scalableTarget } },
+  },
   // awsx builds and pushes the image itself: it sends AWS no name of its own.
   "awsx:ecr:Image": { fields: {} },
 };

@@ -39,14 +39,20 @@ export interface ChildRouterOptions {
   readonly gcProbe?: boolean;
   /** More environment for the router (e.g. AWS endpoint overrides), on top of this process's. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Run inside this network namespace (`ip netns exec NAME ...`; the test made it). */
+  readonly netns?: string;
+  /** Listen (gRPC and admin) on this address, and reach the admin server there (default 127.0.0.1). */
+  readonly host?: string;
 }
 
 export async function startChildRouter(opts: ChildRouterOptions): Promise<ChildRouter> {
   const probe = opts.gcProbe ? ["--expose-gc", "--require", path.join(__dirname, "gc-on-signal.cjs")] : [];
-  const args = [...probe, ...(opts.nodeArgs ?? []), "--import", "tsx", path.join(REPO_ROOT, "router", "main.ts"),
-    "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--registry", opts.registry, "--drain-ms", String(opts.drainMs ?? 10_000),
+  const host = opts.host ?? "127.0.0.1";
+  const node = [process.execPath, ...probe, ...(opts.nodeArgs ?? []), "--import", "tsx", path.join(REPO_ROOT, "router", "main.ts"),
+    "--listen", `${host}:0`, "--admin", `${host}:0`, "--registry", opts.registry, "--drain-ms", String(opts.drainMs ?? 10_000),
     ...(opts.extraArgs ?? [])];
-  const child = spawn(process.execPath, args, {
+  const [command, ...args] = opts.netns ? ["ip", "netns", "exec", opts.netns, ...node] : node;
+  const child = spawn(command!, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env, LOG_LEVEL: opts.logLevel ?? "info" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -60,7 +66,7 @@ export async function startChildRouter(opts: ChildRouterOptions): Promise<ChildR
   const ports = await new Promise<{ port: number; adminPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`router did not start in 15 s: ${out}${err}`)), 15_000);
     const check = (): void => {
-      const m = /"listen":"127\.0\.0\.1:(\d+)","admin":"127\.0\.0\.1:(\d+)"/.exec(out);
+      const m = /"listen":"[^"]*:(\d+)","admin":"[^"]*:(\d+)"/.exec(out);
       if (m) { clearTimeout(timer); child.stdout!.off("data", check); resolve({ port: Number(m[1]), adminPort: Number(m[2]) }); }
     };
     child.stdout!.on("data", check);
@@ -74,7 +80,7 @@ export async function startChildRouter(opts: ChildRouterOptions): Promise<ChildR
     exitCode: () => code,
     exited,
     async admin(pathname) {
-      const res = await fetch(`http://127.0.0.1:${ports.adminPort}${pathname}`);
+      const res = await fetch(`http://${host}:${ports.adminPort}${pathname}`);
       return { status: res.status, body: await res.text() };
     },
     async heapAfterGc() {
