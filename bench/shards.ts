@@ -35,7 +35,7 @@ import { CloudMapSource, cloudMapSourceFactory, DEFAULT_CLOUDMAP_POLL_INTERVAL_M
 import type { RegistrySource } from "../registry/types";
 import { createSources } from "../registry/create";
 import { FAKE_AWS_CLIENT_CONFIG } from "../fixtures/fake-aws";
-import { metricValue, rssBytes, startChildRouter, type ChildRouter } from "../test/helpers/child-router";
+import { metricValue, rssBytes, startChildRouter, type ChildRouter } from "../fixtures/child-router";
 import * as grpc from "@grpc/grpc-js";
 import { checkHealth } from "../lib/health";
 import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "../test/helpers/fake-cloudmap";

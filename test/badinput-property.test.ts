@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import * as http2 from "node:http2";
 import fc from "fast-check";
 import { startEchoServer, type EchoServer } from "../fixtures/echo-server";
-import { startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { startChildRouter, type ChildRouter } from "../fixtures/child-router";
 import { startFakePar, type FakePar } from "./helpers/fake-par";
 
 const VALID_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startEchoServer, type EchoServer } from "../fixtures/echo-server";
 import { eventually } from "./helpers/router-fixture";
-import { fdCount, startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { fdCount, startChildRouter, type ChildRouter } from "../fixtures/child-router";
 import { CLIENT_PREFACE, findGoaway, frame, FRAME, H2_ERROR, parseFrames, rawExchange } from "./helpers/raw-h2";
 import { startSteadyClient, type SteadyClient } from "./helpers/steady-client";
 

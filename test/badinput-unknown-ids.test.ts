@@ -12,7 +12,7 @@ import pLimit from "p-limit";
 import { ParSource } from "../registry/par";
 import { md, RawClient, startEchoServer, type EchoServer } from "../fixtures/echo-server";
 import { eventually } from "./helpers/router-fixture";
-import { metricSeries, rssBytes, startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { metricSeries, rssBytes, startChildRouter, type ChildRouter } from "../fixtures/child-router";
 import { startFakePar, type FakePar } from "./helpers/fake-par";
 import { startSteadyClient } from "./helpers/steady-client";
 

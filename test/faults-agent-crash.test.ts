@@ -11,7 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import { md, RawClient, startEchoServer, type EchoServer } from "../fixtures/echo-server";
 import { eventually } from "./helpers/router-fixture";
 import { startChildAgent, type ChildAgent } from "./helpers/child-agent";
-import { fdCount, startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { fdCount, startChildRouter, type ChildRouter } from "../fixtures/child-router";
 
 /** Limit for "promptly": from the agent's death to the client's error. */
 const PROMPT_MS = 2000;

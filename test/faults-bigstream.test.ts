@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import type { EchoServer, RawClient } from "../fixtures/echo-server";
-import type { ChildRouter } from "./helpers/child-router";
+import type { ChildRouter } from "../fixtures/child-router";
 import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "./helpers/child-setup";
 import { slowStream } from "./helpers/slow-stream";
 

@@ -11,7 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import pLimit from "p-limit";
 import { md, RawClient, startEchoServer, type EchoServer } from "../fixtures/echo-server";
 import { eventually } from "./helpers/router-fixture";
-import { fdCount, metricValue, rssBytes, startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { fdCount, metricValue, rssBytes, startChildRouter, type ChildRouter } from "../fixtures/child-router";
 import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "./helpers/child-setup";
 
 const call = (id: string): grpc.Metadata => md({ "x-deployment-id": id });

@@ -11,7 +11,7 @@ import { startRouter, type RunningRouter } from "../router";
 import { silentLogger } from "../lib/log";
 import { ParSource } from "../registry/par";
 import { md, RawClient, startEchoServer, type EchoServer } from "../fixtures/echo-server";
-import { startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { startChildRouter, type ChildRouter } from "../fixtures/child-router";
 import { startFakePar, type FakePar } from "./helpers/fake-par";
 import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "./helpers/child-setup";
 

@@ -22,7 +22,8 @@ import { shardFamily, shardNameProblem, shardsOf } from "../infra/shards";
 import { routerRegistry } from "../infra/containers";
 import { loadStackConfigFile, runProgram, type Inputs, type ProgramRun } from "./helpers/pulumi-program";
 
-const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2" };
+// Internal, so the secure-by-default rule (infra/exposure.ts) has nothing to refuse here.
+const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2", internetFacing: "false" };
 
 function problemsOf(raw: RawConfig): readonly string[] {
   try {

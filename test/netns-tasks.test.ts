@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { startChildAgent, type ChildAgent } from "./helpers/child-agent";
-import { startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { startChildRouter, type ChildRouter } from "../fixtures/child-router";
 import { collect, md, RawClient } from "../fixtures/echo-server";
 import { createNetnsTasks, netnsUnavailable, type NetnsNetwork } from "./helpers/netns-tasks";
 

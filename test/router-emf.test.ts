@@ -11,7 +11,7 @@ import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
 import { ConfigError, parseRouterConfig } from "../router/config";
 import { emfLine, namespaceProblem, parseDimensions, ROUTER_METRIC, SampleMean } from "../router/emf";
-import { startChildRouter, type ChildRouter } from "./helpers/child-router";
+import { startChildRouter, type ChildRouter } from "../fixtures/child-router";
 import { md, RawClient, startEchoServer, type EchoServer } from "../fixtures/echo-server";
 import * as fs from "node:fs";
 import * as os from "node:os";

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RawClient, startEchoServer, type EchoServer } from "../../fixtures/echo-server";
-import { startChildRouter, type ChildRouter, type ChildRouterOptions } from "./child-router";
+import { startChildRouter, type ChildRouter, type ChildRouterOptions } from "../../fixtures/child-router";
 import type { RegistryEntry } from "./router-fixture";
 
 export interface AgentBehindChildRouter {

@@ -4,7 +4,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { md, type RawClient } from "../../fixtures/echo-server";
-import { rssBytes } from "./child-router";
+import { rssBytes } from "../../fixtures/child-router";
 
 export interface SlowStreamOptions {
   readonly client: RawClient;

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RawClient, startEchoServer } from "../../fixtures/echo-server";
-import { startChildRouter } from "../helpers/child-router";
+import { startChildRouter } from "../../fixtures/child-router";
 import { slowStream } from "../helpers/slow-stream";
 
 const MiB = 1024 * 1024;
