@@ -138,13 +138,20 @@ const probe = new Probe(name, {
   logLevel: config.logLevel,
   logRetentionDays: config.logRetentionDays,
   vpc: { subnetIds: network.privateSubnetIds, securityGroupId: securityGroups.probe!.id },
+  // Every task checked directly from inside the VPC (DescribeTargetHealth lists them).
+  a2aTargetGroupArn: loadBalancer.a2aTargetGroup.arn,
+  platformPercent: config.alarmUnhealthyPercent,
   tags,
 });
 
 const monitoring = new Monitoring(name, {
   region: config.region,
   probeSchedule: config.probeSchedule,
+  probeLambdaTimeoutSeconds: config.probeLambdaTimeoutSeconds,
+  unhealthyPercent: config.alarmUnhealthyPercent,
+  minDeploymentsProbed: config.alarmMinDeploymentsProbed,
   alarmEmail: config.alarmEmail,
+  alarmHttpsEndpoint: config.alarmHttpsEndpoint,
   loadBalancerArnSuffix: loadBalancer.nlb.arnSuffix,
   a2aTargetGroupArnSuffix: loadBalancer.a2aTargetGroup.arnSuffix,
   restTargetGroupArnSuffix: loadBalancer.restTargetGroup.arnSuffix,
@@ -152,6 +159,8 @@ const monitoring = new Monitoring(name, {
   clusterName: agents.cluster.name,
   serviceName: agents.service.name,
   probeFunctionName: probe.function.name,
+  probeLogGroupName: probe.logGroup.name,
+  routerLogGroupName: agents.logGroups.router.name,
   tags,
 });
 
@@ -160,6 +169,8 @@ export const a2aEndpoint = loadBalancer.a2aEndpoint;
 export const restEndpoint = loadBalancer.restEndpoint;
 export const dashboardUrl = monitoring.dashboardUrl;
 export const alarmTopicArn = monitoring.topic.arn;
+/** The one page for the platform and the probe (composite alarm); per-deployment alarms notify on their own. */
+export const platformAlarmName = monitoring.platformAlarm.alarmName;
 export const routerImageUri = images.routerImageUri;
 export const envoyImageUri = images.envoyImageUri;
 export const cloudMapNamespace = discovery.namespace.name;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoAgent } from "../fixtures/demo-agent";
 import { discoverFromFile } from "../probe-lambda/discover";
-import { buildMetricBatches } from "../probe-lambda/metrics";
+import type { MetricBatch } from "../probe-lambda/metrics";
 import { createProbeClient } from "../probe-lambda/probe";
 import { runProbe } from "../probe-lambda/run";
 import { startRouter } from "../router";
@@ -29,10 +29,16 @@ async function main(): Promise<void> {
   const router = await startRouter({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", registry: `file:${registry}`, logger: silentLogger });
   const client = createProbeClient(`127.0.0.1:${router.port}`);
   try {
-    const summary = await runProbe({ discover: () => discoverFromFile(registry), client, timeoutMs, concurrency });
+    let batches: MetricBatch[] = [];
+    const summary = await runProbe({
+      discover: () => discoverFromFile(registry), client, timeoutMs, concurrency,
+      // The router as the one task, as in the local mode: every deployment through it directly.
+      discoverTargets: async () => ({ targets: [{ id: `127.0.0.1:${router.port}`, host: "127.0.0.1", port: router.port, state: "listed" }], skipped: [] }),
+      taskClient: (t) => createProbeClient(t.id),
+      sink: async (b) => { batches = b; },
+    });
     const latencies = summary.results.filter((r) => r.code === 0).map((r) => r.latencyMs).sort((a, b) => a - b);
     const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-    const batches = buildMetricBatches({ results: summary.results, notProbed: summary.notProbed, discoveryFailed: false }, new Date(), "Pixell/A2A");
     process.stdout.write(JSON.stringify({
       deployments: n, hung: hungCount, timeoutMs, concurrency,
       durationMs: summary.durationMs, healthy: summary.healthy, unhealthy: summary.unhealthy,

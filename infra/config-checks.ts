@@ -1,5 +1,6 @@
 import { A2A_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../lib/ports";
 import { checkField, RESOURCE_RULES } from "./aws-rules/names";
+import { alarmNames } from "./alarm-plan";
 
 /**
  * Config checks that encode AWS's rules (each cites its source), called from parseStackConfig and
@@ -83,6 +84,9 @@ export function derivedNames(project: string, stack: string): { type: string; fi
     { type: "aws:cloudwatch/dashboard:Dashboard", field: "dashboardName", value: prefix },
     { type: "aws:secretsmanager/secret:Secret", field: "name", value: `${project}/${stack}/router-tokens` },
     { type: "aws:secretsmanager/secret:Secret", field: "name", value: `${project}/${stack}/probe-token` },
+    ...alarmNames(project, stack).map((a) => a.composite
+      ? { type: "aws:cloudwatch/compositeAlarm:CompositeAlarm", field: "alarmName", value: a.name }
+      : { type: "aws:cloudwatch/metricAlarm:MetricAlarm", field: "name", value: a.name }),
   ];
 }
 

@@ -98,6 +98,14 @@ export interface StackConfig {
   readonly probeLambdaTimeoutSeconds: number;
   readonly probeMemoryMb: number;
   readonly alarmEmail?: string;
+  // --- Alerting (issue 15): kept together so parallel config changes merge cleanly.
+  /** A pager's HTTPS webhook subscribed to the alarm topic beside the email. */
+  readonly alarmHttpsEndpoint?: string;
+  /** Share (%) of failing deployments that is one platform page instead of a page per deployment. */
+  readonly alarmUnhealthyPercent: number;
+  /** Fewest deployments a probe run must reach; fewer, or no probe data, pages. */
+  readonly alarmMinDeploymentsProbed: number;
+  // --- end alerting
   /** Registry credentials for a private, non-ECR PAR image (the task definition's repositoryCredentials). */
   readonly parImageCredentials?: { readonly secretArn: string; readonly kmsKeyArn?: string };
   /**
@@ -119,6 +127,7 @@ export const CONFIG_KEYS = [
   "cloudMapNamespace", "cloudMapService",
   "probeSchedule", "probeTimeoutMs", "probeConcurrency", "probeLambdaTimeoutSeconds", "probeMemoryMb",
   "alarmEmail",
+  "alarmHttpsEndpoint", "alarmUnhealthyPercent", "alarmMinDeploymentsProbed",
   "requireTls", "a2aDomainName", "callerAuth", "callerAuthTokensSecretArn", "callerAuthJwksUrl", "callerAuthIssuer",
   "callerAuthAudience", "callerAuthAllowClaim", "probeAuthTokenSecretArn",
   "natGateways", "probeEgressCidrs", "parImageCredentialsSecretArn", "parImageCredentialsKmsKeyArn",
@@ -368,11 +377,40 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     probeLambdaTimeoutSeconds,
     probeMemoryMb: int("probeMemoryMb", 256, 128, 10240),
     alarmEmail: matching("alarmEmail", EMAIL, "an email address"),
+    ...alertingConfig(str, int, bad),
     parImageCredentials: credentialsSecretArn === undefined ? undefined : { secretArn: credentialsSecretArn, kmsKeyArn: credentialsKmsKeyArn },
     probeEgressCidrs,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * The alerting keys (issue 15). An HTTPS endpoint is what SNS's https protocol delivers to
+ * (https://docs.aws.amazon.com/sns/latest/dg/sns-http-https-endpoint-as-subscriber.html): an
+ * absolute https:// URL; SNS refuses plain http for the https protocol.
+ */
+function alertingConfig(
+  str: (key: string) => string | undefined,
+  int: (key: string, def: number, min: number, max: number) => number,
+  bad: (key: string, value: string, accepted: string) => void,
+): Pick<StackConfig, "alarmHttpsEndpoint" | "alarmUnhealthyPercent" | "alarmMinDeploymentsProbed"> {
+  const https = str("alarmHttpsEndpoint");
+  if (https !== undefined) {
+    let ok = false;
+    try {
+      const u = new URL(https);
+      ok = u.protocol === "https:" && u.hostname !== "" && !/\s/.test(https);
+    } catch {
+      ok = false;
+    }
+    if (!ok) bad("alarmHttpsEndpoint", https, "an https:// URL of a pager's webhook that confirms SNS subscriptions itself (PagerDuty, Opsgenie, ...)");
+  }
+  return {
+    ...(https === undefined ? {} : { alarmHttpsEndpoint: https }),
+    alarmUnhealthyPercent: int("alarmUnhealthyPercent", 25, 1, 100),
+    alarmMinDeploymentsProbed: int("alarmMinDeploymentsProbed", 1, 1, 1_000_000),
+  };
 }
 
 interface ParseHelpers {

@@ -143,6 +143,8 @@ export interface ProbePolicyInput extends Omit<CloudMapNames, "hostedZoneId"> {
   readonly inVpc: boolean;
   /** The probe's bearer token secret (PROBE_AUTH_TOKEN_SECRET), when the router authenticates callers. */
   readonly authTokenSecretArn?: string;
+  /** The probe lists the A2A target group's targets (the tasks) to probe each directly. */
+  readonly describesTargets?: boolean;
 }
 
 /** The probe Lambda: discover agents, put metrics in one namespace, write its own log group. */
@@ -171,6 +173,11 @@ export function probeRolePolicy(input: ProbePolicyInput): PolicyDocument {
       Resource: `${input.logGroupArn}:*`,
     },
   ];
+  if (input.describesTargets) {
+    // DescribeTargetHealth takes no resource type and no condition key: "*" only (Service Authorization
+    // Reference, Elastic Load Balancing V2; checked by test/helpers/iam-check.ts). It reads target health, nothing else.
+    statements.push({ Sid: "ListTasksBehindTheNlb", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth"], Resource: "*" });
+  }
   if (input.authTokenSecretArn !== undefined) statements.push(readSecretStatement("ReadProbeToken", input.authTokenSecretArn));
   if (input.inVpc) {
     // What AWSLambdaVPCAccessExecutionRole grants, scoped to the stack's account and region where the

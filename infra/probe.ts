@@ -6,7 +6,8 @@ import { longestGapSeconds, parseSchedule } from "./schedule";
 
 /**
  * The synthetic probe: a Lambda (bundled from probe-lambda/) that lists every agent in Cloud Map
- * and calls Health through the public A2A endpoint with each deployment id, run on a schedule.
+ * and the A2A target group's tasks, and calls Health with each deployment id through each task
+ * (:50051, from inside the VPC) and, for a sample, through the public A2A endpoint, on a schedule.
  * It runs in the VPC's private subnets with its own security group (infra/reachability.ts).
  */
 
@@ -25,6 +26,10 @@ export interface ProbeEnvironmentInput {
   readonly logLevel: string;
   /** Secrets Manager secret (ARN) holding the probe's bearer token; unset when the router does not authenticate. */
   readonly authTokenSecret?: string;
+  /** The A2A target group (ARN): its targets, the tasks, are probed directly from inside the VPC. */
+  readonly targetGroupArn?: string;
+  /** Share (%) of failing deployments that is a platform incident (alarmUnhealthyPercent: the probe and the fleet alarm agree). */
+  readonly platformPercent: number;
 }
 
 /** The Lambda's environment, in the names probe-lambda/config.ts reads. */
@@ -39,6 +44,8 @@ export function probeEnvironment(input: ProbeEnvironmentInput): Record<string, s
     PROBE_TIMEOUT_MS: String(input.timeoutMs),
     PROBE_CONCURRENCY: String(input.concurrency),
     LOG_LEVEL: input.logLevel,
+    PROBE_PLATFORM_PERCENT: String(input.platformPercent),
+    ...(input.targetGroupArn === undefined ? {} : { PROBE_TARGET_GROUP_ARN: input.targetGroupArn }),
     ...(input.authTokenSecret === undefined ? {} : { PROBE_AUTH_TOKEN_SECRET: input.authTokenSecret }),
   };
 }
@@ -118,6 +125,10 @@ export interface ProbeArgs {
   readonly logRetentionDays: number;
   /** ARN of the secret with the probe's bearer token (callerAuth bearer or jwt): passed as PROBE_AUTH_TOKEN_SECRET, readable by the role. */
   readonly authTokenSecretArn?: pulumi.Input<string>;
+  /** The A2A target group's ARN: the probe lists its targets and calls each task on :50051 (needs `vpc`). */
+  readonly a2aTargetGroupArn?: pulumi.Input<string>;
+  /** alarmUnhealthyPercent, passed as PROBE_PLATFORM_PERCENT. */
+  readonly platformPercent: number;
   /** Set when the probe must run inside the VPC (internal NLB). */
   readonly vpc?: { readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>; readonly securityGroupId: pulumi.Input<string> };
   readonly tags?: Record<string, string>;
@@ -155,13 +166,14 @@ export class Probe extends pulumi.ComponentResource {
           metricsNamespace: args.metricsNamespace,
           logGroupArn,
           inVpc: args.vpc !== undefined,
+          describesTargets: args.a2aTargetGroupArn !== undefined,
           authTokenSecretArn,
         }))),
     }, parent);
 
     this.function = new aws.lambda.Function(`${name}-fn`, {
       name: `${pulumi.getProject()}-${pulumi.getStack()}-probe`,
-      description: "Calls Health on every A2A deployment through the public endpoint and publishes ProbeSuccess/ProbeLatency",
+      description: "Calls Health on every A2A deployment through each task and the public endpoint; publishes fleet metrics and failing series",
       runtime: PROBE_RUNTIME,
       handler: PROBE_HANDLER,
       architectures: ["arm64"], // plain JS bundle: Graviton is cheaper for the same work
@@ -172,7 +184,7 @@ export class Probe extends pulumi.ComponentResource {
       // Counts against the account's unreserved concurrency (docs/probe.md "Retries and overlap").
       reservedConcurrentExecutions: invoke.reservedConcurrentExecutions,
       environment: {
-        variables: pulumi.all([args.endpoint, args.cloudMap.serviceId, args.authTokenSecretArn]).apply(([endpoint, cloudMapServiceId, authTokenSecret]) => probeEnvironment({
+        variables: pulumi.all([args.endpoint, args.cloudMap.serviceId, args.authTokenSecretArn, args.a2aTargetGroupArn]).apply(([endpoint, cloudMapServiceId, authTokenSecret, targetGroupArn]) => probeEnvironment({
           endpoint,
           tls: args.tls,
           cloudMapNamespace: args.cloudMap.namespaceName,
@@ -183,6 +195,8 @@ export class Probe extends pulumi.ComponentResource {
           concurrency: args.concurrency,
           logLevel: args.logLevel,
           authTokenSecret,
+          targetGroupArn,
+          platformPercent: args.platformPercent,
         })),
       },
       loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },

@@ -79,6 +79,8 @@ export function securityGroupRules<C = string>(input: SecurityRulesInput<C>): Re
         tcp("router gRPC between tasks", ROUTER_PORT, { group: "tasks" }),
         tcp("router admin (readyz, metrics) between tasks", ROUTER_ADMIN_PORT, { group: "tasks" }),
         tcp("agent gRPC ports between tasks (Cloud Map targets)", input.agentPortFirst, { group: "tasks" }, input.agentPortLast),
+        // The probe checks every task directly, not only the one its NLB flow lands on.
+        ...(input.probeInVpc ? [tcp("A2A Health calls from the probe Lambda, to each task directly", A2A_PORT, { group: "probe" })] : []),
       ],
       // Agents call arbitrary external APIs and the containers pull from ECR and write to
       // CloudWatch and Cloud Map: egress stays open; ingress is where the boundary is.
@@ -92,6 +94,7 @@ export function securityGroupRules<C = string>(input: SecurityRulesInput<C>): Re
             input.internetFacing
               ? tcp("A2A Health calls to the public addresses of the NLB", A2A_PORT, { cidr: "0.0.0.0/0" })
               : tcp("A2A Health calls to the NLB", A2A_PORT, { group: "nlb" }),
+            tcp("A2A Health calls to each task directly", A2A_PORT, { group: "tasks" }),
             tcp("HTTPS to CloudWatch and Cloud Map APIs", 443, { cidr: "0.0.0.0/0" }),
           ]
         : [],

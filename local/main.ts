@@ -3,7 +3,8 @@
  * ports, a registry file for them, and the router on 127.0.0.1:50051 (Envoy's place in
  * AWS, so clients use the same port). Ctrl-C stops everything.
  *
- * The probe runs against the router every 15 s and prints a table, as the Lambda does in AWS.
+ * The probe runs against the router every 15 s and prints its tables (deployments, the router as
+ * the one task, the endpoint), as the Lambda reports them in AWS.
  *
  * Flags: --port N (router port, default 50051), --admin-port N (default 9902), --agents N (default 3),
  * --probe-interval-ms N (default 15000; 0 turns the probe off).

@@ -5,6 +5,7 @@
  * also gets an AbortSignal for its step's deadline (budget.ts), which bounds the SDK's retries.
  */
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
@@ -43,7 +44,7 @@ export interface ProbeAwsClientOptions {
   /** Region, credentials, endpoint: for tests and the CLI; the Lambda uses its environment. */
   readonly base?: { readonly region?: string; readonly credentials?: { accessKeyId: string; secretAccessKey: string }; readonly endpoint?: string };
   /** Per-service endpoints (tests); else the SDK's own resolution, including AWS_ENDPOINT_URL_*. */
-  readonly endpoints?: { readonly serviceDiscovery?: string; readonly cloudWatch?: string; readonly secretsManager?: string };
+  readonly endpoints?: { readonly serviceDiscovery?: string; readonly cloudWatch?: string; readonly secretsManager?: string; readonly elasticLoadBalancing?: string };
   /**
    * Drop DiscoverInstances' `data-` host prefix: an endpoint override (a VPC endpoint, a local
    * fake) already names the full host.
@@ -56,6 +57,8 @@ export interface ProbeAwsClients {
   readonly serviceDiscovery: ServiceDiscoveryClient;
   readonly cloudWatch: CloudWatchClient;
   readonly secretsManager: SecretsManagerClient;
+  /** DescribeTargetHealth: the tasks behind the endpoint. */
+  readonly elasticLoadBalancing: ElasticLoadBalancingV2Client;
   /** Closes the clients' sockets (the CLI and tests; a Lambda container keeps them for reuse). */
   destroy(): void;
 }
@@ -76,14 +79,17 @@ export function createProbeAwsClients(opts: ProbeAwsClientOptions = {}): ProbeAw
     requestHandler: boundedRequestHandler(opts.timeouts?.cloudWatch ?? CLOUDWATCH_HTTP_TIMEOUTS),
   });
   const secretsManager = new SecretsManagerClient({ ...withEndpoint(opts.endpoints?.secretsManager), requestHandler: boundedRequestHandler(aws) });
+  const elasticLoadBalancing = new ElasticLoadBalancingV2Client({ ...withEndpoint(opts.endpoints?.elasticLoadBalancing), requestHandler: boundedRequestHandler(aws) });
   return {
     serviceDiscovery,
     cloudWatch,
     secretsManager,
+    elasticLoadBalancing,
     destroy() {
       serviceDiscovery.destroy();
       cloudWatch.destroy();
       secretsManager.destroy();
+      elasticLoadBalancing.destroy();
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
- * `npm run probe -- --endpoint HOST:PORT --registry file:PATH [--metrics none|stdout|cloudwatch]
- * [--timeout-ms N] [--concurrency N] [--namespace NS]`: one probe run from a terminal.
+ * `npm run probe -- --endpoint HOST:PORT --registry file:PATH [--tasks HOST:PORT,...]
+ * [--metrics none|stdout|cloudwatch] [--timeout-ms N] [--concurrency N] [--namespace NS]`: one probe run from a terminal.
  * stdout: EMF lines (with `--metrics stdout`), then the JSON summary as the last line.
  * stderr: a table for people. Exit 0 all healthy, 1 some not, 2 usage or discovery error.
  * PROBE_AUTH_TOKEN (environment): bearer token for a router with authentication on.
@@ -12,9 +12,10 @@ import { discoverFromCloudMap, discoverFromFile, DiscoveryError, type Discovery 
 import { buildEmfLines, putBatches } from "./metrics";
 import { createProbeClient } from "./probe";
 import { formatProbeTable, runProbe, type MetricSink } from "./run";
+import { targetsFromList } from "./targets";
 
 export const USAGE = "usage: npm run probe -- --endpoint HOST:PORT --registry file:PATH|cloudmap:NAMESPACE/SERVICE " +
-  "[--metrics none|stdout|cloudwatch] [--timeout-ms N] [--concurrency N] [--namespace METRICS_NAMESPACE] [--tls]";
+  "[--tasks HOST:PORT,...] [--metrics none|stdout|cloudwatch] [--timeout-ms N] [--concurrency N] [--namespace METRICS_NAMESPACE] [--tls]";
 
 export type RegistrySpec = { readonly kind: "file"; readonly path: string } | { readonly kind: "cloudmap"; readonly namespace: string; readonly service: string };
 
@@ -26,6 +27,8 @@ export interface ProbeCliOptions {
   readonly concurrency: number;
   readonly namespace: string;
   readonly tls: boolean;
+  /** Each task behind the endpoint, probed directly (plaintext); empty: everything through the endpoint. */
+  readonly tasks: readonly string[];
 }
 
 export function parseRegistrySpec(raw: string): RegistrySpec {
@@ -49,6 +52,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeCliOptions {
         concurrency: { type: "string" },
         namespace: { type: "string", default: PROBE_DEFAULTS.metricsNamespace },
         tls: { type: "boolean", default: false },
+        tasks: { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -69,6 +73,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeCliOptions {
     concurrency: parseIntSetting("--concurrency", values.concurrency, PROBE_DEFAULTS.concurrency, 1, 1024),
     namespace: values.namespace,
     tls: values.tls,
+    tasks: (values.tasks ?? "").split(",").map((t) => t.trim()).filter((t) => t !== "").map((t) => parseEndpoint("--tasks", t)),
   };
 }
 
@@ -115,14 +120,20 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
   try {
     const summary = await runProbe({
       discover, client, timeoutMs: opts.timeoutMs, concurrency: opts.concurrency, metricsNamespace: opts.namespace,
+      ...(opts.tasks.length === 0 ? {} : {
+        discoverTargets: async () => ({ targets: targetsFromList(opts.tasks), skipped: [] }),
+        taskClient: (t) => createProbeClient(t.id, { bearerToken: env.PROBE_AUTH_TOKEN?.trim() || undefined }),
+      }),
       ...(sink ? { sink } : {}),
     });
     io.stderr(formatProbeTable(summary) + "\n");
     io.stdout(JSON.stringify({
       probed: summary.probed, healthy: summary.healthy, unhealthy: summary.unhealthy, notProbed: summary.notProbed, truncated: summary.truncated, durationMs: summary.durationMs,
-      results: summary.results.map((r) => ({ deploymentId: r.deploymentId, ok: r.ok, code: r.code, codeName: r.codeName, message: r.message, latencyMs: r.latencyMs })),
+      results: summary.results.map((r) => ({ deploymentId: r.deploymentId, ok: r.ok, code: r.code, codeName: r.codeName, message: r.message, latencyMs: r.latencyMs, via: r.via })),
+      tasks: summary.tasks, endpoint: summary.endpoint, platformIncident: summary.platformIncident,
     }) + "\n");
-    return summary.unhealthy === 0 && summary.notProbed === 0 && !summary.truncated ? 0 : 1;
+    const allGood = summary.unhealthy === 0 && summary.notProbed === 0 && !summary.truncated && summary.endpoint.reachable && summary.tasks.every((t) => t.healthy);
+    return allGood ? 0 : 1;
   } catch (err) {
     if (err instanceof DiscoveryError) {
       io.stderr(`probe failed: ${err.message}\n`);

@@ -22,6 +22,12 @@ export interface ProbeConfig {
   readonly reserveMs: number;
   /** Secrets Manager secret id/ARN holding the bearer token for a router with authentication on. */
   readonly authTokenSecret: string | undefined;
+  /** The A2A target group: its targets (the tasks) are probed directly. Unset: everything through the endpoint. */
+  readonly targetGroupArn: string | undefined;
+  /** Deployments also probed through the endpoint when the tasks carry the rest. */
+  readonly endpointSample: number;
+  /** Share (%) of failing deployments that makes a run a platform incident (the fleet alarm's threshold). */
+  readonly platformPercent: number;
 }
 
 export const PROBE_DEFAULTS = {
@@ -31,6 +37,10 @@ export const PROBE_DEFAULTS = {
   timeoutMs: 3000,
   concurrency: 64,
   reserveMs: 5000,
+  endpointSample: 3,
+  platformPercent: 25,
+  /** The A2A port on each task (Envoy), when a target is listed without one. */
+  taskPort: 50051,
 } as const;
 
 /** A configuration value a user set wrong; the message names the key, the value and what is accepted. */
@@ -86,6 +96,16 @@ function metricsNamespace(raw: string | undefined): string {
   return v;
 }
 
+/** An elbv2 target group ARN (`arn:<partition>:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>`), or unset. */
+function targetGroupArn(raw: string | undefined): string | undefined {
+  const v = raw?.trim();
+  if (v === undefined || v === "") return undefined;
+  if (!/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]+$/.test(v)) {
+    throw new ProbeConfigError(`PROBE_TARGET_GROUP_ARN=${JSON.stringify(raw)} is not accepted: expected a target group ARN, arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID (unset it to probe through the endpoint only)`);
+  }
+  return v;
+}
+
 /** Reads the Lambda's environment. Throws ProbeConfigError naming the first bad key. */
 export function readProbeConfig(env: Readonly<Record<string, string | undefined>>): ProbeConfig {
   return {
@@ -99,5 +119,8 @@ export function readProbeConfig(env: Readonly<Record<string, string | undefined>
     concurrency: parseIntSetting("PROBE_CONCURRENCY", env.PROBE_CONCURRENCY, PROBE_DEFAULTS.concurrency, 1, 1024),
     reserveMs: parseIntSetting("PROBE_RESERVE_MS", env.PROBE_RESERVE_MS, PROBE_DEFAULTS.reserveMs, 0, 600_000),
     authTokenSecret: env.PROBE_AUTH_TOKEN_SECRET?.trim() || undefined,
+    targetGroupArn: targetGroupArn(env.PROBE_TARGET_GROUP_ARN),
+    endpointSample: parseIntSetting("PROBE_ENDPOINT_SAMPLE", env.PROBE_ENDPOINT_SAMPLE, PROBE_DEFAULTS.endpointSample, 0, 100),
+    platformPercent: parseIntSetting("PROBE_PLATFORM_PERCENT", env.PROBE_PLATFORM_PERCENT, PROBE_DEFAULTS.platformPercent, 1, 100),
   };
 }

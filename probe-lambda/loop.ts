@@ -1,16 +1,21 @@
 /**
  * The probe on a timer, for the local mode (`npm start`): run now, then every
- * `intervalMs` after the previous run ended (runs never overlap), each printed as a table.
+ * `intervalMs` after the previous run ended (runs never overlap), each printed as tables:
+ * per deployment, per task (the routers given as `tasks`) and the endpoint, as in AWS.
  */
 import { discoverFromFile } from "./discover";
+import { EMPTY_MEMORY } from "./memory";
 import { createProbeClient } from "./probe";
-import { formatProbeTable, runProbe, type ProbeSummary } from "./run";
+import { formatProbeTable, runProbe, type MemoryCell, type ProbeSummary } from "./run";
+import { targetsFromList } from "./targets";
 
 export interface ProbeLoopOptions {
   /** `host:port` of the router (the local A2A endpoint). */
   readonly endpoint: string;
   /** The router's registry file. */
   readonly registryPath: string;
+  /** `host:port` of each task (router) behind the endpoint; default: the endpoint itself, as one task. */
+  readonly tasks?: readonly string[];
   /** Default 15 000. */
   readonly intervalMs?: number;
   /** Default 3000. */
@@ -30,6 +35,8 @@ export interface ProbeLoop {
 
 export function startProbeLoop(opts: ProbeLoopOptions): ProbeLoop {
   const client = createProbeClient(opts.endpoint);
+  const targets = targetsFromList(opts.tasks ?? [opts.endpoint]);
+  const memory: MemoryCell = { memory: EMPTY_MEMORY };
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let current: Promise<void> = Promise.resolve();
@@ -38,6 +45,9 @@ export function startProbeLoop(opts: ProbeLoopOptions): ProbeLoop {
     try {
       const summary = await runProbe({
         discover: () => discoverFromFile(opts.registryPath),
+        discoverTargets: async () => ({ targets, skipped: [] }),
+        taskClient: (t) => createProbeClient(t.id),
+        memory,
         client,
         timeoutMs: opts.timeoutMs ?? 3000,
         concurrency: opts.concurrency ?? 16,

@@ -6,32 +6,35 @@
 import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum, type StandardUnit } from "@aws-sdk/client-cloudwatch";
 import { silentLogger, type Logger } from "../lib/log";
 import { deadlineSignal } from "./budget";
-import type { ProbeResult } from "./probe";
+import { DEPLOYMENT_DIMENSION, METRIC, TASK_DIMENSION } from "../lib/probe-metrics";
 
-export const METRIC = {
-  ProbeSuccess: "ProbeSuccess",
-  ProbeLatency: "ProbeLatency",
-  DeploymentsProbed: "DeploymentsProbed",
-  DeploymentsHealthy: "DeploymentsHealthy",
-  DeploymentsUnhealthy: "DeploymentsUnhealthy",
-  DeploymentsNotProbed: "DeploymentsNotProbed",
-  DiscoveryErrors: "DiscoveryErrors",
-} as const;
-
-export const DEPLOYMENT_DIMENSION = "DeploymentId";
+/** The metric names and dimensions, shared with the alarms (lib/probe-metrics.ts). */
+export { METRIC, DEPLOYMENT_DIMENSION, TASK_DIMENSION } from "../lib/probe-metrics";
 
 /** PutMetricData limits (2023 on): 1000 metric data per request, 1 MB per request. */
 export const MAX_DATA_PER_REQUEST = 1000;
 /** Kept below 1 MB for the request envelope and the JSON protocol's own framing. */
 export const MAX_BYTES_PER_REQUEST = 900_000;
+/** MetricDatum `Values`/`Counts`: at most 150 distinct values per datum (API_MetricDatum). */
+export const MAX_VALUES_PER_DATUM = 150;
 
-/** What a run measured; `discoveryFailed` runs have no results. */
+/** What a run measured, already attributed (run.ts). `discoveryFailed` runs carry nothing else. */
 export interface MetricInput {
-  readonly results: readonly ProbeResult[];
-  readonly notProbed: number;
   readonly discoveryFailed: boolean;
-  /** Discovery listed only part of the deployments: DiscoveryErrors = 1 while the rest is still reported. */
-  readonly discoveryTruncated?: boolean;
+  /** Discovery listed only part of the deployments, or the task list could not be read: DiscoveryErrors = 1 beside the rest. */
+  readonly discoveryDegraded?: boolean;
+  readonly probed?: number;
+  readonly unhealthy?: number;
+  readonly notProbed?: number;
+  /** Latencies (ms) of the Health calls that were answered (gRPC OK). */
+  readonly latenciesMs?: readonly number[];
+  /** Deployments whose DeploymentFailing series gets 1 / 0 this run. */
+  readonly failing?: readonly string[];
+  readonly recovered?: readonly string[];
+  /** Per-task results; absent when no task was listed (the endpoint carried every probe). */
+  readonly tasks?: { readonly probed: number; readonly unhealthy: number; readonly failing: readonly string[]; readonly recovered: readonly string[] };
+  /** The public endpoint's check; absent when it was not tried. */
+  readonly endpoint?: { readonly reachable: boolean; readonly connectMs?: number };
 }
 
 export interface MetricBatch {
@@ -39,37 +42,58 @@ export interface MetricBatch {
   readonly MetricData: MetricDatum[];
 }
 
-function datum(name: string, value: number, unit: StandardUnit, timestamp: Date, deploymentId?: string): MetricDatum {
+function datum(name: string, value: number, unit: StandardUnit, timestamp: Date, dimension?: { name: string; value: string }): MetricDatum {
   return {
     MetricName: name,
-    ...(deploymentId === undefined ? {} : { Dimensions: [{ Name: DEPLOYMENT_DIMENSION, Value: deploymentId }] }),
+    ...(dimension === undefined ? {} : { Dimensions: [{ Name: dimension.name, Value: dimension.value }] }),
     Timestamp: timestamp,
     Value: value,
     Unit: unit,
   };
 }
 
+/** Latencies as Values/Counts data (rounded to 0.1 ms so equal values share a count), 150 values per datum. */
+export function latencyData(latenciesMs: readonly number[], timestamp: Date): MetricDatum[] {
+  const counts = new Map<number, number>();
+  for (const l of latenciesMs) {
+    const v = Math.round(l * 10) / 10;
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  const values = [...counts.keys()].sort((a, b) => a - b);
+  const data: MetricDatum[] = [];
+  for (let i = 0; i < values.length; i += MAX_VALUES_PER_DATUM) {
+    const chunk = values.slice(i, i + MAX_VALUES_PER_DATUM);
+    data.push({ MetricName: METRIC.ProbeLatency, Timestamp: timestamp, Values: chunk, Counts: chunk.map((v) => counts.get(v)!), Unit: "Milliseconds" });
+  }
+  return data;
+}
+
 /**
- * Every metric datum of a run. Per deployment: ProbeSuccess (1/0) and, when the call
- * returned (gRPC OK), ProbeLatency; a timeout's latency is just the deadline and would
- * only blur the agent's real latency. Per run, with no dimensions: the counts.
+ * Every metric datum of a run: the fleet counts (always, so "saw nothing" alarms have data), the
+ * latency distribution, the endpoint and task checks, and the failure-only series.
  */
 export function buildMetricData(input: MetricInput, timestamp: Date): MetricDatum[] {
   if (input.discoveryFailed) return [datum(METRIC.DiscoveryErrors, 1, "Count", timestamp)];
-  const data: MetricDatum[] = [];
-  let healthy = 0;
-  for (const r of input.results) {
-    if (r.ok) healthy++;
-    data.push(datum(METRIC.ProbeSuccess, r.ok ? 1 : 0, "None", timestamp, r.deploymentId));
-    if (r.code === 0) data.push(datum(METRIC.ProbeLatency, r.latencyMs, "Milliseconds", timestamp, r.deploymentId));
+  const data: MetricDatum[] = [
+    datum(METRIC.DeploymentsProbed, input.probed ?? 0, "Count", timestamp),
+    datum(METRIC.DeploymentsUnhealthy, input.unhealthy ?? 0, "Count", timestamp),
+    datum(METRIC.DeploymentsNotProbed, input.notProbed ?? 0, "Count", timestamp),
+    datum(METRIC.DiscoveryErrors, input.discoveryDegraded ? 1 : 0, "Count", timestamp),
+    ...latencyData(input.latenciesMs ?? [], timestamp),
+  ];
+  const tasks = input.tasks ?? { probed: 0, unhealthy: 0, failing: [], recovered: [] };
+  data.push(datum(METRIC.TasksProbed, tasks.probed, "Count", timestamp), datum(METRIC.TasksUnhealthy, tasks.unhealthy, "Count", timestamp));
+  if (input.endpoint) {
+    data.push(datum(METRIC.EndpointReachable, input.endpoint.reachable ? 1 : 0, "None", timestamp));
+    if (input.endpoint.connectMs !== undefined && input.endpoint.reachable) data.push(datum(METRIC.EndpointConnectTime, input.endpoint.connectMs, "Milliseconds", timestamp));
   }
-  data.push(
-    datum(METRIC.DeploymentsProbed, input.results.length, "Count", timestamp),
-    datum(METRIC.DeploymentsHealthy, healthy, "Count", timestamp),
-    datum(METRIC.DeploymentsUnhealthy, input.results.length - healthy, "Count", timestamp),
-    datum(METRIC.DeploymentsNotProbed, input.notProbed, "Count", timestamp),
-    datum(METRIC.DiscoveryErrors, input.discoveryTruncated ? 1 : 0, "Count", timestamp),
-  );
+  const series = (name: string, dim: string, ids: readonly string[], value: number): void => {
+    for (const id of ids) data.push(datum(name, value, "None", timestamp, { name: dim, value: id }));
+  };
+  series(METRIC.DeploymentFailing, DEPLOYMENT_DIMENSION, input.failing ?? [], 1);
+  series(METRIC.DeploymentFailing, DEPLOYMENT_DIMENSION, input.recovered ?? [], 0);
+  series(METRIC.TaskFailing, TASK_DIMENSION, tasks.failing, 1);
+  series(METRIC.TaskFailing, TASK_DIMENSION, tasks.recovered, 0);
   return data;
 }
 
@@ -99,11 +123,12 @@ export function buildMetricBatches(input: MetricInput, now: Date, namespace: str
 }
 
 /**
- * The same data as CloudWatch Embedded Metric Format documents, one JSON line per
- * dimension set (one per deployment, one for the run), for `--metrics stdout` and logs.
+ * The same data as CloudWatch Embedded Metric Format documents, one JSON line per dimension set
+ * (the run, and each failing deployment or task), for `--metrics stdout` and logs. A Values/Counts
+ * datum becomes an array of values (EMF takes at most 100 values per metric and document).
  */
 export function buildEmfLines(batches: readonly MetricBatch[]): string[] {
-  interface Group { namespace: string; timestamp: number; dims: Record<string, string>; metrics: Map<string, { unit: string; value: number }> }
+  interface Group { namespace: string; timestamp: number; dims: Record<string, string>; metrics: Map<string, { unit: string; values: number[] }> }
   const groups = new Map<string, Group>();
   for (const b of batches) {
     for (const d of b.MetricData) {
@@ -114,22 +139,35 @@ export function buildEmfLines(batches: readonly MetricBatch[]): string[] {
         g = { namespace: b.Namespace, timestamp: (d.Timestamp ?? new Date(0)).getTime(), dims, metrics: new Map() };
         groups.set(key, g);
       }
-      g.metrics.set(d.MetricName ?? "", { unit: d.Unit ?? "None", value: d.Value ?? 0 });
+      const m = g.metrics.get(d.MetricName ?? "") ?? { unit: d.Unit ?? "None", values: [] };
+      if (d.Values) d.Values.forEach((v, i) => { for (let n = 0; n < (d.Counts?.[i] ?? 1); n++) m.values.push(v); });
+      else m.values.push(d.Value ?? 0);
+      g.metrics.set(d.MetricName ?? "", m);
     }
   }
-  return [...groups.values()].map((g) => JSON.stringify({
-    _aws: {
-      Timestamp: g.timestamp,
-      CloudWatchMetrics: [{
-        Namespace: g.namespace,
-        Dimensions: [Object.keys(g.dims)],
-        Metrics: [...g.metrics].map(([name, m]) => ({ Name: name, Unit: m.unit })),
-      }],
-    },
-    ...g.dims,
-    ...Object.fromEntries([...g.metrics].map(([name, m]) => [name, m.value])),
-  }));
+  const lines: string[] = [];
+  for (const g of groups.values()) {
+    const longest = Math.max(1, ...[...g.metrics.values()].map((m) => m.values.length));
+    for (let i = 0; i < longest; i += EMF_MAX_VALUES) {
+      const part = [...g.metrics].filter(([, m]) => m.values.length > i);
+      lines.push(JSON.stringify({
+        _aws: {
+          Timestamp: g.timestamp,
+          CloudWatchMetrics: [{ Namespace: g.namespace, Dimensions: [Object.keys(g.dims)], Metrics: part.map(([name, m]) => ({ Name: name, Unit: m.unit })) }],
+        },
+        ...g.dims,
+        ...Object.fromEntries(part.map(([name, m]) => {
+          const chunk = m.values.slice(i, i + EMF_MAX_VALUES);
+          return [name, chunk.length === 1 ? chunk[0] : chunk];
+        })),
+      }));
+    }
+  }
+  return lines;
 }
+
+/** EMF specification: "a metric value ... can be an array of up to 100 values". */
+const EMF_MAX_VALUES = 100;
 
 export interface RetryPolicy {
   /** Attempts per batch, including the first. */
@@ -148,7 +186,7 @@ export interface FailedBatch {
   readonly attempts: number;
   readonly error: string;
   /** The metric data lost with this batch (names and dimensions). */
-  readonly lost: { metric: string; deploymentId?: string }[];
+  readonly lost: { metric: string; deploymentId?: string; task?: string }[];
 }
 
 export interface PutResult {
@@ -210,7 +248,7 @@ export async function putBatches(cw: CloudWatchClient, batches: readonly MetricB
         if (attempt >= retry.maxAttempts || !isRetryable(err) || outOfTime) {
           const lost = batch.MetricData.map((d) => ({
             metric: d.MetricName ?? "",
-            ...(d.Dimensions?.[0]?.Value === undefined ? {} : { deploymentId: d.Dimensions[0].Value }),
+            ...(d.Dimensions?.[0]?.Value === undefined ? {} : { [d.Dimensions[0].Name === TASK_DIMENSION ? "task" : "deploymentId"]: d.Dimensions[0].Value }),
           }));
           const failed: FailedBatch = { index, attempts: attempt, error: errorText(err), lost };
           logger.error({ batch: index, attempts: attempt, error: failed.error, lostCount: lost.length, lost }, "PutMetricData failed: this batch's metric data is lost");

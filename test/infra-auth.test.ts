@@ -167,7 +167,7 @@ describe("infra auth: router environment, IAM and probe environment (pure)", () 
   });
 
   it("passes the probe its token secret as PROBE_AUTH_TOKEN_SECRET, which the probe's config reads", () => {
-    const base = { endpoint: "nlb.example.com:50051", tls: true, cloudMapNamespace: "ns.local", cloudMapService: "agents", cloudMapServiceId: "srv-1", metricsNamespace: "Pixell/A2A", timeoutMs: 3000, concurrency: 64, logLevel: "info" };
+    const base = { endpoint: "nlb.example.com:50051", tls: true, cloudMapNamespace: "ns.local", cloudMapService: "agents", cloudMapServiceId: "srv-1", metricsNamespace: "Pixell/A2A", timeoutMs: 3000, concurrency: 64, logLevel: "info", platformPercent: 25 };
     assert.equal("PROBE_AUTH_TOKEN_SECRET" in probeEnvironment(base), false);
     const env = probeEnvironment({ ...base, authTokenSecret: PROBE_ARN });
     assert.equal(env.PROBE_AUTH_TOKEN_SECRET, PROBE_ARN);

@@ -25,6 +25,16 @@ describe("infra config: parseStackConfig", () => {
     assert.deepEqual([c.desiredCount, c.cpu, c.memory, c.envoyMode, c.logRetentionDays], [2, 1024, 2048, "router", 30]);
     assert.deepEqual([c.probeSchedule, c.probeTimeoutMs, c.probeLambdaTimeoutSeconds, c.probeMemoryMb], ["rate(1 minute)", 3000, 30, 256]);
     assert.deepEqual([c.cloudMapNamespace, c.cloudMapService, c.alarmEmail, c.tlsCertificateArn], ["pixell-runtime.local", "agents", undefined, undefined]);
+    assert.deepEqual([c.alarmHttpsEndpoint, c.alarmUnhealthyPercent, c.alarmMinDeploymentsProbed], [undefined, 25, 1]);
+  });
+
+  it("reads the alerting keys: a pager's HTTPS webhook, the platform share and the probed floor", () => {
+    const c = parseStackConfig({ ...MINIMAL, alarmHttpsEndpoint: "https://events.pagerduty.com/integration/abc/enqueue", alarmUnhealthyPercent: "40", alarmMinDeploymentsProbed: "900" });
+    assert.deepEqual([c.alarmHttpsEndpoint, c.alarmUnhealthyPercent, c.alarmMinDeploymentsProbed], ["https://events.pagerduty.com/integration/abc/enqueue", 40, 900]);
+    const problems = problemsOf({ ...MINIMAL, alarmHttpsEndpoint: "http://pager.example.com/hook", alarmUnhealthyPercent: "0", alarmMinDeploymentsProbed: "-1" }).join("\n");
+    assert.match(problems, /pixell-a2a:alarmHttpsEndpoint = "http:\/\/pager.example.com\/hook" is not valid: expected an https:\/\/ URL of a pager's webhook/);
+    assert.match(problems, /pixell-a2a:alarmUnhealthyPercent = "0" is not valid: expected an integer from 1 to 100/);
+    assert.match(problems, /pixell-a2a:alarmMinDeploymentsProbed = "-1" is not valid: expected an integer from 1 to 1000000/);
   });
 
   it("reads lists as YAML lists (JSON, as Pulumi passes them) or comma-separated", () => {

@@ -4,7 +4,8 @@ import { securityGroupRules } from "../infra/security-groups";
 import { a2aListenerSpec, a2aTargetGroupSpec, DEREGISTRATION_DELAY_SECONDS, restTargetGroupSpec } from "../infra/load-balancer";
 import { containerDefinitions, routerStopTimeoutSeconds, type ContainerInputs } from "../infra/containers";
 import { probeRolePolicy, taskRolePolicy } from "../infra/iam";
-import { alarmDefinitions, dashboardBody } from "../infra/monitoring";
+import { alarmPlan, type MetricAlarmSpec } from "../infra/alarm-plan";
+import { dashboardBody } from "../infra/dashboard";
 import { alarmWindowProblem } from "../infra/alarm-periods";
 import { probeEnvironment } from "../infra/probe";
 import { imageBuildSpecs } from "../infra/images";
@@ -125,10 +126,11 @@ describe("infra decisions: probe and images", () => {
     const env = probeEnvironment({
       endpoint: "a2a-nlb.elb.us-east-2.amazonaws.com:50051", tls: true, cloudMapNamespace: "pixell-runtime.local", cloudMapService: "agents",
       cloudMapServiceId: "srv-abc", metricsNamespace: "Pixell/A2A", timeoutMs: 2500, concurrency: 32, logLevel: "warn",
+      targetGroupArn: "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/a2a-a2a-8f2c1d0/0123456789abcdef", platformPercent: 30,
     });
     const parsed = readProbeConfig(env);
-    assert.deepEqual([parsed.endpoint, parsed.tls, parsed.cloudMapServiceId, parsed.timeoutMs, parsed.concurrency],
-      ["a2a-nlb.elb.us-east-2.amazonaws.com:50051", true, "srv-abc", 2500, 32]);
+    assert.deepEqual([parsed.endpoint, parsed.tls, parsed.cloudMapServiceId, parsed.timeoutMs, parsed.concurrency, parsed.targetGroupArn, parsed.platformPercent],
+      ["a2a-nlb.elb.us-east-2.amazonaws.com:50051", true, "srv-abc", 2500, 32, "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/a2a-a2a-8f2c1d0/0123456789abcdef", 30]);
   });
 
   it("builds the router from the repository root and Envoy from envoy with the mode as a build arg", () => {
@@ -140,20 +142,27 @@ describe("infra decisions: probe and images", () => {
 
 describe("infra decisions: alarms and dashboard", () => {
   const ids = { loadBalancer: "net/a/1", a2aTargetGroup: "targetgroup/t/1", probeFunctionName: "probe" };
+  const settings = { project: "pixell-a2a", stack: "dev", namespace: "Pixell/A2A", dashboardUrl: "https://example", probeLambdaTimeoutSeconds: 30, unhealthyPercent: 25, minDeploymentsProbed: 1 };
+  const metricAlarms = (schedule: string): MetricAlarmSpec<string>[] =>
+    alarmPlan(ids, { ...settings, probeSchedule: schedule }).filter((a): a is MetricAlarmSpec<string> => a.kind === "metric");
 
-  it("derives the per-run period from the schedule's longest gap (cron included) and the no-data period from three of them", () => {
-    const period = (schedule: string, key: string): number => alarmDefinitions(ids, schedule).find((a) => a.key === key)!.period;
-    assert.deepEqual(["rate(1 minute)", "rate(5 minutes)", "rate(2 hours)", "cron(0 * * * ? *)", "cron(0/15 * * * ? *)", "cron(0,10,50 * * * ? *)"].map((s) => period(s, "deployment-unhealthy")),
+  it("derives the per-run period from the schedule's longest gap (cron included)", () => {
+    const period = (schedule: string, key: string): number => metricAlarms(schedule).find((a) => a.key === key)!.period;
+    assert.deepEqual(["rate(1 minute)", "rate(5 minutes)", "rate(2 hours)", "cron(0 * * * ? *)", "cron(0/15 * * * ? *)", "cron(0,10,50 * * * ? *)"].map((s) => period(s, "deployments-probed-low")),
       [60, 300, 7200, 3600, 900, 2400]);
-    assert.equal(period("cron(0/15 * * * ? *)", "probe-no-data"), 2700);
     // Weekdays only: Friday's last run to Monday's first is the longest gap.
-    assert.equal(period("cron(0 * ? * MON-FRI *)", "deployment-unhealthy"), 2 * 86400 + 3600);
+    assert.equal(period("cron(0 * ? * MON-FRI *)", "probe-errors"), 2 * 86400 + 3600);
   });
 
   it("declares only alarms CloudWatch accepts (PutMetricAlarm period and evaluation-window rules) for every schedule the config accepts", () => {
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
     for (const schedule of ["rate(1 minute)", "rate(7 minutes)", "rate(1 hour)", "rate(1 day)", "rate(2 days)", "cron(0 12 * * ? *)", "cron(0 * ? * MON-FRI *)"]) {
-      for (const a of alarmDefinitions(ids, schedule)) assert.equal(alarmWindowProblem(a.period, a.evaluationPeriods), undefined, `${schedule} ${a.key}`);
+      for (const a of metricAlarms(schedule)) {
+        assert.equal(alarmWindowProblem(a.period, a.evaluationPeriods), undefined, `${schedule} ${a.key}`);
+        for (const q of a.queries) assert.equal(q.metric?.period ?? q.period ?? a.period, a.period, `${schedule} ${a.key}: every query at the alarm's period`);
+        // Metrics Insights alarms evaluate at most the last 3 hours ("Limits", Metrics Insights alarms).
+        if (a.perContributor) assert.ok(a.period * a.evaluationPeriods <= 10800, `${schedule} ${a.key}`);
+      }
     }
     assert.match(alarmWindowProblem(86400, 8)!, /exceeds CloudWatch's 604800 s/);
     assert.match(alarmWindowProblem(3540, 25)!, /exceeds CloudWatch's 86400 s/);
@@ -161,25 +170,19 @@ describe("infra decisions: alarms and dashboard", () => {
     assert.equal(alarmWindowProblem(20, 3), undefined);
   });
 
-  it("treats missing probe data as breaching over three scheduled runs", () => {
-    const noData = alarmDefinitions(ids, "rate(5 minutes)").find((a) => a.key === "probe-no-data")!;
-    assert.deepEqual([noData.metricName, noData.statistic, noData.period, noData.comparisonOperator, noData.threshold, noData.treatMissingData],
-      ["DeploymentsProbed", "SampleCount", 900, "LessThanThreshold", 1, "breaching"]);
-  });
-
-  it("fires on any unhealthy deployment, unhealthy A2A target or probe error", () => {
-    const byKey = Object.fromEntries(alarmDefinitions(ids, "rate(1 minute)").map((a) => [a.key, a]));
-    assert.deepEqual([byKey["deployment-unhealthy"]!.metricName, byKey["deployment-unhealthy"]!.comparisonOperator, byKey["deployment-unhealthy"]!.threshold],
-      ["DeploymentsUnhealthy", "GreaterThanThreshold", 0]);
-    assert.deepEqual(byKey["nlb-unhealthy-targets"]!.dimensions, { LoadBalancer: "net/a/1", TargetGroup: "targetgroup/t/1" });
-    assert.deepEqual([byKey["probe-errors"]!.namespace, byKey["probe-errors"]!.metricName, byKey["probe-errors"]!.dimensions], ["AWS/Lambda", "Errors", { FunctionName: "probe" }]);
-  });
-
   it("lays out a dashboard whose metric rows are well formed", () => {
-    const body = dashboardBody({ region: "us-east-2", loadBalancer: "net/a/1", a2aTargetGroup: "targetgroup/t/1", restTargetGroup: "targetgroup/r/1", clusterName: "c", serviceName: "s", probeFunctionName: "probe" });
+    const body = dashboardBody({
+      region: "us-east-2", namespace: "Pixell/A2A", loadBalancer: "net/a/1", a2aTargetGroup: "targetgroup/t/1", restTargetGroup: "targetgroup/r/1", clusterName: "c", serviceName: "s", probeFunctionName: "probe",
+      probeLogGroup: "/aws/lambda/p", routerLogGroup: "/ecs/p/router", probeLambdaTimeoutSeconds: 30,
+    });
     const positions = new Set(body.widgets.map((w) => `${w.x},${w.y}`));
     assert.equal(positions.size, body.widgets.length, "no two widgets overlap");
     for (const w of body.widgets) {
+      if (w.type === "log") {
+        // A Logs Insights widget names its log group in the query's SOURCE (CloudWatch dashboard body structure).
+        assert.match(String(w.properties.query), /^SOURCE '[^']+' \| /);
+        continue;
+      }
       for (const row of w.properties.metrics as unknown[][]) {
         const last = row[row.length - 1];
         if (typeof row[0] === "string") {

@@ -5,7 +5,7 @@ import { securityGroupRules, type RuleSpec } from "../infra/security-groups";
 import { imagePin, isEcrImage, parseImageReference } from "../infra/image-reference";
 import { registryCredentialsPolicy } from "../infra/iam";
 import { containerDefinitions, type ContainerInputs } from "../infra/containers";
-import { dashboardBody } from "../infra/monitoring";
+import { dashboardBody } from "../infra/dashboard";
 import { A2A_PORT, PAR_REST_PORT } from "../lib/ports";
 
 const peerOf = (r: RuleSpec): string => ("cidr" in r.peer ? r.peer.cidr : `group:${r.peer.group}`);
@@ -58,14 +58,16 @@ describe("infra decisions: security groups with an internet-facing NLB", () => {
       [A2A_PORT, "203.0.113.0/24"], [A2A_PORT, "198.51.100.1/32"], [A2A_PORT, "198.51.100.2/32"],
     ]);
     assert.ok(rules.nlb.ingress.every((r) => peerOf(r) !== "group:probe"), "a group never matches traffic arriving through NAT");
-    assert.deepEqual(rules.probe.egress.map((r) => [r.fromPort, peerOf(r)]), [[A2A_PORT, "0.0.0.0/0"], [443, "0.0.0.0/0"]]);
+    // 50051 to the tasks too: the probe checks every task directly from inside the VPC.
+    assert.deepEqual(rules.probe.egress.map((r) => [r.fromPort, peerOf(r)]), [[A2A_PORT, "0.0.0.0/0"], [A2A_PORT, "group:tasks"], [443, "0.0.0.0/0"]]);
+    assert.deepEqual(rules.tasks.ingress.filter((r) => peerOf(r) === "group:probe").map((r) => [r.fromPort, r.toPort]), [[A2A_PORT, A2A_PORT]]);
   });
 
   it("with an internal NLB admits the probe by group and keeps REST on the shared NLB", () => {
     const internal = securityGroupRules({ allowedCidrs: ["10.20.0.0/16"], restAllowedCidrs: ["10.0.0.0/16"], agentPortFirst: 50054, agentPortLast: 50153, probeInVpc: true, internetFacing: false, probeEgressCidrs: [] });
     assert.deepEqual(internal.nlb.ingress.map((r) => [r.fromPort, peerOf(r)]), [[A2A_PORT, "10.20.0.0/16"], [PAR_REST_PORT, "10.0.0.0/16"], [A2A_PORT, "group:probe"]]);
     assert.deepEqual(internal.rest, { ingress: [], egress: [] });
-    assert.deepEqual(internal.probe.egress.map((r) => [r.fromPort, peerOf(r)]), [[A2A_PORT, "group:nlb"], [443, "0.0.0.0/0"]]);
+    assert.deepEqual(internal.probe.egress.map((r) => [r.fromPort, peerOf(r)]), [[A2A_PORT, "group:nlb"], [A2A_PORT, "group:tasks"], [443, "0.0.0.0/0"]]);
   });
 });
 
@@ -135,7 +137,10 @@ describe("infra decisions: PAR's image", () => {
 
 describe("infra decisions: dashboard with a REST NLB of its own", () => {
   it("gives the REST target rows the REST NLB's dimension and the A2A rows the A2A NLB's", () => {
-    const ids = { region: "us-east-2", loadBalancer: "net/a/1", a2aTargetGroup: "targetgroup/t/1", restTargetGroup: "targetgroup/r/1", clusterName: "c", serviceName: "s", probeFunctionName: "probe" };
+    const ids = {
+      region: "us-east-2", namespace: "Pixell/A2A", loadBalancer: "net/a/1", a2aTargetGroup: "targetgroup/t/1", restTargetGroup: "targetgroup/r/1", clusterName: "c", serviceName: "s", probeFunctionName: "probe",
+      probeLogGroup: "/aws/lambda/p", routerLogGroup: "/ecs/p/router", probeLambdaTimeoutSeconds: 30,
+    };
     const rows = (body: unknown): string[][] => JSON.stringify(body).match(/\["AWS\/NetworkELB","(Un)?HealthyHostCount","TargetGroup","[^"]+","LoadBalancer","[^"]+"/g)!.map((r) => JSON.parse(`${r}]`) as string[]);
     const own = rows(dashboardBody({ ...ids, restLoadBalancer: "net/rest/2" }));
     assert.deepEqual(own.map((r) => [r[3], r[5]]), [["targetgroup/t/1", "net/a/1"], ["targetgroup/t/1", "net/a/1"], ["targetgroup/r/1", "net/rest/2"], ["targetgroup/r/1", "net/rest/2"]]);

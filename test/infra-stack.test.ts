@@ -208,8 +208,9 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     assert.match(fn.runtime, /^nodejs(2[0-9])\.x$/);
     assert.deepEqual([fn.memorySize, fn.timeout], [256, 30]);
     assert.deepEqual(fn.vpcConfig, { subnetIds: ["a2a-private-us-east-2a-id", "a2a-private-us-east-2b-id"], securityGroupIds: ["a2a-probe-id"] });
-    // It calls the NLB's public addresses (no group names them) and the AWS APIs, both through NAT.
-    assert.deepEqual(egress(run, "probe").map((r) => [r.fromPort, r.cidrIpv4]), [[50051, "0.0.0.0/0"], [443, "0.0.0.0/0"]]);
+    // It calls the NLB's public addresses (no group names them) and the AWS APIs, both through NAT, and each task directly.
+    assert.deepEqual(egress(run, "probe").map((r) => [r.fromPort, r.cidrIpv4 ?? r.referencedSecurityGroupId]).sort(), [[443, "0.0.0.0/0"], [50051, "0.0.0.0/0"], [50051, "a2a-tasks-id"]]);
+    assert.deepEqual(ingress(run, "tasks").filter((r) => r.referencedSecurityGroupId === "a2a-probe-id").map((r) => [r.fromPort, r.toPort]), [[50051, 50051]]);
     assert.deepEqual(fn.environment.variables, {
       PROBE_ENDPOINT: run.outputs.a2aEndpoint,
       PROBE_TLS: "false",
@@ -220,28 +221,57 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
       PROBE_TIMEOUT_MS: "3000",
       PROBE_CONCURRENCY: "64",
       LOG_LEVEL: "info",
+      PROBE_PLATFORM_PERCENT: "25",
+      // The A2A target group's ARN: the probe lists its targets (the tasks) with DescribeTargetHealth.
+      PROBE_TARGET_GROUP_ARN: "arn:aws:mock:us-east-2:123456789012:targetgroup/a2a-a2a",
     });
+    const probePolicy = JSON.parse(run.one("aws:iam/rolePolicy:RolePolicy", "a2a-policy").inputs.policy) as { Statement: Inputs[] };
+    assert.deepEqual(probePolicy.Statement.find((st) => st.Sid === "ListTasksBehindTheNlb"), { Sid: "ListTasksBehindTheNlb", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth"], Resource: "*" });
     assert.equal(run.one("aws:cloudwatch/eventRule:EventRule").inputs.scheduleExpression, "rate(1 minute)");
     assert.equal(run.one("aws:cloudwatch/eventTarget:EventTarget").inputs.arn, "arn:aws:mock:us-east-2:123456789012:function/a2a-fn");
     const permission = run.one("aws:lambda/permission:Permission").inputs;
     assert.deepEqual([permission.principal, permission.sourceArn], ["events.amazonaws.com", "arn:aws:mock:us-east-2:123456789012:eventrule/a2a-schedule"]);
   });
 
-  it("alarms on unhealthy deployments, missing probe data, unhealthy targets and probe errors, all to the SNS topic", () => {
-    const alarms = run.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.inputs);
-    const byMetric = Object.fromEntries(alarms.map((a) => [a.metricName, a]));
-    assert.deepEqual(Object.keys(byMetric).sort(), ["DeploymentsProbed", "DeploymentsUnhealthy", "Errors", "UnHealthyHostCount"]);
-    assert.equal(byMetric.DeploymentsProbed.treatMissingData, "breaching");
-    assert.deepEqual(byMetric.UnHealthyHostCount.dimensions, { LoadBalancer: "net/a2a-nlb/0123456789abcdef", TargetGroup: "targetgroup/a2a-a2a/0123456789abcdef" });
-    assert.deepEqual(byMetric.Errors.dimensions, { FunctionName: "pixell-a2a-dev-probe" });
-    for (const a of alarms) assert.deepEqual(a.alarmActions, [run.outputs.alarmTopicArn]);
-    assert.equal(run.ofType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no email subscription without alarmEmail");
+  it("declares the alarm plan: named <project>-<stack>-<what>, by query and dimensions, only the per-deployment and composite alarms with actions", () => {
+    const alarms = Object.fromEntries(run.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => [a.inputs.name as string, a.inputs]));
+    assert.deepEqual(Object.keys(alarms).sort(), [
+      "deployment-failing", "deployments-not-probed", "deployments-probed-low", "discovery-errors", "endpoint-unreachable", "fleet-unhealthy",
+      "nlb-unhealthy-targets", "probe-duration-near-timeout", "probe-errors", "probe-throttled", "task-failing",
+    ].map((k) => `pixell-a2a-dev-${k}`));
+    const topic = run.outputs.alarmTopicArn;
+    const perDeployment = alarms["pixell-a2a-dev-deployment-failing"]!;
+    assert.deepEqual(perDeployment.metricQueries, [{
+      id: "failing", returnData: true, period: 60, label: "failing deployments",
+      expression: 'SELECT MAX(DeploymentFailing) FROM SCHEMA("Pixell/A2A", DeploymentId) GROUP BY DeploymentId ORDER BY MAX() DESC',
+    }]);
+    assert.deepEqual([perDeployment.alarmActions, perDeployment.okActions, perDeployment.treatMissingData, perDeployment.evaluationPeriods, perDeployment.datapointsToAlarm], [[topic], [topic], "notBreaching", 3, 2]);
+    for (const [name, a] of Object.entries(alarms)) {
+      if (name !== "pixell-a2a-dev-deployment-failing") assert.deepEqual([a.alarmActions, a.okActions], [[], []], `${name} pages through the composite`);
+      assert.match(a.alarmDescription, /Check: 1\) .* 2\) .* 3\) .* Dashboard: https:\/\/us-east-2\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-2#dashboards:name=pixell-a2a-dev$/);
+      assert.equal(a.metricName, undefined, `${name}: every alarm is expressed as metricQueries`);
+    }
+    assert.deepEqual(alarms["pixell-a2a-dev-nlb-unhealthy-targets"]!.metricQueries[0].metric.dimensions, { LoadBalancer: "net/a2a-nlb/0123456789abcdef", TargetGroup: "targetgroup/a2a-a2a/0123456789abcdef" });
+    assert.deepEqual(alarms["pixell-a2a-dev-probe-errors"]!.metricQueries.map((q: Inputs) => q.expression ?? q.metric.dimensions), [{ FunctionName: "pixell-a2a-dev-probe" }, "FILL(m, 0)"]);
+    assert.equal(alarms["pixell-a2a-dev-deployments-probed-low"]!.treatMissingData, "breaching");
+
+    const composite = run.one("aws:cloudwatch/compositeAlarm:CompositeAlarm").inputs;
+    assert.equal(composite.alarmName, "pixell-a2a-dev-platform");
+    assert.deepEqual([composite.alarmActions, composite.okActions], [[topic], [topic]]);
+    const members = Object.keys(alarms).filter((n) => n !== "pixell-a2a-dev-deployment-failing");
+    assert.deepEqual([...composite.alarmRule.matchAll(/ALARM\("([^"]+)"\)/g)].map((m) => m[1]).sort(), members.sort());
+    assert.equal(run.outputs.platformAlarmName, "pixell-a2a-dev-platform");
+    assert.equal(run.ofType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no subscription without alarmEmail or alarmHttpsEndpoint");
   });
 
   it("publishes a dashboard whose JSON parses and names the probe, NLB, ECS and Lambda metrics", () => {
-    const body = JSON.parse(run.one("aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody) as { widgets: { properties: { metrics: unknown[] } }[] };
+    const body = JSON.parse(run.one("aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody) as { widgets: { type: string; properties: { metrics?: unknown[]; query?: string } }[] };
     const text = JSON.stringify(body);
-    for (const metric of ["ProbeSuccess", "ProbeLatency", "DeploymentsProbed", "DeploymentsUnhealthy", "HealthyHostCount", "UnHealthyHostCount", "ActiveFlowCount", "CPUUtilization", "MemoryUtilization", "Errors", "Duration"]) {
+    assert.ok(!text.includes("SEARCH("), "no per-deployment SEARCH widget (capped at 500 series)");
+    const logs = body.widgets.filter((w) => w.type === "log").map((w) => w.properties.query!);
+    assert.ok(logs.some((q) => q.startsWith("SOURCE '/aws/lambda/pixell-a2a-dev-probe' | filter msg = \"deployment failing\"")), "the failing deployments table reads the probe's log group");
+    assert.ok(logs.some((q) => q.startsWith("SOURCE '/ecs/pixell-a2a-dev/router' | filter msg = \"call refused\"")), "router refusals by code from the router's log group");
+    for (const metric of ["DeploymentFailing", "TaskFailing", "ProbeLatency", "DeploymentsProbed", "DeploymentsUnhealthy", "DeploymentsNotProbed", "EndpointReachable", "EndpointConnectTime", "TasksUnhealthy", "HealthyHostCount", "UnHealthyHostCount", "ActiveFlowCount", "CPUUtilization", "MemoryUtilization", "Errors", "Throttles", "Duration"]) {
       assert.ok(text.includes(metric), `dashboard names ${metric}`);
     }
     assert.ok(text.includes("net/a2a-nlb/0123456789abcdef") && text.includes("a2a-cluster") && text.includes("pixell-a2a-dev-probe"));
@@ -302,6 +332,14 @@ describe("infra stack under mocks: variants", function () {
     assert.equal(run.one("aws:lambda/function:Function").inputs.environment.variables.PROBE_TLS, "true");
     const sub = run.one("aws:sns/topicSubscription:TopicSubscription").inputs;
     assert.deepEqual([sub.protocol, sub.endpoint], ["email", "oncall@example.com"]);
+  });
+
+  it("subscribes a pager's HTTPS webhook beside the email when alarmHttpsEndpoint is set", async () => {
+    const hook = "https://events.pagerduty.com/integration/0123456789abcdef/enqueue";
+    const run = await runProgram({ ...base, "pixell-a2a:alarmEmail": "oncall@example.com", "pixell-a2a:alarmHttpsEndpoint": hook });
+    const subs = run.ofType("aws:sns/topicSubscription:TopicSubscription").map((r) => r.inputs);
+    assert.deepEqual(subs.map((x) => [x.protocol, x.endpoint, x.topic]), [["email", "oncall@example.com", run.outputs.alarmTopicArn], ["https", hook, run.outputs.alarmTopicArn]]);
+    assert.equal(subs[1]!.endpointAutoConfirms, true);
   });
 
   it("fails before declaring anything when a value is bad, naming key, value and what is accepted", async () => {

@@ -23,11 +23,14 @@ describe("local mode (npm start)", () => {
       assert.match(out, /npm run a2a -- invoke demo-echo/);
       // The probe's first run prints a table with every deployment healthy.
       await new Promise<void>((resolve) => {
-        const check = (): void => { if (/probe .*\n[\s\S]*demo-planner/.test(out.slice(out.indexOf("Ctrl-C")))) resolve(); else setTimeout(check, 50); };
+        const check = (): void => { if (/probe .*\n[\s\S]*demo-planner[\s\S]*healthy in/.test(out.slice(out.indexOf("Ctrl-C")))) resolve(); else setTimeout(check, 50); };
         check();
       });
       const table = out.slice(out.indexOf("Ctrl-C"));
       for (const id of ids) assert.match(table, new RegExp(`${id}\\s.*(ok|healthy|OK)`, "i"));
+      // Per task and per endpoint, as the Lambda reports them in AWS: the router is the one task.
+      assert.match(table, new RegExp(`TASK\\s+HEALTH[^\\n]*\\n127\\.0\\.0\\.1:${port}\\s+healthy`));
+      assert.match(table, /endpoint: reachable in/);
       const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
       const results = await Promise.all(ids.map((id) => checkHealth(client, id, 3000)));
       client.close();

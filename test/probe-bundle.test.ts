@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -16,6 +16,7 @@ import { silentLogger } from "../lib/log";
 import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
 import { startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloudwatch";
 import { startFakeAwsJsonServer } from "../fixtures/fake-aws";
+import { startFakeElbv2, type FakeElbv2 } from "../fixtures/fake-elbv2";
 import { loadHandler, resolveHandlerFile } from "./helpers/lambda-handler";
 import { zipAssetArchive } from "./helpers/pulumi-zip";
 import { startRecordingAgent } from "./helpers/recording-agent";
@@ -41,6 +42,7 @@ describe("probe bundle (the deployed zip, as Lambda loads it)", function () {
   let cloudMap: FakeCloudMap;
   let cloudWatch: FakeCloudWatch;
   let router: RunningRouter;
+  let elb: FakeElbv2;
   const savedEnv = { ...process.env };
   const load = async (): Promise<{ handler: Handler }> => ({ handler: (await loadHandler(taskRoot, PROBE_HANDLER)) as Handler });
 
@@ -61,11 +63,13 @@ describe("probe bundle (the deployed zip, as Lambda loads it)", function () {
       { id: "ghost", ipv4: "127.0.0.1", port: 1 },
     ] });
     cloudWatch = await startFakeCloudWatch();
+    // The router is the endpoint and the one task behind it (DescribeTargetHealth lists it).
+    elb = await startFakeElbv2([{ id: "127.0.0.1", port: router.port, state: "healthy", zone: "us-east-2a" }]);
   });
   after(async () => {
     process.env = savedEnv;
     await router?.close();
-    await Promise.all([agent?.stop(true), cloudMap?.close(), cloudWatch?.close()]);
+    await Promise.all([agent?.stop(true), cloudMap?.close(), cloudWatch?.close(), elb?.close()]);
     for (const d of [buildDir, taskRoot]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
@@ -93,35 +97,58 @@ describe("probe bundle (the deployed zip, as Lambda loads it)", function () {
     assert.deepEqual(fromFile.Invoke!.responseDeserialize(a), result);
   });
 
-  it("runs the handler from the bundle: Cloud Map, probes through the router, PutMetricData", async () => {
-    process.env = {
-      ...savedEnv,
-      PROBE_ENDPOINT: `127.0.0.1:${router.port}`,
-      AWS_REGION: "us-east-2",
-      AWS_ACCESS_KEY_ID: "AKIAFAKEFAKEFAKEFAKE",
-      AWS_SECRET_ACCESS_KEY: "fake-secret",
-      AWS_ENDPOINT_URL_SERVICEDISCOVERY: cloudMap.url,
-      AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.url,
-      LOG_LEVEL: "silent",
-    };
+  const bundleEnv = (): NodeJS.ProcessEnv => ({
+    ...savedEnv,
+    PROBE_ENDPOINT: `127.0.0.1:${router.port}`,
+    PROBE_TARGET_GROUP_ARN: elb.targetGroupArn,
+    AWS_REGION: "us-east-2",
+    AWS_ACCESS_KEY_ID: "AKIAFAKEFAKEFAKEFAKE",
+    AWS_SECRET_ACCESS_KEY: "fake-secret",
+    AWS_ENDPOINT_URL_SERVICEDISCOVERY: cloudMap.url,
+    AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.url,
+    // The SDK's per-service endpoint setting: AWS_ENDPOINT_URL_ + the service id "Elastic Load Balancing v2".
+    AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: elb.url,
+    LOG_LEVEL: "silent",
+  });
+
+  it("runs the handler from the bundle: Cloud Map, DescribeTargetHealth, probes through the task and the endpoint, PutMetricData", async () => {
+    process.env = bundleEnv();
     // The bundle is plain CommonJS, loaded the way the Lambda runtime loads it.
     const mod = await load();
     const summary = await mod.handler({}, { getRemainingTimeInMillis: () => 60_000 });
-    assert.deepEqual([summary.probed, summary.healthy, summary.unhealthy], [2, 1, 1]);
-    assert.deepEqual(summary.results.map((r) => [r.deploymentId, r.ok, r.codeName]), [["bundle-agent", true, "OK"], ["ghost", false, "NOT_FOUND"]]);
-    assert.equal(agent.calls.get("Health"), 1);
+    assert.deepEqual([summary.mode, summary.probed, summary.healthy, summary.unhealthy], ["tasks", 2, 1, 1]);
+    assert.deepEqual(summary.results.map((r) => [r.deploymentId, r.ok, r.codeName, r.via]), [["bundle-agent", true, "OK", `127.0.0.1:${router.port}`], ["ghost", false, "NOT_FOUND", `127.0.0.1:${router.port}`]]);
+    // Once through the task, once in the endpoint's sample.
+    assert.equal(agent.calls.get("Health"), 2);
     assert.equal(cloudMap.count("DiscoverInstances"), 1);
-    assert.deepEqual(cloudWatch.accepted.flatMap((a) => a.MetricData).map((d) => [d.MetricName, d.Dimensions?.[0]?.Value ?? "", d.MetricName === "ProbeLatency" ? "ms" : d.Value]), [
-      ["ProbeSuccess", "bundle-agent", 1],
-      ["ProbeLatency", "bundle-agent", "ms"],
-      ["ProbeSuccess", "ghost", 0],
+    assert.deepEqual(elb.requests.map((r) => [r.Action, r.TargetGroupArn]), [["DescribeTargetHealth", elb.targetGroupArn]]);
+    assert.deepEqual(cloudWatch.accepted.flatMap((a) => a.MetricData).map((d) => [d.MetricName, d.Dimensions?.[0]?.Value ?? "", ["ProbeLatency", "EndpointConnectTime"].includes(d.MetricName) ? "ms" : d.Value]), [
       ["DeploymentsProbed", "", 2],
-      ["DeploymentsHealthy", "", 1],
       ["DeploymentsUnhealthy", "", 1],
       ["DeploymentsNotProbed", "", 0],
       ["DiscoveryErrors", "", 0],
+      ["ProbeLatency", "", "ms"],
+      ["TasksProbed", "", 1],
+      ["TasksUnhealthy", "", 0],
+      ["EndpointReachable", "", 1],
+      ["EndpointConnectTime", "", "ms"],
+      ["DeploymentFailing", "ghost", 1],
     ]);
     assert.equal(cloudWatch.accepted[0]!.Namespace, "Pixell/A2A");
+  });
+
+  it("writes one JSON line per failing deployment and a summary, each with the Lambda request id (the bundle in a process of its own)", async () => {
+    const script = `require(${JSON.stringify(handlerFile)}).handler({}, { getRemainingTimeInMillis: () => 60000, awsRequestId: "6bc28136-0c6f-4b2a-9c1f-000000000001" }).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });`;
+    const child = spawn(process.execPath, ["-e", script], { env: { ...bundleEnv(), LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => { out += c.toString(); });
+    assert.equal(await new Promise<number | null>((resolve) => child.on("exit", resolve)), 0);
+    const lines = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const failing = lines.filter((l) => l.msg === "deployment failing");
+    assert.deepEqual(failing.map((l) => [l.deploymentId, l.code, l.task, l.requestId, l.level]), [["ghost", "NOT_FOUND", `127.0.0.1:${router.port}`, "6bc28136-0c6f-4b2a-9c1f-000000000001", "warn"]]);
+    assert.match(String(failing[0]!.message), /deployment ghost is not registered/);
+    const summaries = lines.filter((l) => l.msg === "probe run summary");
+    assert.deepEqual(summaries.map((l) => [l.probed, l.unhealthy, l.requestId]), [[2, 1, "6bc28136-0c6f-4b2a-9c1f-000000000001"]]);
   });
 
   it("starts no probe when the Lambda's remaining time is inside the reserve, and says so in the metrics", async () => {
@@ -133,8 +160,8 @@ describe("probe bundle (the deployed zip, as Lambda loads it)", function () {
     const summary = await mod.handler({}, { getRemainingTimeInMillis: () => 6_000 });
     assert.deepEqual([summary.probed, summary.notProbed, summary.notProbedIds], [0, 2, ["bundle-agent", "ghost"]]);
     assert.equal(agent.calls.get("Health"), healthCalls);
-    const run = Object.fromEntries(cloudWatch.accepted.flatMap((a) => a.MetricData).map((d) => [d.MetricName, d.Value]));
-    assert.deepEqual(run, { DeploymentsProbed: 0, DeploymentsHealthy: 0, DeploymentsUnhealthy: 0, DeploymentsNotProbed: 2, DiscoveryErrors: 0 });
+    const run = Object.fromEntries(cloudWatch.accepted.flatMap((a) => a.MetricData).filter((d) => !d.MetricName.startsWith("Endpoint")).map((d) => [d.MetricName, d.Value]));
+    assert.deepEqual(run, { DeploymentsProbed: 0, DeploymentsUnhealthy: 0, DeploymentsNotProbed: 2, DiscoveryErrors: 0, TasksProbed: 1, TasksUnhealthy: 0 });
   });
 
   it("reads the bearer token from Secrets Manager and sends it on every probe", async () => {
@@ -148,14 +175,18 @@ describe("probe bundle (the deployed zip, as Lambda loads it)", function () {
         ...process.env,
         PROBE_ENDPOINT: `127.0.0.1:${recorder.port}`,
         PROBE_AUTH_TOKEN_SECRET: "probe-token",
+        LOG_LEVEL: "silent",
         AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
       };
       // A fresh container: the module reads its configuration again.
       delete require.cache[handlerFile];
       const mod = await load();
+      // The recorder is the endpoint and the one task: the token goes on the task's channel too.
+      elb.setTargets([{ id: "127.0.0.1", port: recorder.port, state: "healthy" }]);
       const summary = await mod.handler({}, { getRemainingTimeInMillis: () => 60_000 });
       assert.deepEqual([summary.probed, summary.healthy], [2, 2]);
-      assert.deepEqual(recorder.seen.map((m) => m.get("authorization")), [["Bearer bundle-t0ken"], ["Bearer bundle-t0ken"]]);
+      assert.equal(recorder.seen.length, 4, "two deployments through the task, both again in the endpoint's sample");
+      assert.ok(recorder.seen.every((m) => m.get("authorization")?.[0] === "Bearer bundle-t0ken"));
       assert.equal(secrets.count("GetSecretValue"), 1);
     } finally {
       recorder.stop();

@@ -10,10 +10,11 @@ import { startFakeCloudWatch } from "../fixtures/fake-cloudwatch";
 describe("probe CLI: arguments", () => {
   it("parses the documented flags with their defaults", () => {
     assert.deepEqual(parseProbeArgs(["--endpoint", "127.0.0.1:50051", "--registry", "file:/tmp/r.json"]), {
-      endpoint: "127.0.0.1:50051", registry: { kind: "file", path: "/tmp/r.json" }, metrics: "none", timeoutMs: 3000, concurrency: 64, namespace: "Pixell/A2A", tls: false,
+      endpoint: "127.0.0.1:50051", registry: { kind: "file", path: "/tmp/r.json" }, metrics: "none", timeoutMs: 3000, concurrency: 64, namespace: "Pixell/A2A", tls: false, tasks: [],
     });
-    assert.deepEqual(parseProbeArgs(["--endpoint", "nlb:50051", "--registry", "cloudmap:pixell-runtime.local/agents", "--metrics", "stdout", "--timeout-ms", "500", "--concurrency", "4", "--tls"]), {
+    assert.deepEqual(parseProbeArgs(["--endpoint", "nlb:50051", "--registry", "cloudmap:pixell-runtime.local/agents", "--metrics", "stdout", "--timeout-ms", "500", "--concurrency", "4", "--tls", "--tasks", "10.0.1.9:50051, 10.0.2.7:50051"]), {
       endpoint: "nlb:50051", registry: { kind: "cloudmap", namespace: "pixell-runtime.local", service: "agents" }, metrics: "stdout", timeoutMs: 500, concurrency: 4, namespace: "Pixell/A2A", tls: true,
+      tasks: ["10.0.1.9:50051", "10.0.2.7:50051"],
     });
   });
 
@@ -23,6 +24,7 @@ describe("probe CLI: arguments", () => {
     assert.throws(() => parseProbeArgs(["--registry", "file:x"]), /--endpoint is not set/);
     assert.throws(() => parseProbeArgs(["--endpoint", "h:1", "--registry", "file:x", "--metrics", "prometheus"]), /--metrics "prometheus" is not accepted: expected none, stdout or cloudwatch/);
     assert.throws(() => parseProbeArgs(["--endpoint", "h:1", "--registry", "file:x", "--bogus"]), /Unknown option '--bogus'/);
+    assert.throws(() => parseProbeArgs(["--endpoint", "h:1", "--registry", "file:x", "--tasks", "10.0.1.9"]), /--tasks="10.0.1.9" is not host:port/);
   });
 });
 
@@ -51,11 +53,10 @@ describe("probe CLI: runs (demo agents, no router: every id reaches the one agen
   it("prints EMF lines then the JSON summary last, and exits 0 when all are healthy", async () => {
     const r = await run(["--endpoint", `127.0.0.1:${good.port}`, "--registry", `file:${join(dir, "registry.json")}`, "--metrics", "stdout"]);
     assert.equal(r.code, 0);
-    assert.equal(r.out.length, 4, "alpha, beta, the run, the summary");
-    const emf = r.out.slice(0, 3).map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string }[] } });
-    assert.deepEqual(emf.map((d) => [d.DeploymentId, d.ProbeSuccess, d._aws.CloudWatchMetrics[0]!.Namespace]), [["alpha", 1, "Pixell/A2A"], ["beta", 1, "Pixell/A2A"], [undefined, undefined, "Pixell/A2A"]]);
-    assert.deepEqual([emf[2]!.DeploymentsProbed, emf[2]!.DeploymentsHealthy, emf[2]!.DeploymentsUnhealthy], [2, 2, 0]);
-    const summary = JSON.parse(r.out[3]!) as { probed: number; healthy: number; results: { deploymentId: string; ok: boolean; code: number }[] };
+    assert.equal(r.out.length, 2, "one EMF line for the run (nothing fails: no per-deployment series), then the summary");
+    const emf = JSON.parse(r.out[0]!) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string }[] } };
+    assert.deepEqual([emf.DeploymentsProbed, emf.DeploymentsUnhealthy, emf.EndpointReachable, emf._aws.CloudWatchMetrics[0]!.Namespace], [2, 0, 1, "Pixell/A2A"]);
+    const summary = JSON.parse(r.out[1]!) as { probed: number; healthy: number; results: { deploymentId: string; ok: boolean; code: number }[] };
     assert.deepEqual([summary.probed, summary.healthy, summary.results.map((x) => [x.deploymentId, x.ok, x.code])], [2, 2, [["alpha", true, 0], ["beta", true, 0]]]);
     assert.match(r.err, /^DEPLOYMENT\s+HEALTH/);
     assert.match(r.err, /2\/2 healthy/);
@@ -68,7 +69,18 @@ describe("probe CLI: runs (demo agents, no router: every id reaches the one agen
     assert.equal((JSON.parse(r.out[0]!) as { unhealthy: number }).unhealthy, 2);
   });
 
+  it("with --tasks, probes each task directly and reports an unreachable one as that task (exit 1)", async () => {
+    const r = await run(["--endpoint", `127.0.0.1:${good.port}`, "--registry", `file:${join(dir, "registry.json")}`, "--tasks", `127.0.0.1:${good.port},127.0.0.1:1`, "--timeout-ms", "500"]);
+    assert.equal(r.code, 1);
+    const summary = JSON.parse(r.out[0]!) as { healthy: number; tasks: { task: string; healthy: boolean }[] };
+    assert.equal(summary.healthy, 2, "both deployments answered through the good task");
+    assert.deepEqual(summary.tasks.map((t) => [t.task, t.healthy]), [[`127.0.0.1:${good.port}`, true], ["127.0.0.1:1", false]].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+    assert.match(r.err, /TASK\s+HEALTH\s+CONNECT/);
+    assert.match(r.err, /127\.0\.0\.1:1\s+UNHEALTHY\s+-\s+0\s+0\s+not reachable/);
+  });
+
   it("exits 2 on a usage error and on a discovery error (emitting DiscoveryErrors)", async () => {
+    const callsBefore = good.calls.get("Health");
     const usage = await run(["--endpoint", "nope"]);
     assert.equal(usage.code, 2);
     assert.match(usage.err, /usage: npm run probe/);
@@ -76,7 +88,7 @@ describe("probe CLI: runs (demo agents, no router: every id reaches the one agen
     assert.equal(missing.code, 2);
     assert.match(missing.err, /probe failed: cannot read registry file/);
     assert.deepEqual(missing.out.map((l) => (JSON.parse(l) as { DiscoveryErrors?: number }).DiscoveryErrors), [1]);
-    assert.equal(good.calls.get("Health"), 2, "only the first run probed");
+    assert.equal(good.calls.get("Health"), callsBefore, "a failed discovery probes nothing");
   });
 });
 
@@ -104,7 +116,7 @@ describe("probe CLI: `npm run probe` as a process", function () {
     assert.equal(code, 0);
     const lines = out.trimEnd().split("\n");
     assert.deepEqual((JSON.parse(lines.at(-1)!) as { probed: number; healthy: number }).healthy, 1);
-    assert.equal(lines.length, 3, "two EMF lines, then the summary");
+    assert.equal(lines.length, 2, "the run's EMF line, then the summary");
   });
 
   it("with --metrics cloudwatch, puts the metric data to CloudWatch (endpoint from the standard AWS settings)", async () => {
@@ -122,9 +134,9 @@ describe("probe CLI: `npm run probe` as a process", function () {
       assert.equal(code, 0);
       assert.equal(out.trimEnd().split("\n").length, 1, "stdout holds only the summary");
       assert.deepEqual(cw.accepted.map((a) => a.Namespace), ["Test/CLI"]);
-      assert.deepEqual(cw.accepted[0]!.MetricData.map((d) => [d.MetricName, d.Dimensions?.[0]?.Value ?? "", d.MetricName === "ProbeLatency" ? "ms" : d.Value]), [
-        ["ProbeSuccess", "alpha", 1], ["ProbeLatency", "alpha", "ms"],
-        ["DeploymentsProbed", "", 1], ["DeploymentsHealthy", "", 1], ["DeploymentsUnhealthy", "", 0], ["DeploymentsNotProbed", "", 0], ["DiscoveryErrors", "", 0],
+      assert.deepEqual(cw.accepted[0]!.MetricData.map((d) => [d.MetricName, d.Dimensions?.[0]?.Value ?? "", d.MetricName.endsWith("Time") || d.MetricName === "ProbeLatency" ? "ms" : d.Value]), [
+        ["DeploymentsProbed", "", 1], ["DeploymentsUnhealthy", "", 0], ["DeploymentsNotProbed", "", 0], ["DiscoveryErrors", "", 0], ["ProbeLatency", "", "ms"],
+        ["TasksProbed", "", 0], ["TasksUnhealthy", "", 0], ["EndpointReachable", "", 1], ["EndpointConnectTime", "", "ms"],
       ]);
     } finally {
       await cw.close();

@@ -14,6 +14,9 @@ describe("probe config", () => {
       concurrency: 64,
       reserveMs: PROBE_DEFAULTS.reserveMs,
       authTokenSecret: undefined,
+      targetGroupArn: undefined,
+      endpointSample: 3,
+      platformPercent: 25,
     });
   });
 
@@ -22,8 +25,14 @@ describe("probe config", () => {
       PROBE_ENDPOINT: "[::1]:50051", PROBE_TLS: "true", CLOUDMAP_NAMESPACE: "ns.local", CLOUDMAP_SERVICE: "svc", CLOUDMAP_SERVICE_ID: "srv-123",
       METRICS_NAMESPACE: "Team/A2A", PROBE_TIMEOUT_MS: "1500", PROBE_CONCURRENCY: "8", PROBE_RESERVE_MS: "2000",
       PROBE_AUTH_TOKEN_SECRET: "arn:aws:secretsmanager:us-east-2:123456789012:secret:probe-token",
+      PROBE_TARGET_GROUP_ARN: "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/a2a-a2a-1234567/0123456789abcdef",
+      PROBE_ENDPOINT_SAMPLE: "5", PROBE_PLATFORM_PERCENT: "40",
     });
-    assert.deepEqual(c, { endpoint: "[::1]:50051", tls: true, cloudMapNamespace: "ns.local", cloudMapService: "svc", cloudMapServiceId: "srv-123", metricsNamespace: "Team/A2A", timeoutMs: 1500, concurrency: 8, reserveMs: 2000, authTokenSecret: "arn:aws:secretsmanager:us-east-2:123456789012:secret:probe-token" });
+    assert.deepEqual(c, {
+      endpoint: "[::1]:50051", tls: true, cloudMapNamespace: "ns.local", cloudMapService: "svc", cloudMapServiceId: "srv-123", metricsNamespace: "Team/A2A", timeoutMs: 1500, concurrency: 8, reserveMs: 2000,
+      authTokenSecret: "arn:aws:secretsmanager:us-east-2:123456789012:secret:probe-token",
+      targetGroupArn: "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/a2a-a2a-1234567/0123456789abcdef", endpointSample: 5, platformPercent: 40,
+    });
   });
 
   const rejects = (env: Record<string, string>, pattern: RegExp): void => {
@@ -39,5 +48,7 @@ describe("probe config", () => {
     rejects({ PROBE_TLS: "yes" }, /PROBE_TLS must be true, false, 1 or 0, got "yes"/);
     rejects({ METRICS_NAMESPACE: "AWS/Lambda" }, /METRICS_NAMESPACE="AWS\/Lambda" is not accepted/);
     rejects({ CLOUDMAP_SERVICE: " " }, /CLOUDMAP_SERVICE is set but empty/);
+    rejects({ PROBE_TARGET_GROUP_ARN: "targetgroup/a2a/123" }, /PROBE_TARGET_GROUP_ARN="targetgroup\/a2a\/123" is not accepted: expected a target group ARN/);
+    rejects({ PROBE_PLATFORM_PERCENT: "0" }, /PROBE_PLATFORM_PERCENT="0" .* from 1 to 100/);
   });
 });

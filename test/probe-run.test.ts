@@ -70,7 +70,7 @@ describe("probe run against demo agents (no router: every id reaches the one age
     assert.equal(hung.agent.calls.get("Health"), 1);
   });
 
-  it("runs once: summary, metric batches to the sink, one summary log line", async () => {
+  it("runs once through the endpoint: summary, metric batches to the sink, one line per failing deployment and one summary", async () => {
     const sick = await start({ deploymentId: "sick", unhealthy: true });
     const { logger, lines } = captureLogger();
     const sent: MetricBatch[][] = [];
@@ -79,15 +79,35 @@ describe("probe run against demo agents (no router: every id reaches the one age
       client: sick.client, timeoutMs: 2000, concurrency: 4, metricsNamespace: "Test/Probe", logger,
       sink: async (b) => { sent.push(b); },
     });
-    assert.deepEqual({ ...summary, durationMs: 0, results: summary.results.map((r) => r.deploymentId) },
-      { probed: 2, healthy: 0, unhealthy: 2, notProbed: 0, truncated: false, durationMs: 0, results: ["x", "y"], notProbedIds: [] });
+    assert.deepEqual([summary.mode, summary.probed, summary.healthy, summary.unhealthy, summary.notProbed, summary.truncated, summary.platformIncident], ["endpoint", 2, 0, 2, 0, false, false]);
+    assert.deepEqual(summary.results.map((r) => [r.deploymentId, r.via]), [["x", "endpoint"], ["y", "endpoint"]]);
     assert.equal(sent.length, 1);
     assert.equal(sent[0]![0]!.Namespace, "Test/Probe");
-    assert.deepEqual(sent[0]!.flatMap((b) => b.MetricData).filter((d) => !d.Dimensions).map((d) => [d.MetricName, d.Value]),
-      [["DeploymentsProbed", 2], ["DeploymentsHealthy", 0], ["DeploymentsUnhealthy", 2], ["DeploymentsNotProbed", 0], ["DiscoveryErrors", 0]]);
+    const data = sent[0]!.flatMap((b) => b.MetricData);
+    assert.deepEqual(data.filter((d) => !d.Dimensions && d.Value !== undefined).map((d) => [d.MetricName, d.MetricName === "EndpointConnectTime" ? "ms" : d.Value]), [
+      ["DeploymentsProbed", 2], ["DeploymentsUnhealthy", 2], ["DeploymentsNotProbed", 0], ["DiscoveryErrors", 0],
+      ["TasksProbed", 0], ["TasksUnhealthy", 0], ["EndpointReachable", 1], ["EndpointConnectTime", "ms"],
+    ]);
+    assert.deepEqual(data.filter((d) => d.Dimensions).map((d) => [d.MetricName, d.Dimensions![0]!.Value, d.Value]), [["DeploymentFailing", "x", 1], ["DeploymentFailing", "y", 1]]);
+    const failing = lines.filter((l) => l.msg === "deployment failing");
+    assert.deepEqual(failing.map((l) => [l.deploymentId, l.code, l.message, l.task, l.level]), [["x", "OK", "deployment sick is unhealthy", "endpoint", 40], ["y", "OK", "deployment sick is unhealthy", "endpoint", 40]]);
     const summaries = lines.filter((l) => l.msg === "probe run summary");
     assert.equal(summaries.length, 1);
-    assert.deepEqual(summaries[0]!.failures, summary.results.map((r) => ({ deploymentId: r.deploymentId, code: "OK", message: "deployment sick is unhealthy", latencyMs: r.latencyMs })));
+    assert.deepEqual([summaries[0]!.probed, summaries[0]!.unhealthy, summaries[0]!.failures], [2, 2, undefined], "failures are lines of their own, not nested in the summary");
+  });
+
+  it("calls a run where most deployments fail a platform incident and withholds their new series", async () => {
+    const sick = await start({ deploymentId: "sick", unhealthy: true });
+    const sent: MetricBatch[][] = [];
+    const ids = Array.from({ length: 8 }, (_, i) => `d${i}`);
+    const summary = await runProbe({
+      discover: async () => ({ ids, truncated: false }), client: sick.client, timeoutMs: 2000, concurrency: 8, platformPercent: 25,
+      sink: async (b) => { sent.push(b); },
+    });
+    assert.deepEqual([summary.unhealthy, summary.platformIncident, summary.failingSeries], [8, true, []]);
+    const data = sent.flat().flatMap((b) => b.MetricData);
+    assert.equal(data.filter((d) => d.MetricName === "DeploymentFailing").length, 0, "one fleet page, not eight");
+    assert.equal(data.find((d) => d.MetricName === "DeploymentsUnhealthy")?.Value, 8);
   });
 
   it("emits DiscoveryErrors = 1 and fails the run when discovery fails", async () => {
@@ -103,20 +123,30 @@ describe("probe run against demo agents (no router: every id reaches the one age
 });
 
 describe("formatProbeTable", () => {
-  it("lists each deployment with health, code and latency, then a footer", () => {
+  it("lists each deployment with health, code, latency and the task it went through, then the tasks, the endpoint and a footer", () => {
+    const alpha = { deploymentId: "alpha", ok: true, code: 0, codeName: "OK", message: "deployment alpha is healthy", latencyMs: 1.234, via: "10.0.1.9:50051" };
+    const ghost = { deploymentId: "ghost", ok: false, code: 5, codeName: "NOT_FOUND", message: "unknown deployment ghost", latencyMs: 0.5, via: "10.0.1.9:50051" };
     const summary: ProbeSummary = {
-      probed: 2, healthy: 1, unhealthy: 1, notProbed: 1, truncated: false, durationMs: 42,
-      results: [
-        { deploymentId: "alpha", ok: true, code: 0, codeName: "OK", message: "deployment alpha is healthy", latencyMs: 1.234 },
-        { deploymentId: "ghost", ok: false, code: 5, codeName: "NOT_FOUND", message: "unknown deployment ghost", latencyMs: 0.5 },
+      probed: 2, healthy: 1, unhealthy: 1, notProbed: 1, truncated: false, durationMs: 42, mode: "tasks",
+      results: [{ ...alpha, attempts: [alpha] }, { ...ghost, attempts: [ghost] }],
+      notProbedIds: ["late"], notProbedReason: "the run's time budget was used up",
+      tasks: [
+        { task: "10.0.1.9:50051", reachable: true, connectMs: 1.5, probed: 2, failures: 0, healthy: true },
+        { task: "10.0.2.7:50051", reachable: false, connectMs: 3000, probed: 0, failures: 0, healthy: false, reason: "not reachable: connect ECONNREFUSED" },
       ],
-      notProbedIds: ["late"],
+      endpoint: { reachable: true, connectMs: 2.25, sampled: 2 },
+      platformIncident: false, failingSeries: ["ghost"],
     };
     assert.equal(formatProbeTable(summary), [
-      "DEPLOYMENT  HEALTH      CODE       LATENCY  MESSAGE",
-      "alpha       healthy     OK         1.2 ms",
-      "ghost       UNHEALTHY   NOT_FOUND  0.5 ms   unknown deployment ghost",
-      "late        NOT PROBED  -          -        run out of time",
+      "DEPLOYMENT  HEALTH      CODE       LATENCY  VIA             MESSAGE",
+      "alpha       healthy     OK         1.2 ms   10.0.1.9:50051",
+      "ghost       UNHEALTHY   NOT_FOUND  0.5 ms   10.0.1.9:50051  unknown deployment ghost",
+      "late        NOT PROBED  -          -        -               the run's time budget was used up",
+      "",
+      "TASK            HEALTH     CONNECT  PROBED  FAILED  REASON",
+      "10.0.1.9:50051  healthy    1.5 ms   2       0",
+      "10.0.2.7:50051  UNHEALTHY  -        0       0       not reachable: connect ECONNREFUSED",
+      "endpoint: reachable in 2.3 ms, 2 deployments sampled through it",
       "1/2 healthy, 1 not probed in 42 ms",
     ].join("\n"));
   });

@@ -52,6 +52,7 @@ const SRC = {
   logs: "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html",
   sns: "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html",
   alarm: "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html",
+  compositeAlarm: "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutCompositeAlarm.html",
   dashboard: "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html",
   ecsCluster: "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateCluster.html",
   ecsService: "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html",
@@ -139,6 +140,14 @@ export const RESOURCE_RULES: Readonly<Record<string, ResourceRule>> = {
     fields: {
       name: { max: 255, min: 1, source: SRC.alarm },
       alarmDescription: { max: 1024, source: SRC.alarm },
+    },
+  },
+  "aws:cloudwatch/compositeAlarm:CompositeAlarm": {
+    tagged: true,
+    fields: {
+      alarmName: { max: 255, min: 1, source: SRC.compositeAlarm },
+      alarmDescription: { max: 1024, source: SRC.compositeAlarm },
+      alarmRule: { max: 10240, min: 1, source: SRC.compositeAlarm },
     },
   },
   "aws:cloudwatch/dashboard:Dashboard": {

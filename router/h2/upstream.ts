@@ -9,13 +9,16 @@ import * as net from "node:net";
 import { connectTimeoutReason, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE, Keepalive, KeepaliveIntervals, logDeadConnection, type KeepaliveOptions, type NewCall } from "../keepalive";
 import type { Logger } from "../../lib/log";
 import type { Target } from "../../registry/types";
-import { H2Conn, type WindowOptions } from "./conn";
-import { buildFrame, buildWindowUpdate, CLIENT_PREFACE, ErrorCode, FrameType } from "./frames";
+import type { WindowOptions } from "./conn";
+import { buildFrame, CLIENT_PREFACE, ErrorCode, FrameType } from "./frames";
 import type { DecodeResult } from "./hpack";
+import type { RelayStream } from "./stream";
+import { StreamConn } from "./stream-conn";
 
 /** What a call must handle for its stream toward the agent (implemented by the relay's Call). */
 export interface UpstreamCall {
-  upSendWindow: number;
+  /** The direction that sends on the agent's stream: the request. */
+  readonly toAgent: RelayStream;
   /** The connection whose stream limit the call waits behind, if it waits. */
   waitingOn: AgentConn | undefined;
   /** A stream id was assigned: send the request HEADERS now. */
@@ -23,8 +26,6 @@ export interface UpstreamCall {
   onUpHeaders(decoded: DecodeResult, block: Buffer, endStream: boolean, tooLarge: boolean): void;
   onUpData(payload: Buffer, paddingBytes: number, endStream: boolean): void;
   onUpReset(code: number): void;
-  /** More send credit (stream or connection): send what waits. */
-  onUpWindow(): void;
   /** The connection failed or went away before the call finished. */
   onUpFailed(reason: string, neverConnected: boolean): void;
 }
@@ -33,12 +34,9 @@ export interface UpstreamCall {
 const LAST_STREAM_ID = 2 ** 31 - 1;
 const KEEPALIVE_PING = buildFrame(FrameType.PING, 0, 0, Buffer.from("pxkalive"));
 
-export class AgentConn extends H2Conn {
-  readonly streams = new Map<number, UpstreamCall>();
+export class AgentConn extends StreamConn<UpstreamCall> {
   /** Calls waiting for the agent's concurrent-stream limit to make room. */
   readonly waiting: UpstreamCall[] = [];
-  /** Calls that could not send for lack of connection-level credit. */
-  readonly blocked = new Set<UpstreamCall>();
   private nextStreamId = 1;
   private connected = false;
   /** No new calls: GOAWAY received, ids running out, or closing. */
@@ -98,6 +96,10 @@ export class AgentConn extends H2Conn {
     return true;
   }
 
+  protected sending(call: UpstreamCall): RelayStream {
+    return call.toAgent;
+  }
+
   /** Starts a call on this connection now, or queues it behind the agent's stream limit. */
   start(call: UpstreamCall): void {
     const verdict: NewCall = this.keepalive === undefined ? "proceed" : this.keepalive.newCall();
@@ -132,15 +134,9 @@ export class AgentConn extends H2Conn {
       const i = this.waiting.indexOf(call);
       if (i >= 0) this.waiting.splice(i, 1);
     }
-    this.blocked.delete(call);
     this.lastActive = performance.now();
     while (this.waiting.length > 0 && this.streams.size < this.peerMaxConcurrentStreams && !this.closed) this.start(this.waiting.shift()!);
     if (this.retired && this.streams.size === 0 && this.waiting.length === 0) this.goaway(ErrorCode.NO_ERROR, "retired");
-  }
-
-  /** Credit the agent's stream for bytes that left toward the client. */
-  creditStream(streamId: number, bytes: number): void {
-    this.write(buildWindowUpdate(streamId, bytes));
   }
 
   private retire(): void {
@@ -167,27 +163,6 @@ export class AgentConn extends H2Conn {
 
   protected onRstStream(streamId: number, code: number): void {
     this.streams.get(streamId)?.onUpReset(code);
-  }
-
-  protected onStreamWindowUpdate(streamId: number, increment: number): void {
-    const call = this.streams.get(streamId);
-    if (call === undefined) return;
-    call.upSendWindow += increment;
-    call.onUpWindow();
-  }
-
-  protected onConnectionWindow(): void {
-    if (this.blocked.size === 0) return;
-    const calls = [...this.blocked];
-    this.blocked.clear();
-    for (const c of calls) c.onUpWindow();
-  }
-
-  protected onInitialWindowChange(delta: number): void {
-    for (const call of this.streams.values()) {
-      call.upSendWindow += delta;
-      if (delta > 0) call.onUpWindow();
-    }
   }
 
   protected onGoaway(lastStreamId: number, code: number, debug: string): void {

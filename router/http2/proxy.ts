@@ -12,20 +12,13 @@
  */
 import * as http2 from "node:http2";
 import type { Logger } from "../../lib/log";
-import { isRefusal, prepareForwardedHeaders, type AuthResult, type Authenticator, type Principal } from "../auth";
+import { prepareForwardedHeaders, type Authenticator, type Principal } from "../auth";
+import { CallPolicy, refusals, type CallRequest, type PolicyCall, type Refusal } from "../call-policy";
 import type { RouterMetrics } from "../metrics";
 import { UNRESOLVED } from "../metrics";
 import type { RegistrySource, Target } from "../../registry/types";
 import { upstreamFailure, type UpstreamPool } from "./upstream";
-import {
-  decideRoute,
-  encodeGrpcMessage,
-  headerListSize,
-  metadataTooLarge,
-  HOP_COUNT_KEY,
-  Status,
-  type StatusCode,
-} from "../routing";
+import { encodeGrpcMessage, headerListSize, HOP_COUNT_KEY, Status, type RouteRequest, type StatusCode } from "../routing";
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 /** setTimeout's ceiling; longer gRPC deadlines are left to the two ends. */
@@ -33,6 +26,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const END_STREAM_OPTIONS = { endStream: true };
 const WAIT_FOR_TRAILERS_OPTIONS = { waitForTrailers: true };
 const REQUEST_OPTIONS = { endStream: false };
+const HTTP_415 = { ":status": 415, "content-type": "text/plain" };
 
 export interface ProxyOptions {
   readonly registry: RegistrySource;
@@ -52,7 +46,7 @@ export interface ProxyState {
 }
 
 /** The state of one call, reachable from both of its streams. */
-class Call {
+class Call implements PolicyCall {
   /** The deployment id the call asked for, once it parsed. */
   id = "";
   /** Metrics label: the id once it resolved to an agent, so unknown ids cannot grow label cardinality. */
@@ -70,19 +64,62 @@ class Call {
   timeoutMs = 0;
   /** Who is calling, once authenticated (undefined when authentication is off). */
   principal: Principal | undefined = undefined;
+  readonly request: CallRequest;
 
   constructor(
     readonly ctx: Context,
     readonly down: http2.ServerHttp2Stream,
     readonly headers: http2.IncomingHttpHeaders,
+    rawHeaders: string[],
     readonly started: number,
-  ) {}
+  ) {
+    const ct = headers["content-type"];
+    this.request = { method: headers[":method"], contentType: ct, path: headers[":path"], headerListBytes: headerListSize(rawHeaders), headers };
+  }
+
+  // ---- PolicyCall ----
+
+  get ended(): boolean {
+    return this.down.destroyed || this.down.closed;
+  }
+
+  peerAddress(): string {
+    return this.down.session?.socket?.remoteAddress ?? "";
+  }
+
+  answer(refusal: Refusal): void {
+    this.code = refusal.code;
+    const down = this.down;
+    if (refusal.answer === "http415") {
+      if (!down.headersSent && !down.destroyed) down.respond(HTTP_415, END_STREAM_OPTIONS);
+      return;
+    }
+    respondStatus(down, refusal.code, refusal.message);
+  }
+
+  prepare(route: RouteRequest, principal: Principal | undefined): void {
+    this.id = route.id;
+    this.timeoutMs = route.timeoutMs;
+    // The credential is for the router only; the agent learns who called.
+    if (principal !== undefined) prepareForwardedHeaders(this.headers, principal);
+    this.headers[HOP_COUNT_KEY] = String(route.hops + 1);
+  }
+
+  suspend(): void {
+    // Node's http2 owns the header object: nothing points into a socket buffer.
+  }
+
+  forward(target: Target): void {
+    this.deployment = this.id;
+    forward(this, target);
+  }
 }
 
 /** What every call shares: one per router. */
 interface Context extends ProxyOptions {
   readonly state: ProxyState;
   readonly debug: boolean;
+  readonly policy: CallPolicy;
 }
 
 const kCall = Symbol("pixell.call");
@@ -95,14 +132,6 @@ function respondStatus(stream: http2.ServerHttp2Stream, code: StatusCode, messag
     { ":status": 200, "content-type": "application/grpc", "grpc-status": code, "grpc-message": encodeGrpcMessage(message) },
     END_STREAM_OPTIONS,
   );
-}
-
-/** Refuses a call before it reached an agent. */
-function refuse(call: Call, code: StatusCode, message: string, level: "debug" | "warn" = "debug"): void {
-  call.code = code;
-  const { logger } = call.ctx;
-  if (level === "warn" || call.ctx.debug) logger[level]({ deploymentId: call.id, path: call.headers[":path"], code, reason: message }, "call refused");
-  respondStatus(call.down, code, message);
 }
 
 /** Ends a forwarded call with a status of the router's own (agent gone, deadline passed). */
@@ -215,7 +244,7 @@ function forward(call: Call, target: Target): void {
   try {
     up = call.ctx.pool.request(target, call.headers, REQUEST_OPTIONS) as WithCall<http2.ClientHttp2Stream>;
   } catch (err) {
-    return refuse(call, Status.UNAVAILABLE, `agent for deployment ${id} at ${target.host}:${target.port} cannot be reached: ${(err as Error).message}`, "warn");
+    return call.ctx.policy.refuse(call, refusals.unreachable(id, `${target.host}:${target.port}`, (err as Error).message));
   }
   call.up = up;
   call.address = `${target.host}:${target.port}`;
@@ -237,93 +266,18 @@ function forward(call: Call, target: Target): void {
   }
 }
 
-function notFound(call: Call): void {
-  refuse(call, Status.NOT_FOUND, `deployment ${call.id} is not registered: check the id, or whether it is deployed`);
-}
-function routeResolved(this: Call, target: Target | undefined): void {
-  if (target === undefined) return notFound(this);
-  this.deployment = this.id;
-  forward(this, target);
-}
-function routeFailed(this: Call, err: unknown): void {
-  refuse(this, Status.UNAVAILABLE, `cannot resolve deployment ${this.id}: ${(err as Error).message}`, "warn");
-}
-
 /** Builds the handler for the server's `stream` event. */
 export function createStreamHandler(opts: ProxyOptions, state: ProxyState): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void {
-  const ctx: Context = { ...opts, state, debug: opts.logger.isLevelEnabled("debug") };
-  const { isDraining } = opts;
+  const policy = new CallPolicy(opts);
+  const ctx: Context = { ...opts, state, debug: opts.logger.isLevelEnabled("debug"), policy };
 
   return function onStream(stream, headers, _flags, rawHeaders) {
-    const call = new Call(ctx, stream, headers, performance.now());
+    const call = new Call(ctx, stream, headers, rawHeaders, performance.now());
     (stream as WithCall<http2.ServerHttp2Stream>)[kCall] = call;
     state.active++;
     // Errors on the client's stream (a reset) are handled through 'close'.
     stream.on("error", noop);
     stream.on("close", downOnClose);
-
-    if (isDraining()) return refuse(call, Status.UNAVAILABLE, "router is shutting down: retry, the call will reach another task");
-    const contentType = headers["content-type"];
-    if (headers[":method"] !== "POST" || typeof contentType !== "string" || !contentType.startsWith("application/grpc")) {
-      // Not gRPC: the spec's answer is HTTP 415.
-      call.code = Status.INVALID_ARGUMENT;
-      if (!stream.headersSent && !stream.destroyed) stream.respond({ ":status": 415, "content-type": "text/plain" }, END_STREAM_OPTIONS);
-      return;
-    }
-    // Refused here with a status the client will not retry; forwarded, the agent's connection would
-    // refuse the stream and the client would see UNAVAILABLE blaming the agent.
-    const tooLarge = metadataTooLarge(headerListSize(rawHeaders));
-    if (tooLarge !== undefined) return refuse(call, tooLarge.code, tooLarge.message);
-    // Authenticate before the id is read or looked up: strangers learn nothing about deployments.
-    const authenticator = ctx.authenticator;
-    if (authenticator === undefined) return route(call);
-    const auth = authenticator.authenticate(headers);
-    if (auth instanceof Promise) {
-      auth.then(authenticated.bind(call), authFailed.bind(call));
-      return;
-    }
-    authenticated.call(call, auth);
+    policy.admit(call);
   };
-}
-
-function authenticated(this: Call, result: AuthResult): void {
-  if (this.down.destroyed || this.down.closed) return;
-  if (isRefusal(result)) return refuse(this, result.code, result.message);
-  this.principal = result;
-  route(this);
-}
-function authFailed(this: Call, err: unknown): void {
-  refuse(this, Status.UNAUTHENTICATED, `cannot verify credentials: ${(err as Error).message}`, "warn");
-}
-
-/** Everything after authentication: the id, the loop guard, the deadline, authorization, the lookup. */
-function route(call: Call): void {
-  const { headers, ctx } = call;
-  const { registry, maxHops, authenticator } = ctx;
-  const decision = decideRoute(headers, maxHops);
-  if ("error" in decision) return refuse(call, decision.error.code, decision.error.message, decision.warn ? "warn" : "debug");
-  const { id, hops } = decision;
-  call.id = id;
-  call.timeoutMs = decision.timeoutMs;
-  if (authenticator !== undefined && call.principal !== undefined) {
-    const denied = authenticator.authorize(call.principal, id);
-    if (denied !== undefined) return refuse(call, denied.code, denied.message);
-    // The credential is for the router only; the agent learns who called.
-    prepareForwardedHeaders(headers, call.principal);
-  }
-  headers[HOP_COUNT_KEY] = String(hops + 1);
-
-  let resolution;
-  try {
-    resolution = registry.lookup(id);
-  } catch (err) {
-    return refuse(call, Status.UNAVAILABLE, `cannot resolve deployment ${id}: ${(err as Error).message}`, "warn");
-  }
-  if (resolution === undefined) return notFound(call);
-  if (resolution instanceof Promise) {
-    resolution.then(routeResolved.bind(call), routeFailed.bind(call));
-    return;
-  }
-  call.deployment = id;
-  forward(call, resolution);
 }
