@@ -17,6 +17,7 @@ import { probeCodeArchive } from "./infra/probe-code";
 import { METRICS_NAMESPACE, Monitoring } from "./infra/monitoring";
 import { CallerAuthSecrets, type RouterAuthInput } from "./infra/caller-auth";
 import { REQUIRE_TLS_TAG } from "./infra/policy/policies";
+import { ALLOW_ANONYMOUS_INTERNET_TAG } from "./infra/exposure";
 import { A2A_PORT } from "./lib/ports";
 import { probeSource, restPlacement } from "./infra/reachability";
 
@@ -28,6 +29,8 @@ const tags: Record<string, string> = {
   project: "pixell-a2a",
   stack: pulumi.getStack(),
   ...(config.requireTls ? { [REQUIRE_TLS_TAG]: "true" } : {}),
+  // The operator's explicit opt-in, for the policy pack's no-anonymous-internet-endpoint policy.
+  ...(config.allowAnonymousInternet ? { [ALLOW_ANONYMOUS_INTERNET_TAG]: "true" } : {}),
 };
 const name = "a2a";
 // The probe runs in the VPC's private subnets whatever the NLB's scheme; REST is never internet-facing

@@ -8,13 +8,13 @@
  */
 import { isIP } from "node:net";
 import {
-  A2A_PORT, ENVOY_ADMIN_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT,
+  A2A_PORT, ENVOY_ADMIN_SOCKET, ENVOY_ADMIN_SOCKET_MODE, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_SOCKET,
 } from "../lib/ports";
 import { isValidDeploymentId, type DeploymentRecord, type Target } from "../registry/types";
 import { shutdownPlan } from "../lib/shutdown";
 import type {
   Bootstrap, CircuitBreakerThresholds, Cluster, ClusterLoadAssignment, ConfigSource, Duration, Filter, HealthCheck,
-  Listener, Route, RouteAction, RouteConfiguration, SocketAddress, TypedConfig,
+  Listener, PipeAddress, Route, RouteAction, RouteConfiguration, SocketAddress, TypedConfig,
 } from "./types";
 
 export type EnvoyMode = "router" | "xds";
@@ -66,13 +66,25 @@ export interface EnvoyConfigInput {
   readonly mode: EnvoyMode;
   /** A2A listener port (HTTP/2 gRPC from the NLB). */
   readonly listenPort: number;
-  readonly adminPort: number;
+  /**
+   * Envoy's admin, on a Unix socket (mode 0600) in a directory only the Envoy container mounts:
+   * on a loopback port every agent in the task could POST /quitquitquit, /healthcheck/fail or
+   * /logging?level=debug (which logs callers' tokens).
+   */
+  readonly adminSocket: string;
   readonly readyPort: number;
   readonly readyPath: string;
   /** The router, in the same task. */
   readonly router: Target;
   readonly routerAdminPort: number;
-  readonly xdsPort: number;
+  /** The router's xDS server (mode xds), on a Unix socket in a volume only the router and Envoy mount. */
+  readonly xdsSocket: string;
+  /**
+   * SETTINGS_MAX_CONCURRENT_STREAMS on each A2A connection. Envoy's default is 2^31-1, so one
+   * connection could take the router cluster's whole max_requests. Callers' gRPC libraries queue
+   * calls beyond it rather than failing them (test/envoy-overload.test.ts).
+   */
+  readonly maxConcurrentStreams: number;
   /** Closes a stream with no bytes in either direction for this long. Envoy's default (5 min) would cut quiet long calls. */
   readonly streamIdleTimeout: Duration;
   readonly connectTimeout: Duration;
@@ -97,12 +109,16 @@ export interface EnvoyConfigInput {
 export const DEFAULT_ENVOY_INPUT: EnvoyConfigInput = {
   mode: "router",
   listenPort: A2A_PORT,
-  adminPort: ENVOY_ADMIN_PORT,
+  adminSocket: ENVOY_ADMIN_SOCKET,
   readyPort: ENVOY_READY_PORT,
   readyPath: ENVOY_READY_PATH,
   router: { host: "127.0.0.1", port: ROUTER_PORT },
   routerAdminPort: ROUTER_ADMIN_PORT,
-  xdsPort: XDS_PORT,
+  xdsSocket: XDS_SOCKET,
+  // Envoy's edge guide says 100; A2A callers hold long streaming calls, and a caller with more
+  // than 100 open on one channel would see its next call wait. 256 still bounds what one connection
+  // can take of the router cluster (max_requests 16384) and of Envoy's heap.
+  maxConcurrentStreams: 256,
   streamIdleTimeout: "3600s",
   // Loopback connects finish in the kernel; only a full accept backlog (a wedged agent) holds one up.
   connectTimeout: "2s",
@@ -122,14 +138,19 @@ export function validateEnvoyInput(input: EnvoyConfigInput): string[] {
   const problems: string[] = [];
   if (!ENVOY_MODES.includes(input.mode)) problems.push(`mode ${JSON.stringify(input.mode)} is not one of ${ENVOY_MODES.join(", ")}`);
   const ports: [string, number][] = [
-    ["listenPort", input.listenPort], ["adminPort", input.adminPort], ["readyPort", input.readyPort],
-    ["router.port", input.router.port], ["routerAdminPort", input.routerAdminPort], ["xdsPort", input.xdsPort],
+    ["listenPort", input.listenPort], ["readyPort", input.readyPort],
+    ["router.port", input.router.port], ["routerAdminPort", input.routerAdminPort],
   ];
   for (const [name, port] of ports) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(`${name} ${port} is not a TCP port (1-65535)`);
   }
-  const envoyPorts = [input.listenPort, input.adminPort, input.readyPort];
-  if (new Set(envoyPorts).size !== envoyPorts.length) problems.push(`listenPort, adminPort and readyPort must differ (got ${envoyPorts.join(", ")})`);
+  if (input.listenPort === input.readyPort) problems.push(`listenPort and readyPort must differ (got ${input.listenPort} for both)`);
+  for (const [name, socketPath] of [["adminSocket", input.adminSocket], ["xdsSocket", input.xdsSocket]] as const) {
+    const problem = socketPathProblem(socketPath);
+    if (problem !== undefined) problems.push(`${name} ${JSON.stringify(socketPath)} ${problem}`);
+  }
+  if (input.adminSocket === input.xdsSocket) problems.push("adminSocket and xdsSocket must differ");
+  if (!Number.isInteger(input.maxConcurrentStreams) || input.maxConcurrentStreams < 1) problems.push(`maxConcurrentStreams ${input.maxConcurrentStreams} must be a positive integer`);
   if (!input.readyPath.startsWith("/")) problems.push(`readyPath ${JSON.stringify(input.readyPath)} must start with "/"`);
   for (const [name, value] of Object.entries(input.circuitBreakers)) {
     if (!Number.isInteger(value) || value < 1) problems.push(`circuitBreakers.${name} ${value} must be a positive integer`);
@@ -140,6 +161,19 @@ export function validateEnvoyInput(input: EnvoyConfigInput): string[] {
     problems.push(`drainTimeout ${input.drainTimeout} must be below maxConnectionDuration ${input.maxConnectionDuration}`);
   }
   return problems;
+}
+
+/**
+ * Why a Unix socket path would not keep other processes out, or undefined when it does. Envoy reads
+ * a leading "@" as Linux's abstract namespace (address.proto, Pipe.path), which has no file
+ * permissions and belongs to the network namespace: every process of the task could connect.
+ * Linux limits socket paths to 107 bytes (sun_path is 108 with its terminating NUL, unix(7)).
+ */
+export function socketPathProblem(socketPath: string): string | undefined {
+  if (socketPath.startsWith("@")) return "is in the abstract namespace, which every process sharing the task's network can reach: use a file path";
+  if (!socketPath.startsWith("/")) return "must be an absolute path";
+  if (Buffer.byteLength(socketPath) > 107) return "is longer than the 107 bytes a Unix socket path may have";
+  return undefined;
 }
 
 /**
@@ -179,6 +213,10 @@ const ADS: ConfigSource = { ads: {}, resource_api_version: "V3" };
 
 function socketAddress(host: string, port: number): SocketAddress {
   return { socket_address: { address: host, port_value: port } };
+}
+
+function pipeAddress(socketPath: string, mode?: number): PipeAddress {
+  return { pipe: { path: socketPath, ...(mode === undefined ? {} : { mode }) } };
 }
 
 /** One JSON object per call on stdout: what an operator greps for when a call failed. */
@@ -305,6 +343,8 @@ export interface HttpConnectionManagerOptions {
   readonly codec?: "HTTP2";
   /** HTTP filters before the router filter. */
   readonly filters?: readonly Filter[];
+  /** SETTINGS_MAX_CONCURRENT_STREAMS on each downstream connection (with keepaliveInterval, the edge settings). */
+  readonly maxConcurrentStreams?: number;
   /** Every connection drains (GOAWAY) this long after it opened (`common_http_protocol_options.max_connection_duration`). */
   readonly maxConnectionDuration?: Duration;
   readonly drainTimeout?: Duration;
@@ -347,8 +387,9 @@ export function buildHttpConnectionManager(opts: HttpConnectionManagerOptions): 
     ...(opts.keepaliveInterval
       ? {
         http2_protocol_options: {
-          // Envoy's edge recommendations: bound what one client can make Envoy buffer (defaults are 256 MiB).
-          // max_concurrent_streams stays unlimited: one caller may hold many long streams on one connection.
+          // Envoy's edge recommendations: bound what one client can make Envoy buffer (defaults are 256 MiB)
+          // and how many streams one connection may hold (default 2^31-1).
+          ...(opts.maxConcurrentStreams !== undefined ? { max_concurrent_streams: opts.maxConcurrentStreams } : {}),
           initial_stream_window_size: 65536,
           initial_connection_window_size: 1048576,
           connection_keepalive: { interval: opts.keepaliveInterval, timeout: "20s" },
@@ -373,12 +414,13 @@ export function buildHttpConnectionManager(opts: HttpConnectionManagerOptions): 
  * Envoy's A2A socket listener: gRPC over cleartext HTTP/2 from the NLB, an edge listener (see
  * `HttpConnectionManagerOptions.edge`), every connection drained after `maxConnectionDuration`.
  */
-export function buildListener(input: Pick<EnvoyConfigInput, "listenPort" | "streamIdleTimeout" | "keepaliveInterval" | "maxConnectionDuration" | "drainTimeout">, routes: HttpConnectionManagerOptions["routes"], name: string = A2A_LISTENER): Listener {
+export function buildListener(input: Pick<EnvoyConfigInput, "listenPort" | "streamIdleTimeout" | "keepaliveInterval" | "maxConnectionDuration" | "drainTimeout" | "maxConcurrentStreams">, routes: HttpConnectionManagerOptions["routes"], name: string = A2A_LISTENER): Listener {
   const hcm = buildHttpConnectionManager({
     statPrefix: "a2a",
     routes,
     streamIdleTimeout: input.streamIdleTimeout,
     keepaliveInterval: input.keepaliveInterval,
+    maxConcurrentStreams: input.maxConcurrentStreams,
     maxConnectionDuration: input.maxConnectionDuration,
     drainTimeout: input.drainTimeout,
     edge: true,
@@ -501,6 +543,9 @@ export function buildReadyListener(input: Pick<EnvoyConfigInput, "readyPort" | "
     name: READY_LISTENER,
     address: socketAddress("0.0.0.0", input.readyPort),
     filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] }],
+    // The NLB's health checks still get in when A2A connections are at the overload manager's cap:
+    // a task that is full is busy, not broken, and must not be deregistered (and its calls cut) for it.
+    ignore_global_conn_limit: true,
   };
 }
 
@@ -513,7 +558,7 @@ export function buildBootstrap(input: EnvoyConfigInput = DEFAULT_ENVOY_INPUT): B
   if (problems.length > 0) throw new Error(`invalid Envoy config input:\n  ${problems.join("\n  ")}`);
   const base = {
     node: { id: input.nodeId, cluster: input.nodeCluster },
-    admin: { address: socketAddress("127.0.0.1", input.adminPort) },
+    admin: { address: pipeAddress(input.adminSocket, ENVOY_ADMIN_SOCKET_MODE) },
   };
   if (input.mode === "router") {
     return {
@@ -532,7 +577,7 @@ export function buildBootstrap(input: EnvoyConfigInput = DEFAULT_ENVOY_INPUT): B
     connect_timeout: input.connectTimeout,
     load_assignment: {
       cluster_name: XDS_CLUSTER,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(input.router.host, input.xdsPort) } }] }],
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: pipeAddress(input.xdsSocket) } }] }],
     },
     typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": http2ProtocolOptions() },
   };

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs Envoy and drains it on SIGTERM. Envoy itself exits at once on SIGTERM, resetting every
 # call in flight; ECS sends SIGTERM on each deploy and scale-in. On SIGTERM (or SIGINT) this:
-#   1. POSTs /healthcheck/fail to the admin port: the readiness endpoint (:15021/ready) answers
+#   1. POSTs /healthcheck/fail to the admin (a Unix socket, ENVOY_ADMIN_SOCKET): the readiness endpoint (:15021/ready) answers
 #      503 so the NLB takes the task out (if it has not already deregistered it), and every
 #      response Envoy sends from now on carries a GOAWAY on its connection (open streams run on).
 #      It does not reach idle connections: on a deploy, max_connection_duration has already
 #      sent those their GOAWAY during the deregistration delay (lib/shutdown.ts).
 #   2. Waits ENVOY_DRAIN_SECONDS (default 20) or until Envoy has exited.
 #   3. Sends SIGTERM to Envoy and exits with its status.
-# The stack sets ENVOY_DRAIN_SECONDS and a stopTimeout above it from lib/shutdown.ts.
+# The stack sets ENVOY_DRAIN_SECONDS and a stopTimeout above it from lib/shutdown.ts, and
+# ENVOY_BOOTSTRAP_OVERRIDE (the overload manager for the task's size, envoy/overload.ts),
+# which goes to envoy's --config-yaml and is merged into the baked bootstrap.
 # Extra arguments go to envoy.
 set -u
 default_drain_seconds=20
@@ -18,27 +20,27 @@ if ! [[ "$drain_seconds" =~ ^[0-9]{1,4}$ ]]; then
   drain_seconds=$default_drain_seconds
 fi
 drain_seconds=$((10#$drain_seconds))
-admin_port="${ENVOY_ADMIN_PORT:-9901}"
+admin_socket="${ENVOY_ADMIN_SOCKET:-/var/run/envoy-admin/admin.sock}"
 config="${ENVOY_CONFIG:-/etc/envoy/envoy.yaml}"
 
-envoy -c "$config" "$@" &
+if [[ -n "${ENVOY_BOOTSTRAP_OVERRIDE:-}" ]]; then
+  envoy -c "$config" --config-yaml "$ENVOY_BOOTSTRAP_OVERRIDE" "$@" &
+else
+  echo "entrypoint: ENVOY_BOOTSTRAP_OVERRIDE is not set: Envoy runs without overload limits (the stack sets it from the task size)" >&2
+  envoy -c "$config" "$@" &
+fi
 envoy_pid=$!
 
 fail_health_checks() {
-  # No curl in the image: a plain HTTP/1.1 request over bash's /dev/tcp. Best effort, 3 s at most: never blocks shutdown.
-  if exec 3<>"/dev/tcp/127.0.0.1/${admin_port}"; then
-    printf 'POST /healthcheck/fail HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' >&3
-    local status=""
-    IFS= read -r -t 2 status <&3 || true
-    timeout 1 cat <&3 >/dev/null || true
-    exec 3>&- 3<&-
-    case "$status" in
-      "HTTP/1."[01]" 200"*) ;;
-      *) echo "entrypoint: Envoy's admin answered \"${status%$'\r'}\" to /healthcheck/fail (expected 200); draining anyway" >&2 ;;
-    esac
-  else
-    echo "entrypoint: could not reach Envoy's admin on 127.0.0.1:${admin_port} to start draining" >&2
-  fi
+  # Best effort, 3 s at most: never blocks shutdown. curl prints the status code (000: no answer).
+  local status
+  status=$(curl --silent --show-error --max-time 3 --unix-socket "$admin_socket" -X POST \
+    -H 'Content-Length: 0' -o /dev/null -w '%{http_code}' http://localhost/healthcheck/fail) || true
+  case "$status" in
+    200) ;;
+    000|"") echo "entrypoint: could not reach Envoy's admin on ${admin_socket} to start draining" >&2 ;;
+    *) echo "entrypoint: Envoy's admin answered ${status} to /healthcheck/fail (expected 200); draining anyway" >&2 ;;
+  esac
 }
 
 on_stop() {

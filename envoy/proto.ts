@@ -46,6 +46,9 @@ export const ENVOY_PROTO_FILES = [
   "envoy/extensions/filters/http/health_check/v3/health_check.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+  // The overload manager's resource monitors (overload.ts).
+  "envoy/extensions/resource_monitors/fixed_heap/v3/fixed_heap.proto",
+  "envoy/extensions/resource_monitors/downstream_connections/v3/downstream_connections.proto",
 ] as const;
 
 export const TYPE_URL_PREFIX = "type.googleapis.com/";

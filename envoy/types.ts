@@ -10,6 +10,14 @@ export interface SocketAddress {
   readonly socket_address: { readonly address: string; readonly port_value: number; readonly protocol?: "TCP" };
 }
 
+/** A Unix domain socket (config/core/v3/address.proto, Pipe): `mode` only where Envoy creates it (listeners, admin). */
+export interface PipeAddress {
+  readonly pipe: { readonly path: string; readonly mode?: number };
+}
+
+/** config/core/v3/address.proto's Address oneof, so either member can be read without a cast. */
+export type Address = (SocketAddress & { readonly pipe?: undefined }) | (PipeAddress & { readonly socket_address?: undefined });
+
 /** A `google.protobuf.Any` in JSON form. */
 export interface TypedConfig {
   readonly "@type": string;
@@ -69,11 +77,13 @@ export interface Listener {
   readonly filter_chains?: readonly { readonly filters: readonly Filter[] }[];
   /** Only for gRPC xDS clients: an HttpConnectionManager they use in-process, no socket. */
   readonly api_listener?: { readonly api_listener: TypedConfig };
+  /** Not counted against (nor refused by) the overload manager's global connection limit. */
+  readonly ignore_global_conn_limit?: boolean;
 }
 
 export interface LbEndpoint {
   readonly endpoint: {
-    readonly address: SocketAddress;
+    readonly address: Address;
     /** Health checks go to this port instead of the traffic port (the router's admin server). */
     readonly health_check_config?: { readonly port_value: number };
   };
@@ -122,7 +132,9 @@ export interface Cluster {
 
 export interface Bootstrap {
   readonly node: { readonly id: string; readonly cluster: string };
-  readonly admin: { readonly address: SocketAddress };
+  readonly admin: { readonly address: PipeAddress };
+  /** Merged in at start-up from the entrypoint's --config-yaml (overload.ts), never baked. */
+  readonly overload_manager?: import("./overload").OverloadManager;
   readonly static_resources: { readonly listeners: readonly Listener[]; readonly clusters: readonly Cluster[] };
   readonly dynamic_resources?: {
     readonly ads_config: {

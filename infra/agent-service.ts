@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { RouterAuthInput, RouterAuthSettings } from "./caller-auth";
-import { containerDefinitions, type ContainerInputs } from "./containers";
+import { containerDefinitions, taskVolumes, type ContainerInputs } from "./containers";
 import { assumeRolePolicy, ECS_TASK_EXECUTION_POLICY_ARN, registryCredentialsPolicy, taskRolePolicy } from "./iam";
 import { A2A_PORT, PAR_REST_PORT } from "../lib/ports";
+import { CALLER_AUTH_TAG } from "./policy/policies";
 
 /**
  * The ECS side: a cluster with Container Insights, one Fargate task definition (PAR, router,
@@ -19,7 +20,7 @@ export const DEPLOYMENT = {
 } as const;
 
 export interface AgentServiceArgs {
-  readonly containers: Omit<ContainerInputs, "routerImage" | "envoyImage" | "logGroups" | "region" | "routerAuth" | "parImageCredentialsSecretArn">;
+  readonly containers: Omit<ContainerInputs, "routerImage" | "envoyImage" | "logGroups" | "region" | "routerAuth" | "parImageCredentialsSecretArn" | "memory">;
   /** Registry credentials for a private PAR image: the execution role gets read (and decrypt) on exactly these. */
   readonly parImageCredentials?: { readonly secretArn: string; readonly kmsKeyArn?: string };
   /** Caller authentication in the router; bearer mode grants the task role read on exactly the tokens secret. */
@@ -103,7 +104,7 @@ export class AgentService extends pulumi.ComponentResource {
     const definitions = pulumi
       .all([args.routerImage, args.envoyImage, this.logGroups.par.name, this.logGroups.router.name, this.logGroups.envoy.name, resolvedAuth])
       .apply(([routerImage, envoyImage, par, router, envoy, auth]) =>
-        JSON.stringify(containerDefinitions({ ...args.containers, region: args.region, routerImage, envoyImage, logGroups: { par, router, envoy }, routerAuth: auth, parImageCredentialsSecretArn: credentials?.secretArn })));
+        JSON.stringify(containerDefinitions({ ...args.containers, memory: args.memory, region: args.region, routerImage, envoyImage, logGroups: { par, router, envoy }, routerAuth: auth, parImageCredentialsSecretArn: credentials?.secretArn })));
 
     this.taskDefinition = new aws.ecs.TaskDefinition(`${name}-task`, {
       family: `${pulumi.getProject()}-${pulumi.getStack()}`,
@@ -115,7 +116,11 @@ export class AgentService extends pulumi.ComponentResource {
       executionRoleArn: executionRole.arn,
       taskRoleArn: taskRole.arn,
       containerDefinitions: definitions,
-      tags: args.tags,
+      // The Unix sockets' volumes (infra/containers.ts): which containers mount each is the trust boundary.
+      volumes: taskVolumes(args.containers.envoyMode),
+      // The router's caller-auth mode, readable by the policy pack while containerDefinitions is
+      // still unknown in a preview (it waits for the images' digests).
+      tags: { ...args.tags, [CALLER_AUTH_TAG]: routerAuth.mode },
     }, parent);
 
     this.service = new aws.ecs.Service(`${name}-service`, {

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ALLOW_CLAIM_NAME, ALLOW_CLAIM_RULE, CALLER_AUTH_MODES, type CallerAuthMode } from "../lib/caller-auth";
 import { AGENT_PORT_FIRST, AGENT_PORT_LAST } from "../lib/ports";
 import { DEFAULT_ROUTER_DRAIN_MS, routerDrainMsRange } from "../lib/shutdown";
 import { agentPortRangeProblem, certificateArnProblem, secretArnProblem, stackNameProblems } from "./config-checks";
@@ -6,6 +7,7 @@ import { probeScheduleProblem } from "./alarm-periods";
 import { SCHEDULE_ACCEPTED } from "./schedule";
 import { imagePin, isEcrImage } from "./image-reference";
 import { admitsEveryone, isPrivateCidr, restPlacement } from "./reachability";
+import { exposureProblems, exposureWarnings } from "./exposure";
 
 /**
  * The stack's configuration: read once, validated once, one typed object.
@@ -19,8 +21,7 @@ export type EnvoyMode = "router" | "xds";
 export const NAT_GATEWAY_MODES = ["perZone", "one"] as const;
 export type NatGatewayMode = (typeof NAT_GATEWAY_MODES)[number];
 
-export const CALLER_AUTH_MODES = ["off", "bearer", "jwt"] as const;
-export type CallerAuthMode = (typeof CALLER_AUTH_MODES)[number];
+export { CALLER_AUTH_MODES, type CallerAuthMode };
 
 /**
  * Caller authentication in the router (router/auth, docs/security.md) and the probe's own credential.
@@ -78,6 +79,8 @@ export interface StackConfig {
   /** Refuse a deploy without TLS on the A2A listener; tags every resource `pixell:requireTls=true` for the policy pack. */
   readonly requireTls: boolean;
   readonly callerAuth: CallerAuthConfig;
+  /** The operator accepts an internet-facing, everyone-admitting A2A endpoint without caller auth (infra/exposure.ts). */
+  readonly allowAnonymousInternet: boolean;
   readonly desiredCount: number;
   /** Fargate task CPU units and memory (MiB); a valid Fargate pair. */
   readonly cpu: number;
@@ -131,6 +134,7 @@ export const CONFIG_KEYS = [
   "requireTls", "a2aDomainName", "callerAuth", "callerAuthTokensSecretArn", "callerAuthJwksUrl", "callerAuthIssuer",
   "callerAuthAudience", "callerAuthAllowClaim", "probeAuthTokenSecretArn",
   "natGateways", "probeEgressCidrs", "parImageCredentialsSecretArn", "parImageCredentialsKmsKeyArn",
+  "allowAnonymousInternet",
 ] as const;
 
 export const DEFAULT_REGION = "us-east-2";
@@ -172,8 +176,6 @@ const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-// The router's ROUTER_AUTH_ALLOW_CLAIM rule (router/auth/config.ts).
-const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 // A container image reference: [registry/]repository[:tag][@digest], no spaces.
 const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
@@ -337,6 +339,9 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
   }
   const envoyMode = oneOf<EnvoyMode>("envoyMode", "router", ["router", "xds"]);
   const callerAuth = parseCallerAuth(region, envoyMode, problems, { str, oneOf, bad });
+  // Secure by default (infra/exposure.ts): no anonymous internet endpoint unless asked for by name.
+  const allowAnonymousInternet = bool("allowAnonymousInternet", false);
+  problems.push(...exposureProblems({ internetFacing, allowedCidrs, callerAuth: callerAuth.mode }, allowAnonymousInternet));
 
   const config: StackConfig = {
     region,
@@ -348,6 +353,7 @@ export function parseStackConfig(raw: RawConfig, region: string = DEFAULT_REGION
     a2aDomainName,
     requireTls,
     callerAuth,
+    allowAnonymousInternet,
     desiredCount: int("desiredCount", 2, 1, 100),
     cpu,
     memory,
@@ -465,7 +471,7 @@ function parseCallerAuth(region: string, envoyMode: EnvoyMode, problems: string[
   const issuer = h.str("callerAuthIssuer");
   if (issuer === undefined) problems.push("pixell-a2a:callerAuthIssuer is required when pixell-a2a:callerAuth is jwt: the exact `iss` your tokens carry, e.g. https://idp.example.com/");
   const allowClaim = h.str("callerAuthAllowClaim");
-  if (allowClaim !== undefined && !CLAIM_NAME.test(allowClaim)) h.bad("callerAuthAllowClaim", allowClaim, "a claim name of 1-128 characters [A-Za-z0-9_.:/-], e.g. pixell:deployments");
+  if (allowClaim !== undefined && !ALLOW_CLAIM_NAME.test(allowClaim)) h.bad("callerAuthAllowClaim", allowClaim, ALLOW_CLAIM_RULE);
   if (probeTokenSecretArn === undefined) {
     problems.push("pixell-a2a:probeAuthTokenSecretArn is required when pixell-a2a:callerAuth is jwt: the probe calls Health through the router, which then accepts only JWTs, and the stack cannot mint one. Store a long-lived JWT from your identity provider (with the allow claim [\"*\"]) in a Secrets Manager secret, set its ARN here, and renew the secret before the token expires (the probe reads it on every run)");
   }
@@ -484,7 +490,7 @@ function isHttpsUrl(value: string): boolean {
  * Valid but risky combinations, shown by `pulumi preview` as warnings (pure: config in, messages out).
  */
 export function configWarnings(config: StackConfig): string[] {
-  const warnings: string[] = [];
+  const warnings: string[] = exposureWarnings({ internetFacing: config.internetFacing, allowedCidrs: config.allowedCidrs, callerAuth: config.callerAuth.mode });
   if (config.callerAuth.mode !== "off" && config.tlsCertificateArn === undefined) {
     warnings.push(`pixell-a2a:callerAuth is ${config.callerAuth.mode} but the A2A listener is plain TCP: callers' tokens cross the network in clear text${config.internetFacing ? " (the NLB is internet-facing)" : ""}. Set pixell-a2a:tlsCertificateArn and pixell-a2a:requireTls: true`);
   }

@@ -1,7 +1,8 @@
 import type { RouterAuthSettings } from "./caller-auth";
 import { routerAuthEnvironment } from "./caller-auth";
 import type { EnvoyMode } from "./config";
-import { A2A_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../lib/ports";
+import { bootstrapOverride, ENVOY_NOFILE_LIMIT, overloadPlan } from "../envoy/overload";
+import { A2A_PORT, ENVOY_ADMIN_SOCKET_DIR, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_SOCKET, XDS_SOCKET_DIR } from "../lib/ports";
 import { checkedShutdownPlan, envoyStopTimeoutSeconds, routerStopTimeoutSeconds } from "../lib/shutdown";
 
 export { routerStopTimeoutSeconds } from "../lib/shutdown";
@@ -25,6 +26,8 @@ export interface ContainerInputs {
   readonly cloudMapService: string;
   readonly agentPortFirst: number;
   readonly agentPortLast: number;
+  /** The task's memory (MiB): Envoy's overload limits are sized from it (envoy/overload.ts). */
+  readonly memory: number;
   /** Caller authentication in the router (ROUTER_AUTH*); absent or off: no keys, the router's default. */
   readonly routerAuth?: RouterAuthSettings;
   /** Secrets Manager secret with credentials for PAR's private registry (repositoryCredentials). */
@@ -48,6 +51,15 @@ export interface PortMapping {
   readonly name?: string;
 }
 
+export interface MountPoint {
+  readonly sourceVolume: string;
+  readonly containerPath: string;
+  readonly readOnly: boolean;
+}
+
+/** A task-level bind mount volume (ephemeral, Fargate's task storage): a name only. */
+export interface TaskVolume { readonly name: string }
+
 export interface ContainerDefinition {
   readonly name: "par" | "router" | "envoy";
   readonly image: string;
@@ -60,6 +72,7 @@ export interface ContainerDefinition {
   readonly stopTimeout: number;
   readonly readonlyRootFilesystem?: boolean;
   readonly ulimits?: readonly { readonly name: string; readonly softLimit: number; readonly hardLimit: number }[];
+  readonly mountPoints?: readonly MountPoint[];
   readonly logConfiguration: {
     readonly logDriver: "awslogs";
     readonly options: Readonly<Record<string, string>>;
@@ -86,6 +99,21 @@ export function routerRegistry(inputs: Pick<ContainerInputs, "cloudMapNamespace"
   return `par:http://127.0.0.1:${PAR_REST_PORT},cloudmap:${inputs.cloudMapNamespace}/${inputs.cloudMapService}`;
 }
 
+/**
+ * The task's volumes for its Unix sockets (lib/ports.ts), each mounted only where it is needed:
+ * PAR, and with it every agent, mounts none, so it cannot reach Envoy's admin or the xDS server.
+ * Each image declares its socket directory as a VOLUME with its owner and mode, and ECS copies the
+ * image's directory into the volume when the paths match ("the data in the VOLUME directive path is
+ * copied to the data volume"; without that the directory is root's, 0755, and uid 101 could not
+ * create the socket: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html).
+ */
+export const ENVOY_ADMIN_VOLUME = "envoy-admin";
+export const XDS_VOLUME = "xds";
+
+export function taskVolumes(envoyMode: EnvoyMode): TaskVolume[] {
+  return [{ name: ENVOY_ADMIN_VOLUME }, ...(envoyMode === "xds" ? [{ name: XDS_VOLUME }] : [])];
+}
+
 function awslogs(inputs: ContainerInputs, group: string, prefix: string): ContainerDefinition["logConfiguration"] {
   return { logDriver: "awslogs", options: { "awslogs-group": group, "awslogs-region": inputs.region, "awslogs-stream-prefix": prefix } };
 }
@@ -96,14 +124,18 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
   const stopTimeout = routerStopTimeoutSeconds(inputs.routerDrainMs, plan);
   const routerEnv: KeyValue[] = [
     { name: "ROUTER_LISTEN", value: `0.0.0.0:${ROUTER_PORT}` },
-    { name: "ROUTER_ADMIN", value: `0.0.0.0:${ROUTER_ADMIN_PORT}` },
+    // Loopback only: its clients are this container's health check and Envoy's router health check
+    // (and a metrics scraper, which would run as a sidecar). Nothing outside the task needs it.
+    { name: "ROUTER_ADMIN", value: `127.0.0.1:${ROUTER_ADMIN_PORT}` },
     { name: "ROUTER_REGISTRY", value: routerRegistry(inputs) },
     { name: "ROUTER_DRAIN_MS", value: String(inputs.routerDrainMs) },
     { name: "LOG_LEVEL", value: inputs.logLevel },
     ...routerAuthEnvironment(inputs.routerAuth ?? { mode: "off" }),
   ];
-  // Option B: Envoy takes its clusters over ADS from the router, on the task's loopback only.
-  if (inputs.envoyMode === "xds") routerEnv.push({ name: "ROUTER_XDS", value: `127.0.0.1:${XDS_PORT}` });
+  // Option B: Envoy takes its clusters over ADS from the router, on a Unix socket only the two mount.
+  const xds = inputs.envoyMode === "xds";
+  if (xds) routerEnv.push({ name: "ROUTER_XDS", value: `unix:${XDS_SOCKET}` });
+  const xdsMount = (readOnly: boolean): MountPoint[] => (xds ? [{ sourceVolume: XDS_VOLUME, containerPath: XDS_SOCKET_DIR, readOnly }] : []);
 
   return [
     {
@@ -130,13 +162,14 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
       essential: true,
       portMappings: [
         { containerPort: ROUTER_PORT, protocol: "tcp", name: "router-grpc" },
-        { containerPort: ROUTER_ADMIN_PORT, protocol: "tcp", name: "router-admin" },
       ],
       environment: routerEnv,
       healthCheck: { command: ROUTER_HEALTH_COMMAND, interval: 10, timeout: 5, retries: 3, startPeriod: 15 },
       dependsOn: [{ containerName: "par", condition: "HEALTHY" }],
       stopTimeout,
       readonlyRootFilesystem: true,
+      // The router creates the xDS socket, so its mount is writable.
+      ...(xds ? { mountPoints: xdsMount(false) } : {}),
       logConfiguration: awslogs(inputs, inputs.logGroups.router, "router"),
     },
     {
@@ -149,11 +182,17 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
         { containerPort: A2A_PORT, protocol: "tcp", name: "a2a" },
         { containerPort: ENVOY_READY_PORT, protocol: "tcp", name: "envoy-ready" },
       ],
-      // The entrypoint fails Envoy's readiness on SIGTERM, then drains this long before stopping Envoy.
-      environment: [{ name: "ENVOY_DRAIN_SECONDS", value: String(plan.envoyDrainSeconds) }],
+      environment: [
+        // The entrypoint fails Envoy's readiness on SIGTERM, then drains this long before stopping Envoy.
+        { name: "ENVOY_DRAIN_SECONDS", value: String(plan.envoyDrainSeconds) },
+        // Overload limits for this task size, merged into the baked bootstrap (--config-yaml).
+        { name: "ENVOY_BOOTSTRAP_OVERRIDE", value: bootstrapOverride(overloadPlan(inputs.memory)) },
+      ],
       dependsOn: [{ containerName: "router", condition: "HEALTHY" }],
       stopTimeout: envoyStopTimeoutSeconds(plan),
-      ulimits: [{ name: "nofile", softLimit: 65536, hardLimit: 65536 }],
+      ulimits: [{ name: "nofile", softLimit: ENVOY_NOFILE_LIMIT, hardLimit: ENVOY_NOFILE_LIMIT }],
+      // Envoy connects to the xDS socket (connect() needs no writable mount) and owns its admin socket.
+      mountPoints: [{ sourceVolume: ENVOY_ADMIN_VOLUME, containerPath: ENVOY_ADMIN_SOCKET_DIR, readOnly: false }, ...xdsMount(true)],
       logConfiguration: awslogs(inputs, inputs.logGroups.envoy, "envoy"),
     },
   ];

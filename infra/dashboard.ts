@@ -46,8 +46,9 @@ export function failingDeploymentsQuery(probeLogGroup: string): string {
 }
 
 /**
- * Router refusals by gRPC code, from the router's "call refused" log lines (router/http2/proxy.ts,
- * router/h2/relay.ts: `code`, `reason`). It counts the refusals the router logs at its log level;
+ * Router refusals by gRPC code, from the router's "call refused" log lines (router/refusal-log.ts:
+ * `code`, `reason`), which are rate-limited per source and code (the suppressed ones are counted in
+ * its "refused calls not logged" summary line). It counts the refusals the router logs;
  * the complete count is the router's Prometheus counter pixell_router_calls_total{code} on
  * /metrics, which CloudWatch only has once something scrapes it (docs/probe.md, "Router refusals").
  */

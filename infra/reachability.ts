@@ -39,9 +39,25 @@ export function probeSource(input: { readonly internetFacing: boolean; readonly 
   return { kind: "nat", cidrs: input.existingVpc ? input.probeEgressCidrs : "created" };
 }
 
-/** True when `cidrs` admit every IPv4 source (then the probe needs no rule of its own to get in). */
+/**
+ * True when `cidrs` together admit every IPv4 source: 0.0.0.0/0 itself, or ranges that add up to it
+ * (0.0.0.0/1 and 128.0.0.0/1 are the whole internet too). Then the probe needs no rule of its own
+ * to get in, and an internet-facing endpoint without caller authentication is anonymous.
+ */
 export function admitsEveryone(cidrs: readonly string[]): boolean {
-  return cidrs.some((c) => c.endsWith("/0"));
+  const ranges = cidrs.flatMap((c) => {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(c);
+    if (!m) return [];
+    const size = 2 ** (32 - Number(m[2]));
+    const start = toInt(m[1]!) - (toInt(m[1]!) % size);
+    return [[start, start + size] as const];
+  }).sort((a, b) => a[0] - b[0]);
+  let covered = 0;
+  for (const [start, end] of ranges) {
+    if (start > covered) return false;
+    covered = Math.max(covered, end);
+  }
+  return covered >= 2 ** 32;
 }
 
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"] as const;

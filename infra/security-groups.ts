@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { A2A_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT } from "../lib/ports";
+import { A2A_PORT, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_PORT } from "../lib/ports";
 import { restPlacement } from "./reachability";
 
 /**
@@ -77,7 +77,6 @@ export function securityGroupRules<C = string>(input: SecurityRulesInput<C>): Re
         tcp("Envoy readiness check from the NLB", ENVOY_READY_PORT, { group: "nlb" }),
         tcp("PAR REST API from the NLB", PAR_REST_PORT, { group: restGroup }),
         tcp("router gRPC between tasks", ROUTER_PORT, { group: "tasks" }),
-        tcp("router admin (readyz, metrics) between tasks", ROUTER_ADMIN_PORT, { group: "tasks" }),
         tcp("agent gRPC ports between tasks (Cloud Map targets)", input.agentPortFirst, { group: "tasks" }, input.agentPortLast),
         // The probe checks every task directly, not only the one its NLB flow lands on.
         ...(input.probeInVpc ? [tcp("A2A Health calls from the probe Lambda, to each task directly", A2A_PORT, { group: "probe" })] : []),

@@ -17,6 +17,9 @@ export class ConfigError extends Error {
 
 export type { HostPort };
 
+/** Where the xDS server listens: TCP, or a Unix socket (what the task uses: only containers that mount it can connect). */
+export type XdsListen = HostPort | { readonly socketPath: string };
+
 export interface RouterConfig {
   readonly listen: HostPort;
   readonly admin: HostPort;
@@ -29,7 +32,7 @@ export interface RouterConfig {
   readonly agentConnectTimeoutMs: number;
   /** How often each cloudmap: source asks DiscoverInstancesRevision. */
   readonly cloudMapPollMs: number;
-  readonly xds: HostPort | undefined;
+  readonly xds: XdsListen | undefined;
   readonly logLevel: string;
   /** Caller authentication (ROUTER_AUTH*); off unless set. */
   readonly auth: AuthConfig;
@@ -44,7 +47,8 @@ export const DEFAULT_ENGINE: RouterEngine = "frames";
 /** Every setting: flag name, environment variable, default. The README's table mirrors this. */
 export const ROUTER_SETTINGS = {
   listen: { env: "ROUTER_LISTEN", default: "0.0.0.0:50052" },
-  admin: { env: "ROUTER_ADMIN", default: "0.0.0.0:9902" },
+  // Loopback: its clients are the container health check, Envoy and a sidecar scraper (docs/security.md).
+  admin: { env: "ROUTER_ADMIN", default: "127.0.0.1:9902" },
   registry: { env: "ROUTER_REGISTRY", default: undefined },
   "drain-ms": { env: "ROUTER_DRAIN_MS", default: "20000" },
   "max-hops": { env: "ROUTER_MAX_HOPS", default: "3" },
@@ -61,6 +65,20 @@ export const ROUTER_SETTINGS = {
 /** Parses `host:port` or `[v6]:port`; port 0 means "any free port". */
 export function parseHostPort(value: string, key: string): HostPort {
   return asConfigError(() => hostPort(key, value, 0));
+}
+
+/**
+ * `HOST:PORT`, or `unix:/absolute/path` for a Unix socket. Linux caps socket paths at 107 bytes
+ * (unix(7)); a path must be a file, since an abstract `@name` is open to every process in the
+ * network namespace.
+ */
+export function parseXdsListen(value: string, key: string): XdsListen {
+  if (!value.startsWith("unix:")) return parseHostPort(value, key);
+  const socketPath = value.slice("unix:".length);
+  if (!socketPath.startsWith("/") || Buffer.byteLength(socketPath) > 107) {
+    throw new ConfigError(`${key} must be HOST:PORT or unix:/ABSOLUTE/PATH of at most 107 bytes (for example unix:/var/run/pixell-xds/xds.sock), got ${JSON.stringify(value)}`);
+  }
+  return { socketPath };
 }
 
 function intSetting(value: string, key: string, min: number, max: number): number {
@@ -135,7 +153,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     agentKeepalive,
     agentConnectTimeoutMs: intSetting(get("agent-connect-timeout-ms")!, name("agent-connect-timeout-ms"), 100, 600_000),
     cloudMapPollMs: intSetting(get("cloudmap-poll-ms")!, name("cloudmap-poll-ms"), 100, 3_600_000),
-    xds: xds === undefined ? undefined : parseHostPort(xds, name("xds")),
+    xds: xds === undefined ? undefined : parseXdsListen(xds, name("xds")),
     logLevel,
     auth,
     engine: engine as RouterEngine,

@@ -14,7 +14,7 @@ import type { Bootstrap, Listener, RouteConfiguration, ClusterLoadAssignment } f
 import type { DeploymentRecord } from "../registry/types";
 import { isValidDeploymentId } from "../registry/types";
 import { assertValidEnvoyConfig, envoyConfigProblems } from "./helpers/envoy-validate";
-import { ENVOY_ADMIN_PORT, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../lib/ports";
+import { ENVOY_ADMIN_SOCKET, ENVOY_READY_PATH, ENVOY_READY_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_SOCKET } from "../lib/ports";
 
 type Json = Record<string, unknown>;
 const typeName = (kind: ResourceKind): string => TYPE_URLS[kind].split("/")[1]!;
@@ -93,9 +93,12 @@ describe("envoy config: bootstrap", () => {
     }
   });
 
-  it("admin listens on 127.0.0.1 only; the A2A listener logs JSON to stdout with deployment id, gRPC status, upstream and duration", () => {
+  it("admin is on a Unix socket file (mode 0600, not the abstract namespace), never on a port; the A2A listener logs JSON to stdout with deployment id, gRPC status, upstream and duration", () => {
     const b = buildBootstrap();
-    assert.deepEqual(b.admin.address.socket_address, { address: "127.0.0.1", port_value: ENVOY_ADMIN_PORT });
+    // Envoy's Pipe: "paths starting with '@' will use the abstract namespace" (config/core/v3/address.proto),
+    // which belongs to the network namespace every process in the task shares.
+    assert.deepEqual(b.admin.address, { pipe: { path: ENVOY_ADMIN_SOCKET, mode: 0o600 } });
+    assert.ok(ENVOY_ADMIN_SOCKET.startsWith("/"));
     const log = (hcmOf(b.static_resources.listeners[0]!).access_log as { typed_config: Json }[])[0]!.typed_config;
     assert.equal(log["@type"], "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog");
     const format = (log.log_format as { json_format: Record<string, string> }).json_format;
@@ -105,12 +108,12 @@ describe("envoy config: bootstrap", () => {
     assert.equal(format.duration_ms, "%DURATION%");
   });
 
-  it("mode xds: listeners and clusters come over ADS from the router's xDS port; only readiness and the xDS cluster are static", () => {
+  it("mode xds: listeners and clusters come over ADS from the router's xDS socket; only readiness and the xDS cluster are static", () => {
     const b: Bootstrap = buildBootstrap({ ...DEFAULT_ENVOY_INPUT, mode: "xds" });
     assert.deepEqual(b.static_resources.listeners.map((l) => l.name), ["ready"]);
     assert.equal(b.static_resources.clusters.length, 1);
     const xds = b.static_resources.clusters[0]!;
-    assert.equal(xds.load_assignment!.endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address.port_value, XDS_PORT);
+    assert.deepEqual(xds.load_assignment!.endpoints[0]!.lb_endpoints[0]!.endpoint.address, { pipe: { path: XDS_SOCKET } });
     assert.equal(b.dynamic_resources!.ads_config.grpc_services[0]!.envoy_grpc.cluster_name, xds.name);
     assert.deepEqual(b.dynamic_resources!.lds_config, { ads: {}, resource_api_version: "V3" });
     assert.deepEqual(b.dynamic_resources!.cds_config, { ads: {}, resource_api_version: "V3" });
@@ -129,10 +132,15 @@ describe("envoy config: bootstrap", () => {
   });
 
   it("rejects an input with a bad port or clashing ports, naming each problem", () => {
-    const problems = validateEnvoyInput({ ...DEFAULT_ENVOY_INPUT, listenPort: 70000, readyPort: ENVOY_ADMIN_PORT });
-    assert.equal(problems.length, 2);
+    const problems = validateEnvoyInput({ ...DEFAULT_ENVOY_INPUT, listenPort: 70000, readyPort: 70000 });
+    assert.equal(problems.length, 3);
     assert.match(problems[0]!, /listenPort 70000 is not a TCP port/);
-    assert.match(problems[1]!, /must differ/);
+    assert.match(problems[2]!, /listenPort and readyPort must differ/);
+    const sockets = validateEnvoyInput({ ...DEFAULT_ENVOY_INPUT, adminSocket: "@envoy-admin", xdsSocket: "run/xds.sock" });
+    assert.deepEqual(sockets, [
+      `adminSocket "@envoy-admin" is in the abstract namespace, which every process sharing the task's network can reach: use a file path`,
+      `xdsSocket "run/xds.sock" must be an absolute path`,
+    ]);
     assert.throws(() => buildBootstrap({ ...DEFAULT_ENVOY_INPUT, mode: "mesh" as never }), /mode "mesh" is not one of router, xds/);
   });
 
@@ -154,7 +162,9 @@ describe("envoy config: the strict validator really rejects bad configs", () => 
     ["an @type that names no loaded message", (b) => { hcm(b)["@type"] = "type.googleapis.com/envoy.extensions.filters.network.nope.v3.Nope"; }, /does not name a loaded message type/],
     ["an unknown enum name", (b) => { hcm(b).codec_type = "HTTP4"; }, /"HTTP4" is not a value of enum CodecType/],
     ["a malformed duration", (b) => { hcm(b).stream_idle_timeout = "1h"; }, /"1h" is not a duration/],
-    ["a string where a number belongs", (b) => { (b.admin as { address: { socket_address: Json } }).address.socket_address.port_value = "9901"; }, /"9901" is not a valid uint32/],
+    ["a string where a number belongs", (b) => { (b.admin as { address: { pipe: Json } }).address.pipe.mode = "0600"; }, /"0600" is not a valid uint32/],
+    ["a socket mode above 0777 (Pipe.mode lte 511)", (b) => { (b.admin as { address: { pipe: Json } }).address.pipe.mode = 0o1777; }, /admin\.address\.pipe\.mode: must be <= 511/],
+    ["an admin on both a pipe and a port (Address is a oneof)", (b) => { (b.admin as { address: Json }).address.socket_address = { address: "127.0.0.1", port_value: 9901 }; }, /only one of address/],
     ["two members of a oneof", (b) => { hcm(b).rds = { route_config_name: "x", config_source: { ads: {}, resource_api_version: "V3" } }; }, /only one of route_specifier/],
     ["a missing required field (protoc-gen-validate)", (b) => { ((b.static_resources as Json).clusters as Json[])[0]!.health_checks = [{ timeout: "1s", interval: "1s", healthy_threshold: 1, http_health_check: { path: "/readyz" } }]; }, /unhealthy_threshold: required/],
     ["an empty required string (min_len)", (b) => { hcm(b).stat_prefix = ""; }, /stat_prefix: must have at least 1 character/],
@@ -194,7 +204,7 @@ describe("envoy config: xDS resources (Option B)", () => {
     assert.ok(routes.every((r) => r.match.headers === undefined || r.match.headers[0]!.name === "x-deployment-id"));
     const eps = snapshot.endpoint.map((e) => e.resource as ClusterLoadAssignment);
     const alpha = eps.find((e) => e.cluster_name === deploymentClusterName("alpha"))!;
-    assert.deepEqual(alpha.endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address, { address: "10.0.0.7", port_value: 50054 });
+    assert.deepEqual(alpha.endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address!, { address: "10.0.0.7", port_value: 50054 });
   });
 
   it("serves Envoy's socket listener to everyone and the gRPC API listener only by name, both on the same routes", () => {
@@ -245,7 +255,7 @@ describe("envoy config: xDS resources (Option B)", () => {
         assert.ok(records.some((d) => d.id === id && whyNotRoutable(d) === undefined));
       }
       for (const e of snapshot.endpoint) {
-        const addr = (e.resource as ClusterLoadAssignment).endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address.address;
+        const addr = (e.resource as ClusterLoadAssignment).endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address!.address;
         assert.notEqual(isIP(addr), 0, `EDS endpoint ${addr} is not an IP literal`);
       }
       for (const r of routes) {

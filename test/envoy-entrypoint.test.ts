@@ -1,11 +1,12 @@
 /**
  * envoy/entrypoint.sh with a stand-in `envoy` on PATH (a small Node program that serves
- * the admin endpoint and records what happens), since there is no Envoy binary here.
+ * the admin endpoint on a Unix socket, as Envoy's `admin.address.pipe` does, and records what
+ * happens), since there is no Envoy binary here. The drain call goes through this machine's real
+ * curl (`--unix-socket`), the tool the image installs.
  */
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
@@ -27,19 +28,12 @@ const admin = http.createServer((req, res) => {
   }
 });
 if (process.env.FAKE_NO_ADMIN) log("ready");
-else admin.listen(Number(process.env.ENVOY_ADMIN_PORT), "127.0.0.1", () => log("ready"));
+// Envoy creates the admin socket with the pipe's mode (0600).
+else admin.listen(process.env.ENVOY_ADMIN_SOCKET, () => { fs.chmodSync(process.env.ENVOY_ADMIN_SOCKET, 0o600); log("ready"); });
 process.on("SIGTERM", () => { log("SIGTERM"); process.exit(0); });
 setInterval(() => {}, 1000);
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe("envoy entrypoint: drains on SIGTERM instead of dropping calls", function () {
   this.timeout(15000);
@@ -58,6 +52,7 @@ describe("envoy entrypoint: drains on SIGTERM instead of dropping calls", functi
 
   interface Event { event: string; at: number; argv: string[]; headers?: Record<string, string> }
   let stderr = "";
+  const socket = (): string => path.join(dir, "admin.sock");
   const events = (): Event[] => {
     const file = path.join(dir, "log");
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Event) : [];
@@ -65,7 +60,7 @@ describe("envoy entrypoint: drains on SIGTERM instead of dropping calls", functi
   const start = async (env: Record<string, string>): Promise<ChildProcess> => {
     stderr = "";
     const p = spawn("bash", [ENTRYPOINT, "--log-level", "info"], {
-      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_LOG: path.join(dir, "log"), ENVOY_CONFIG: "/cfg/envoy.yaml", ...env },
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_LOG: path.join(dir, "log"), ENVOY_CONFIG: "/cfg/envoy.yaml", ENVOY_ADMIN_SOCKET: socket(), ...env },
       stdio: ["ignore", "ignore", "pipe"],
     });
     p.stderr!.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
@@ -79,18 +74,18 @@ describe("envoy entrypoint: drains on SIGTERM instead of dropping calls", functi
   };
 
   it("on SIGTERM fails health checks first, keeps Envoy running for the drain time, then stops it and exits 0", async () => {
-    const p = await start({ ENVOY_ADMIN_PORT: String(await freePort()), ENVOY_DRAIN_SECONDS: "1" });
+    const p = await start({ ENVOY_DRAIN_SECONDS: "1" });
     await ready();
     assert.deepEqual(events()[0]!.argv, ["-c", "/cfg/envoy.yaml", "--log-level", "info"]);
+    assert.match(stderr, /ENVOY_BOOTSTRAP_OVERRIDE is not set: Envoy runs without overload limits/);
     const code = exited(p);
     p.kill("SIGTERM");
     assert.equal(await code, 0);
     const seen = events();
     // One admin call, then one SIGTERM: nothing else reaches Envoy during the drain.
     assert.deepEqual(seen.map((e) => e.event), ["ready", "POST /healthcheck/fail", "SIGTERM"]);
-    // Envoy's admin takes POST for mutating endpoints; the request is complete (no body, closed after).
+    // Envoy's admin takes POST for mutating endpoints; the request is complete (an empty body).
     assert.equal(seen[1]!.headers!["content-length"], "0");
-    assert.equal(seen[1]!.headers!.connection, "close");
     const failAt = seen[1]!.at;
     const termAt = seen[2]!.at;
     assert.ok(termAt - failAt >= 900, `Envoy was stopped ${termAt - failAt} ms after health checks started failing; the drain time is 1 s`);
@@ -98,7 +93,7 @@ describe("envoy entrypoint: drains on SIGTERM instead of dropping calls", functi
   });
 
   it("drains the same way on SIGINT", async () => {
-    const p = await start({ ENVOY_ADMIN_PORT: String(await freePort()), ENVOY_DRAIN_SECONDS: "1" });
+    const p = await start({ ENVOY_DRAIN_SECONDS: "1" });
     await ready();
     const code = exited(p);
     p.kill("SIGINT");
@@ -107,7 +102,7 @@ describe("envoy entrypoint: drains on SIGTERM instead of dropping calls", functi
   });
 
   it("still drains and stops Envoy when the admin cannot be reached, and says so", async () => {
-    const p = await start({ ENVOY_ADMIN_PORT: String(await freePort()), ENVOY_DRAIN_SECONDS: "1", FAKE_NO_ADMIN: "1" });
+    const p = await start({ ENVOY_DRAIN_SECONDS: "1", FAKE_NO_ADMIN: "1" });
     await ready();
     const code = exited(p);
     const sentAt = Date.now();
@@ -116,21 +111,21 @@ describe("envoy entrypoint: drains on SIGTERM instead of dropping calls", functi
     const seen = events();
     assert.deepEqual(seen.map((e) => e.event), ["ready", "SIGTERM"]);
     assert.ok(seen[1]!.at - sentAt >= 900, "the drain time still applies");
-    assert.match(stderr, /could not reach Envoy's admin on 127\.0\.0\.1:\d+ to start draining/);
+    assert.match(stderr, new RegExp(`could not reach Envoy's admin on ${socket().replace(/[.]/g, "\\.")} to start draining`));
   });
 
   it("says so when the admin refuses /healthcheck/fail, and drains anyway", async () => {
-    const p = await start({ ENVOY_ADMIN_PORT: String(await freePort()), ENVOY_DRAIN_SECONDS: "0", FAKE_ADMIN_STATUS: "503" });
+    const p = await start({ ENVOY_DRAIN_SECONDS: "0", FAKE_ADMIN_STATUS: "503" });
     await ready();
     const code = exited(p);
     p.kill("SIGTERM");
     assert.equal(await code, 0);
     assert.deepEqual(events().map((e) => e.event), ["ready", "POST /healthcheck/fail", "SIGTERM"]);
-    assert.match(stderr, /admin answered "HTTP\/1\.1 503 Service Unavailable" to \/healthcheck\/fail \(expected 200\); draining anyway/);
+    assert.match(stderr, /admin answered 503 to \/healthcheck\/fail \(expected 200\); draining anyway/);
   });
 
   it("stops waiting when Envoy exits during the drain, and exits with Envoy's status", async () => {
-    const p = await start({ ENVOY_ADMIN_PORT: String(await freePort()), ENVOY_DRAIN_SECONDS: "60", FAKE_EXIT_AFTER_FAIL_MS: "200", FAKE_EXIT_AFTER_FAIL_CODE: "7" });
+    const p = await start({ ENVOY_DRAIN_SECONDS: "60", FAKE_EXIT_AFTER_FAIL_MS: "200", FAKE_EXIT_AFTER_FAIL_CODE: "7" });
     await ready();
     const code = exited(p);
     const sentAt = Date.now();
@@ -143,7 +138,7 @@ describe("envoy entrypoint: drains on SIGTERM instead of dropping calls", functi
 
   it("falls back to the 20 s default for an ENVOY_DRAIN_SECONDS that is not a number, and says so", async () => {
     // Envoy exits 1 s into the drain, so the test need not wait the 20 s; the log says what was used.
-    const p = await start({ ENVOY_ADMIN_PORT: String(await freePort()), ENVOY_DRAIN_SECONDS: "20s", FAKE_EXIT_AFTER_FAIL_MS: "1000" });
+    const p = await start({ ENVOY_DRAIN_SECONDS: "20s", FAKE_EXIT_AFTER_FAIL_MS: "1000" });
     await ready();
     const code = exited(p);
     p.kill("SIGTERM");
@@ -152,8 +147,19 @@ describe("envoy entrypoint: drains on SIGTERM instead of dropping calls", functi
     assert.match(stderr, /draining for up to 20s/);
   });
 
+  it("hands ENVOY_BOOTSTRAP_OVERRIDE to envoy's --config-yaml, as one argument, before the extra arguments", async () => {
+    const override = JSON.stringify({ overload_manager: { refresh_interval: "0.25s", resource_monitors: [{ name: "x y" }] } });
+    const p = await start({ ENVOY_DRAIN_SECONDS: "0", ENVOY_BOOTSTRAP_OVERRIDE: override });
+    await ready();
+    assert.deepEqual(events()[0]!.argv, ["-c", "/cfg/envoy.yaml", "--config-yaml", override, "--log-level", "info"]);
+    assert.doesNotMatch(stderr, /ENVOY_BOOTSTRAP_OVERRIDE is not set/);
+    const code = exited(p);
+    p.kill("SIGTERM");
+    assert.equal(await code, 0);
+  });
+
   it("exits with Envoy's own status when Envoy exits by itself", async () => {
-    const p = await start({ ENVOY_ADMIN_PORT: String(await freePort()), FAKE_EXIT: "3" });
+    const p = await start({ FAKE_EXIT: "3" });
     assert.equal(await exited(p), 3);
     assert.deepEqual(events().map((e) => e.event), ["exit-early"]);
   });

@@ -35,7 +35,7 @@ describe("envoy config: the router contract it relies on", function () {
   const healthCheck = () => {
     const cluster = buildBootstrap({ ...DEFAULT_ENVOY_INPUT, mode: "router" }).static_resources.clusters.find((c) => c.name === ROUTER_CLUSTER)!;
     const endpoint = cluster.load_assignment!.endpoints[0]!.lb_endpoints[0]!.endpoint;
-    return { path: cluster.health_checks![0]!.http_health_check.path, port: endpoint.health_check_config!.port_value, trafficPort: endpoint.address.socket_address.port_value };
+    return { path: cluster.health_checks![0]!.http_health_check.path, port: endpoint.health_check_config!.port_value, trafficPort: endpoint.address.socket_address!.port_value };
   };
 
   it("targets the router's default ports: traffic on 50052, health check on the admin port", () => {

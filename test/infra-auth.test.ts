@@ -12,7 +12,9 @@ import { readProbeConfig } from "../probe-lambda/config";
 import type { PolicyResource, StackValidationArgs } from "@pulumi/policy";
 import { loadStackConfigFile, runProgram, type Inputs, type ProgramRun } from "./helpers/pulumi-program";
 
-const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2" };
+// The PAR image and callers from one range (TEST-NET-3): the defaults alone (internet-facing,
+// 0.0.0.0/0, callerAuth off) are an anonymous internet endpoint, which test/security-defaults.test.ts covers.
+const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2", allowedCidrs: "203.0.113.0/24" };
 const TOKENS_ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell/a2a-tokens-AbC123";
 const PROBE_ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell/a2a-probe-jwt-XyZ789";
 const CERT_ARN = "arn:aws:acm:us-east-2:123456789012:certificate/0b1c2d3e-aaaa-bbbb-cccc-000000000000";
@@ -146,7 +148,7 @@ describe("infra auth: router environment, IAM and probe environment (pure)", () 
     const inputs: ContainerInputs = {
       region: "us-east-2", parImage: "par:1", routerImage: "router:1", envoyImage: "envoy:1",
       logGroups: { par: "p", router: "r", envoy: "e" }, envoyMode: "router", routerDrainMs: 20000, logLevel: "info",
-      cloudMapNamespace: "pixell-runtime.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50153,
+      cloudMapNamespace: "pixell-runtime.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50153, memory: 2048,
       routerAuth: { mode: "bearer", tokensSecretArn: TOKENS_ARN },
     };
     const [par, router, envoy] = containerDefinitions(inputs);
@@ -199,8 +201,8 @@ describe("infra auth: the stack under mocks", function () {
   const MOCK_ROUTER_SECRET = "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell-a2a/dev/router-tokens-AbCdEf";
   const MOCK_PROBE_SECRET = "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell-a2a/dev/probe-token-AbCdEf";
 
-  it("off (Pulumi.dev.yaml as is): no secrets, no ROUTER_AUTH keys, no secret access, no probe token", async () => {
-    const run = await runProgram(base);
+  it("off (callers from one range): no secrets, no ROUTER_AUTH keys, no secret access, no probe token", async () => {
+    const run = await runProgram({ ...base, "pixell-a2a:callerAuth": "off", "pixell-a2a:allowedCidrs": JSON.stringify(["203.0.113.0/24"]) });
     assert.equal(run.ofType("pixell:a2a:CallerAuthSecrets").length, 0, "nothing new in an existing stack's preview");
     assert.equal(run.ofType("aws:secretsmanager/secret:Secret").length, 0);
     assert.deepEqual(Object.keys(routerEnv(run)).filter((k) => k.startsWith("ROUTER_AUTH")), []);

@@ -48,7 +48,8 @@ describe("infra aws rules: every declared resource against AWS's rules", functio
       "pixell-a2a:callerAuthIssuer": "https://idp.example.com/",
       "pixell-a2a:probeAuthTokenSecretArn": "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell/probe-jwt-AbC123",
     }],
-    ["xds mode, cron schedule", { ...base, "pixell-a2a:envoyMode": "xds", "pixell-a2a:probeSchedule": "cron(0/5 * * * ? *)" }],
+    // xds mode routes around the router, so no caller auth: the anonymous endpoint, opted into (its tag on every resource).
+    ["xds mode, cron schedule, allowAnonymousInternet", { ...base, "pixell-a2a:envoyMode": "xds", "pixell-a2a:callerAuth": "off", "pixell-a2a:allowAnonymousInternet": "true", "pixell-a2a:probeSchedule": "cron(0/5 * * * ? *)" }],
     // The longest stack name stackNameProblems accepts for this project (Lambda's 64 characters bind first).
     ["the longest stack name the config accepts, bearer auth", { ...base, "pixell-a2a:callerAuth": "bearer" }, { project: "pixell-a2a", stack: "s".repeat(64 - "pixell-a2a--probe".length) }],
   ];

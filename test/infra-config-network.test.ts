@@ -1,7 +1,9 @@
 import { strict as assert } from "node:assert";
 import { ConfigError, configWarnings, parseStackConfig, type RawConfig } from "../infra/config";
 
-const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2" };
+// The PAR image and callers from one range (TEST-NET-3): the defaults alone (internet-facing,
+// 0.0.0.0/0, callerAuth off) are an anonymous internet endpoint, which test/security-defaults.test.ts covers.
+const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2", allowedCidrs: "203.0.113.0/24" };
 const EXISTING_VPC: RawConfig = {
   ...MINIMAL,
   vpcId: "vpc-0123456789abcdef0",
@@ -30,9 +32,9 @@ describe("infra config: PAR image pinning and registry credentials", () => {
   });
 
   it("accepts a release tag and a digest", () => {
-    assert.equal(parseStackConfig({ parImage: "registry.local:5000/par:2.0.1" }).parImage, "registry.local:5000/par:2.0.1");
+    assert.equal(parseStackConfig({ ...MINIMAL, parImage: "registry.local:5000/par:2.0.1" }).parImage, "registry.local:5000/par:2.0.1");
     const digest = `ghcr.io/pixell-global/pixell-agent-runtime@sha256:${"c".repeat(64)}`;
-    assert.equal(parseStackConfig({ parImage: digest }).parImage, digest);
+    assert.equal(parseStackConfig({ ...MINIMAL, parImage: digest }).parImage, digest);
   });
 
   it("reads the credentials secret and its customer-managed key", () => {
@@ -73,7 +75,7 @@ describe("infra config: reachability warnings", () => {
     assert.ok(configWarnings(narrowed).some((w) => /pixell-a2a:allowedCidrs does not admit every address and pixell-a2a:probeEgressCidrs is not set/.test(w)));
     for (const fine of [
       { ...EXISTING_VPC, allowedCidrs: "203.0.113.0/24", probeEgressCidrs: "198.51.100.7/32" },
-      { ...EXISTING_VPC },
+      { ...EXISTING_VPC, allowedCidrs: "0.0.0.0/0", callerAuth: "bearer" }, // everyone admitted, the probe too
       { ...MINIMAL, allowedCidrs: "203.0.113.0/24" }, // the stack admits its own NATs
       { ...EXISTING_VPC, internetFacing: "false", allowedCidrs: "10.20.0.0/16" },
     ]) {

@@ -3,7 +3,9 @@ import { ConfigError, fargateMemoryOptions, isCidr, parseStackConfig, unknownKey
 import { stackNameProblems } from "../infra/config-checks";
 import { cronRunsOn, longestGapSeconds, parseSchedule, type CronSchedule } from "../infra/schedule";
 
-const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2" };
+// The PAR image and callers from one range (TEST-NET-3): the defaults alone (internet-facing,
+// 0.0.0.0/0, callerAuth off) are an anonymous internet endpoint, which test/security-defaults.test.ts covers.
+const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2", allowedCidrs: "203.0.113.0/24" };
 
 function problemsOf(raw: RawConfig, region?: string): readonly string[] {
   try {
@@ -16,12 +18,13 @@ function problemsOf(raw: RawConfig, region?: string): readonly string[] {
 }
 
 describe("infra config: parseStackConfig", () => {
-  it("fills every default from the PAR image alone", () => {
+  it("fills every default from the PAR image and the callers' range", () => {
     const c = parseStackConfig(MINIMAL);
     assert.equal(c.region, "us-east-2");
     assert.deepEqual(c.network, { vpcId: undefined, publicSubnetIds: [], privateSubnetIds: [], vpcCidr: "10.0.0.0/16", availabilityZones: ["us-east-2a", "us-east-2b"], natGateways: "perZone" });
     assert.deepEqual([c.parImageCredentials, c.probeEgressCidrs], [undefined, []]);
-    assert.deepEqual([c.internetFacing, c.allowedCidrs, c.restAllowedCidrs], [true, ["0.0.0.0/0"], ["10.0.0.0/16"]]);
+    assert.deepEqual([c.internetFacing, c.allowedCidrs, c.restAllowedCidrs], [true, ["203.0.113.0/24"], ["10.0.0.0/16"]]);
+    assert.deepEqual([c.callerAuth, c.allowAnonymousInternet], [{ mode: "off" }, false]);
     assert.deepEqual([c.desiredCount, c.cpu, c.memory, c.envoyMode, c.logRetentionDays], [2, 1024, 2048, "router", 30]);
     assert.deepEqual([c.probeSchedule, c.probeTimeoutMs, c.probeLambdaTimeoutSeconds, c.probeMemoryMb], ["rate(1 minute)", 3000, 30, 256]);
     assert.deepEqual([c.cloudMapNamespace, c.cloudMapService, c.alarmEmail, c.tlsCertificateArn], ["pixell-runtime.local", "agents", undefined, undefined]);

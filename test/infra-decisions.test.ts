@@ -36,8 +36,10 @@ describe("infra decisions: security groups", () => {
     assert.deepEqual(rules.nlb.egress.map((r) => [r.fromPort, r.peer]), [[A2A_PORT, { group: "tasks" }], [ENVOY_READY_PORT, { group: "tasks" }], [8080, { group: "tasks" }]]);
     const fromNlb = rules.tasks.ingress.filter((r) => "group" in r.peer && r.peer.group === "nlb").map((r) => r.fromPort);
     assert.deepEqual(fromNlb, [A2A_PORT, ENVOY_READY_PORT, 8080]);
-    const internal = rules.tasks.ingress.filter((r) => [ROUTER_PORT, ROUTER_ADMIN_PORT, 50054].includes(r.fromPort));
-    assert.ok(internal.length === 3 && internal.every((r) => "group" in r.peer && r.peer.group === "tasks"));
+    const internal = rules.tasks.ingress.filter((r) => [ROUTER_PORT, 50054].includes(r.fromPort));
+    assert.ok(internal.length === 2 && internal.every((r) => "group" in r.peer && r.peer.group === "tasks"));
+    // The router admin listens on 127.0.0.1 in the task (infra/containers.ts): no rule opens it to anyone.
+    assert.ok(!rules.tasks.ingress.some((r) => r.fromPort <= ROUTER_ADMIN_PORT && ROUTER_ADMIN_PORT <= r.toPort));
     assert.deepEqual(rules.probe, { ingress: [], egress: [] });
     assert.deepEqual(rules.rest, { ingress: [], egress: [] });
   });
@@ -69,7 +71,7 @@ describe("infra decisions: containers", () => {
   const inputs: ContainerInputs = {
     region: "us-east-2", parImage: "par:1", routerImage: "router:1", envoyImage: "envoy:1",
     logGroups: { par: "/p", router: "/r", envoy: "/e" }, envoyMode: "router", routerDrainMs: 20000, logLevel: "info",
-    cloudMapNamespace: "ns.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50060,
+    cloudMapNamespace: "ns.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50060, memory: 2048,
   };
 
   it("orders the start PAR -> router -> Envoy on health, and has no xDS in router mode", () => {
@@ -82,7 +84,7 @@ describe("infra decisions: containers", () => {
   });
 
   it("gives the router and Envoy time to drain before SIGKILL, within Fargate's 120 s cap", () => {
-    assert.deepEqual(containerDefinitions(inputs)[2]!.environment, [{ name: "ENVOY_DRAIN_SECONDS", value: "20" }]);
+    assert.deepEqual(containerDefinitions(inputs)[2]!.environment.find((e) => e.name === "ENVOY_DRAIN_SECONDS"), { name: "ENVOY_DRAIN_SECONDS", value: "20" });
     assert.equal(routerStopTimeoutSeconds(20000), 25);
     // Beyond the cap is refused (test/infra-shutdown.test.ts), not clamped to a stop timeout shorter than the drain.
     assert.throws(() => containerDefinitions({ ...inputs, routerDrainMs: 200000 }), /above Fargate's 120 s/);
@@ -93,7 +95,7 @@ describe("infra decisions: containers", () => {
     const json = JSON.stringify(containerDefinitions({ ...inputs, envoyMode: "xds" }));
     assert.ok(!json.includes("undefined") && !json.includes(":null"));
     const router = (JSON.parse(json) as { name: string; environment: { name: string; value: string }[] }[])[1]!;
-    assert.deepEqual(router.environment.find((e) => e.name === "ROUTER_XDS"), { name: "ROUTER_XDS", value: "127.0.0.1:18000" });
+    assert.deepEqual(router.environment.find((e) => e.name === "ROUTER_XDS"), { name: "ROUTER_XDS", value: "unix:/var/run/pixell-xds/xds.sock" });
   });
 });
 

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { reproduceBuild } from "./helpers/docker-build";
 import { buildContext, ignoreFileFor } from "./helpers/docker-context";
-import { parseDockerfile, planStages } from "./helpers/dockerfile";
+import { parseDockerfile, planStages, type RunStep } from "./helpers/dockerfile";
 
 /**
  * The daemon-free Docker reproduction itself, on small Dockerfiles whose outcome the docs state:
@@ -42,10 +42,10 @@ describe("infra Dockerfile reader and build reproduction", () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const build = async (dockerfile: string, buildArgs: Record<string, string> = {}) => {
+  const build = async (dockerfile: string, buildArgs: Record<string, string> = {}, notRunHere?: (step: RunStep) => boolean) => {
     const file = path.join(ctx, "Dockerfile");
     fs.writeFileSync(file, dockerfile);
-    return reproduceBuild({ dockerfile: file, context: ctx, buildArgs, workDir: path.join(dir, "work") });
+    return reproduceBuild({ dockerfile: file, context: ctx, buildArgs, workDir: path.join(dir, "work"), ...(notRunHere ? { notRunHere } : {}) });
   };
 
   it("COPY of a directory copies its contents, not the directory; a file goes into a dest ending in / or as the file dest", async () => {
@@ -104,6 +104,13 @@ describe("infra Dockerfile reader and build reproduction", () => {
     assert.ok(run?.kind === "run");
     assert.deepEqual([run.argv, run.workdir, run.env], [["/bin/sh", "-c", "touch /made here"], "/w", { WHO: "arg", GREETING: "hi" }]);
     await assert.rejects(build("FROM scratch\nRUN echo a && echo b\n"), /shell syntax is not understood/);
+  });
+
+  it("VOLUME (JSON or words) is recorded in the image config; a RUN the caller holds back is recorded, not run", async () => {
+    assert.deepEqual(planStages(parseDockerfile('FROM scratch\nVOLUME ["/a", "/b"]\nVOLUME /c /d\n'))[0]!.config.volumes, ["/a", "/b", "/c", "/d"]);
+    const b = await build("FROM scratch\nRUN touch /kept\nRUN echo a && touch /never\n", {}, (step) => step.argv.join(" ").includes("&&"));
+    assert.deepEqual(tree(b.imageRoot), ["kept"]);
+    assert.deepEqual(b.notRun.map((s) => s.argv[2]), ["echo a && touch /never"]);
   });
 
   it("refuses what it does not understand instead of skipping it", () => {

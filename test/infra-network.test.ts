@@ -113,7 +113,7 @@ describe("infra decisions: PAR's image", () => {
     const inputs: ContainerInputs = {
       region: "us-east-2", parImage: "ghcr.io/pixell-global/par:1.4.2", routerImage: "r", envoyImage: "e",
       logGroups: { par: "p", router: "r", envoy: "e" }, envoyMode: "router", routerDrainMs: 20000, logLevel: "info",
-      cloudMapNamespace: "pixell-runtime.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50153,
+      cloudMapNamespace: "pixell-runtime.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50153, memory: 2048,
     };
     const arn = "arn:aws:secretsmanager:us-east-2:123456789012:secret:ghcr-pull-AbCdEf";
     const [par, router, envoy] = containerDefinitions({ ...inputs, parImageCredentialsSecretArn: arn });

@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { bundleRouter } from "../build/router";
 import { containerDefinitions, ROUTER_HEALTH_COMMAND, type ContainerInputs } from "../infra/containers";
 import { imageBuildSpecs } from "../infra/images";
-import { ROUTER_ADMIN_PORT } from "../lib/ports";
+import { ROUTER_ADMIN_PORT, XDS_SOCKET, XDS_SOCKET_DIR } from "../lib/ports";
 import { TYPE_URLS } from "../envoy/config";
 import { BUNDLED_PROTO_DIR, messageType } from "../envoy/proto";
 import { ADS_METHOD_PATH } from "../router/xds";
@@ -67,13 +67,13 @@ function taskDefinitionEnv(envoyMode: "router" | "xds"): Record<string, string> 
   const inputs: ContainerInputs = {
     region: "us-east-2", parImage: "par", routerImage: "router", envoyImage: "envoy",
     logGroups: { par: "p", router: "r", envoy: "e" }, envoyMode, routerDrainMs: 20000, logLevel: "warn",
-    cloudMapNamespace: "ns", cloudMapService: "svc", agentPortFirst: 8000, agentPortLast: 8010,
+    cloudMapNamespace: "ns", cloudMapService: "svc", agentPortFirst: 8000, agentPortLast: 8010, memory: 2048,
   };
   const router = containerDefinitions(inputs).find((c) => c.name === "router")!;
   return Object.fromEntries(router.environment.map((kv) => [kv.name, kv.value]));
 }
 
-interface Router { child: ChildProcess; stderr: () => string; listen: number; admin: number; xds?: number }
+interface Router { child: ChildProcess; stderr: () => string; listen: number; admin: number; xds?: string }
 
 describe("infra router image: built from exactly its context, run as its CMD", function () {
   // npm ci of the whole lockfile runs once (about 15-40 s with a warm npm cache).
@@ -88,13 +88,14 @@ describe("infra router image: built from exactly its context, run as its CMD", f
     const env = taskDefinitionEnv(envoyMode);
     const listen = await freePort();
     const admin = await freePort();
-    const xds = envoyMode === "xds" ? await freePort() : undefined;
+    const xds = envoyMode === "xds" ? build.inImage(XDS_SOCKET) : undefined;
     // The production values (0.0.0.0, Cloud Map, PAR) replaced by loopback and a file registry.
     for (const name of ["ROUTER_LISTEN", "ROUTER_ADMIN", "ROUTER_REGISTRY", ...(xds ? ["ROUTER_XDS"] : [])]) {
       assert.ok(name in env, `the task definition no longer sets ${name}: update this test`);
     }
     Object.assign(env, { ROUTER_LISTEN: `127.0.0.1:${listen}`, ROUTER_ADMIN: `127.0.0.1:${admin}`, ROUTER_REGISTRY: `file:${registry}` });
-    if (xds) env.ROUTER_XDS = `127.0.0.1:${xds}`;
+    // The task's own socket path, inside the image's directory: the router, as USER node, must be able to create it there.
+    if (xds) env.ROUTER_XDS = `unix:${build.inImage(XDS_SOCKET)}`;
     const proc = imageProcess(build, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, hostCommands: { node: process.execPath }, users: NODE_IMAGE_USERS });
     const child = spawn(proc.command, proc.args, {
       cwd: proc.cwd, env: proc.env, stdio: ["ignore", "ignore", "pipe"],
@@ -176,7 +177,12 @@ describe("infra router image: built from exactly its context, run as its CMD", f
     assert.deepEqual(build.image.config.cmd, ["node", "--enable-source-maps", "/app/main.js"]);
     const app = build.inImage("/app");
     assert.deepEqual(fs.readdirSync(app).sort(), ["agent.proto", BUNDLED_PROTO_DIR, "main.js", "main.js.map"]);
-    assert.deepEqual(fs.readdirSync(build.imageRoot), ["app"]);
+    assert.deepEqual(fs.readdirSync(build.imageRoot).sort(), ["app", "var"]);
+    // The xDS socket's directory, a VOLUME owned by node: ECS copies owner and mode into the task's volume
+    // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html).
+    assert.deepEqual(build.image.config.volumes, [XDS_SOCKET_DIR]);
+    const dir = fs.statSync(build.inImage(XDS_SOCKET_DIR));
+    assert.deepEqual([dir.isDirectory(), dir.uid, dir.gid, dir.mode & 0o7777], [true, 1000, 1000, 0o755]);
     if (process.getuid?.() === 0) assert.equal(fs.statSync(path.join(app, "main.js")).uid, 0);
   });
 
@@ -198,7 +204,12 @@ describe("infra router image: built from exactly its context, run as its CMD", f
     const r = await startRouter("xds");
     const REQ = messageType("envoy.service.discovery.v3.DiscoveryRequest");
     const RES = messageType("envoy.service.discovery.v3.DiscoveryResponse");
-    const client = new grpc.Client(`127.0.0.1:${r.xds!}`, grpc.credentials.createInsecure());
+    assert.equal(taskDefinitionEnv("xds").ROUTER_XDS, `unix:${XDS_SOCKET}`);
+    // Created by uid 1000, connectable by Envoy's uid 101: the directory (the volume) is the boundary.
+    const sock = fs.statSync(r.xds!);
+    assert.ok(sock.isSocket());
+    assert.deepEqual([sock.uid, sock.mode & 0o777], [1000, 0o666]);
+    const client = new grpc.Client(`unix:${r.xds!}`, grpc.credentials.createInsecure());
     try {
       const call = client.makeBidiStreamRequest(ADS_METHOD_PATH,
         (v: object) => Buffer.from(REQ.encode(REQ.fromObject(v)).finish()),

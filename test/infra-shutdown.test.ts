@@ -112,14 +112,14 @@ describe("infra shutdown plan: where the values go", () => {
   const inputs: ContainerInputs = {
     region: "us-east-2", parImage: "par:1", routerImage: "router:1", envoyImage: "envoy:1",
     logGroups: { par: "/p", router: "/r", envoy: "/e" }, envoyMode: "router", routerDrainMs: 20000, logLevel: "info",
-    cloudMapNamespace: "ns.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50060,
+    cloudMapNamespace: "ns.local", cloudMapService: "agents", agentPortFirst: 50054, agentPortLast: 50060, memory: 2048,
   };
 
   it("accepts routerDrainMs only within the plan's range, naming the key and the range", () => {
     assert.deepEqual(routerDrainMsRange(), { min: 20000, max: 115000 });
     const parse = (v: string): string => {
       try {
-        parseStackConfig({ parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2", routerDrainMs: v });
+        parseStackConfig({ parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2", callerAuth: "bearer", routerDrainMs: v });
         return "";
       } catch (err) {
         return (err as Error).message;
@@ -134,7 +134,7 @@ describe("infra shutdown plan: where the values go", () => {
   it("puts the plan's stop timeouts and Envoy's drain into the containers, and refuses a drain out of order", () => {
     const [par, router, envoy] = containerDefinitions({ ...inputs, routerDrainMs: 60000 });
     assert.deepEqual([par!.stopTimeout, router!.stopTimeout, envoy!.stopTimeout], [65, 65, envoyStopTimeoutSeconds(PLAN)]);
-    assert.deepEqual(envoy!.environment, [{ name: "ENVOY_DRAIN_SECONDS", value: String(PLAN.envoyDrainSeconds) }]);
+    assert.deepEqual(envoy!.environment.find((e) => e.name === "ENVOY_DRAIN_SECONDS"), { name: "ENVOY_DRAIN_SECONDS", value: String(PLAN.envoyDrainSeconds) });
     assert.throws(() => containerDefinitions({ ...inputs, routerDrainMs: 10000 }), /routerDrainMs 10000 must be at least Envoy's drain/);
   });
 

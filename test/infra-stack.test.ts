@@ -129,10 +129,13 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     assert.deepEqual(router!.dependsOn, [{ containerName: "par", condition: "HEALTHY" }]);
     assert.deepEqual(env(router!), {
       ROUTER_LISTEN: "0.0.0.0:50052",
-      ROUTER_ADMIN: "0.0.0.0:9902",
+      ROUTER_ADMIN: "127.0.0.1:9902",
       ROUTER_REGISTRY: "par:http://127.0.0.1:8080,cloudmap:pixell-runtime.local/agents",
       ROUTER_DRAIN_MS: "20000",
       LOG_LEVEL: "info",
+      // The dev stack ships with bearer auth and lets the stack create the tokens secret.
+      ROUTER_AUTH: "bearer",
+      ROUTER_AUTH_TOKENS: "secretsmanager:arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell-a2a/dev/router-tokens-AbCdEf",
     });
     assert.deepEqual(router!.healthCheck.command.slice(0, 3), ["CMD", "node", "-e"]);
     assert.match(router!.healthCheck.command[3], /http:\/\/127\.0\.0\.1:9902\/readyz/);
@@ -181,7 +184,8 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
     assert.deepEqual(fromNlb, [15021, 50051]);
     assert.deepEqual(ingress(run, "tasks").filter((r) => r.referencedSecurityGroupId === "a2a-rest-id").map((r) => r.fromPort), [8080]);
     const fromTasks = ingress(run, "tasks").filter((r) => r.referencedSecurityGroupId === "a2a-tasks-id").map((r) => [r.fromPort, r.toPort]).sort();
-    assert.deepEqual(fromTasks, [[50052, 50052], [50054, 50153], [9902, 9902]]);
+    // No 9902: the router admin listens on 127.0.0.1 in the task (docs/security.md, "Trust boundary").
+    assert.deepEqual(fromTasks, [[50052, 50052], [50054, 50153]]);
     assert.ok(ingress(run, "tasks").every((r) => r.cidrIpv4 === undefined), "no CIDR reaches the tasks directly");
     // The probe reaches the internet-facing NLB through NAT: the NAT gateways' Elastic IPs are admitted
     // (198.51.100.x are the mock's addresses for them), so it still gets in when allowedCidrs is narrowed.
@@ -224,6 +228,7 @@ describe("infra stack under mocks: Pulumi.dev.yaml", function () {
       PROBE_PLATFORM_PERCENT: "25",
       // The A2A target group's ARN: the probe lists its targets (the tasks) with DescribeTargetHealth.
       PROBE_TARGET_GROUP_ARN: "arn:aws:mock:us-east-2:123456789012:targetgroup/a2a-a2a",
+      PROBE_AUTH_TOKEN_SECRET: "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell-a2a/dev/probe-token-AbCdEf",
     });
     const probePolicy = JSON.parse(run.one("aws:iam/rolePolicy:RolePolicy", "a2a-policy").inputs.policy) as { Statement: Inputs[] };
     assert.deepEqual(probePolicy.Statement.find((st) => st.Sid === "ListTasksBehindTheNlb"), { Sid: "ListTasksBehindTheNlb", Effect: "Allow", Action: ["elasticloadbalancing:DescribeTargetHealth"], Resource: "*" });
@@ -318,10 +323,10 @@ describe("infra stack under mocks: variants", function () {
     assert.ok(probePolicy.some((s) => s.Action.includes("ec2:CreateNetworkInterface")));
   });
 
-  it("in xds mode bakes ENVOY_MODE=xds into Envoy and turns on the router's xDS server on loopback", async () => {
-    const run = await runProgram({ ...base, "pixell-a2a:envoyMode": "xds" });
+  it("in xds mode bakes ENVOY_MODE=xds into Envoy and turns on the router's xDS server on its Unix socket", async () => {
+    const run = await runProgram({ ...base, "pixell-a2a:envoyMode": "xds", "pixell-a2a:callerAuth": "off", "pixell-a2a:allowedCidrs": JSON.stringify(["203.0.113.0/24"]) });
     assert.deepEqual(run.one("awsx:ecr:Image", "envoy").inputs.args, { ENVOY_MODE: "xds" });
-    assert.equal(env(containers(run)[1]!).ROUTER_XDS, "127.0.0.1:18000");
+    assert.equal(env(containers(run)[1]!).ROUTER_XDS, "unix:/var/run/pixell-xds/xds.sock");
   });
 
   it("terminates TLS on the A2A listener when a certificate is set and tells the probe", async () => {

@@ -68,7 +68,7 @@ describe("policy pack: served as the Pulumi CLI runs it", function () {
     }
   });
 
-  it("describes its four mandatory policies", async () => {
+  it("describes its five mandatory policies", async () => {
     const info = await unary<Empty, analyzerPb.AnalyzerInfo>(client.getAnalyzerInfo, new Empty());
     assert.equal(info.getName(), "pixell-a2a-security");
     const policies = info.getPoliciesList().map((p) => [p.getName(), p.getEnforcementlevel()]);
@@ -76,6 +76,7 @@ describe("policy pack: served as the Pulumi CLI runs it", function () {
       ["a2a-listener-tls", analyzerPb.EnforcementLevel.MANDATORY],
       ["iam-least-privilege", analyzerPb.EnforcementLevel.MANDATORY],
       ["log-groups-have-retention", analyzerPb.EnforcementLevel.MANDATORY],
+      ["no-anonymous-internet-endpoint", analyzerPb.EnforcementLevel.MANDATORY],
       ["task-internal-ports-closed", analyzerPb.EnforcementLevel.MANDATORY],
     ]);
   });
@@ -97,12 +98,18 @@ describe("policy pack: served as the Pulumi CLI runs it", function () {
       resource(LOG_GROUP, "router-logs", { retentionInDays: 30 }),
       resource(LOG_GROUP, "forever", {}),
       resource(LISTENER, "a2a", { port: 50051, protocol: "TCP" }),
+      // An internet-facing NLB open to everyone on 50051; the task definition's containers wait for the
+      // images (unknown in a preview), so only its pixell:callerAuth tag says the router checks nobody.
+      resource("aws:lb/loadBalancer:LoadBalancer", "nlb", { loadBalancerType: "network", internal: false }),
+      resource(RULE, "a2a-from-anywhere", { ipProtocol: "tcp", fromPort: 50051, toPort: 50051, cidrIpv4: "0.0.0.0/0" }, { securityGroupId: [nlb] }),
+      resource("aws:ecs/taskDefinition:TaskDefinition", "task", { family: "a2a", tags: { "pixell:callerAuth": "off" } }),
     ]);
     const response = await unary<analyzerPb.AnalyzeStackRequest, analyzerPb.AnalyzeResponse>(client.analyzeStack, request);
     const found = response.getDiagnosticsList().map((d) => ({ policy: d.getPolicyname(), urn: d.getUrn(), level: d.getEnforcementlevel(), message: d.getMessage() }));
     assert.deepEqual(found.map((d) => [d.policy, d.urn.slice(d.urn.lastIndexOf("::") + 2)]).sort(), [
       ["a2a-listener-tls", "a2a"],
       ["log-groups-have-retention", "forever"],
+      ["no-anonymous-internet-endpoint", "a2a"],
       ["task-internal-ports-closed", "router-from-nlb"],
     ]);
     assert.ok(found.every((d) => d.level === analyzerPb.EnforcementLevel.MANDATORY));

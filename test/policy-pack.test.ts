@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import type { PolicyResource, StackValidationArgs } from "@pulumi/policy";
 import {
   a2aTlsViolations,
+  anonymousInternetViolations,
   iamViolations,
   internalPortsOpened,
   logRetentionViolations,
@@ -96,6 +97,15 @@ describe("policy pack: on recorded stacks", function () {
     assert.deepEqual(a2aTlsViolations(broken, false), []);
   });
 
+  it("reports the broken stack's internet-facing NLB whose A2A port every address reaches, with no router checking callers", () => {
+    // The compliant stack admits only 10.0.0.0/8 to 50051; the broken one has an all-protocol rule from 0.0.0.0/0 and no task definition.
+    assert.deepEqual(anonymousInternetViolations(compliant, false), []);
+    const found = anonymousInternetViolations(broken, false);
+    assert.equal(found.length, 1);
+    assert.match(found[0]!.message, /A2A listener a2a-plain on 50051 is on an internet-facing load balancer that admits every address, and no ECS task definition in the stack says the router authenticates callers/);
+    assert.deepEqual(anonymousInternetViolations(broken, true), []);
+  });
+
   it("wires the checks into CrossGuard stack policies with their config and the stack tag", async () => {
     const asPolicyResources = (resources: StackResource[]): PolicyResource[] =>
       resources.map((r) => ({ ...r, props: { ...r.props }, opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: {} }, dependencies: [], propertyDependencies: {}, isType: () => false, asType: () => undefined }) as unknown as PolicyResource);
@@ -128,12 +138,14 @@ describe("policy pack: on recorded stacks", function () {
       "aws:region": "us-east-2",
       "pixell-a2a:parImage": "123456789012.dkr.ecr.us-east-2.amazonaws.com/par:1.0.0",
       "pixell-a2a:tlsCertificateArn": "arn:aws:acm:us-east-2:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000001",
+      "pixell-a2a:callerAuth": "bearer",
     });
     assert.ok(real.length > 0);
     assert.deepEqual(securityGroupViolations(real), []);
     assert.deepEqual(iamViolations(real), []);
     assert.deepEqual(logRetentionViolations(real), []);
     assert.deepEqual(a2aTlsViolations(real, true), []);
+    assert.deepEqual(anonymousInternetViolations(real, false), []);
   });
 });
 

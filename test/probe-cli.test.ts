@@ -24,7 +24,7 @@ describe("probe CLI: arguments", () => {
     assert.throws(() => parseProbeArgs(["--registry", "file:x"]), /--endpoint is not set/);
     assert.throws(() => parseProbeArgs(["--endpoint", "h:1", "--registry", "file:x", "--metrics", "prometheus"]), /--metrics "prometheus" is not accepted: expected none, stdout or cloudwatch/);
     assert.throws(() => parseProbeArgs(["--endpoint", "h:1", "--registry", "file:x", "--bogus"]), /Unknown option '--bogus'/);
-    assert.throws(() => parseProbeArgs(["--endpoint", "h:1", "--registry", "file:x", "--tasks", "10.0.1.9"]), /--tasks="10.0.1.9" is not host:port/);
+    assert.throws(() => parseProbeArgs(["--endpoint", "h:1", "--registry", "file:x", "--tasks", "10.0.1.9"]), /--tasks must be HOST:PORT.*got "10.0.1.9"/);
   });
 });
 

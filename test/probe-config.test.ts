@@ -49,6 +49,6 @@ describe("probe config", () => {
     rejects({ METRICS_NAMESPACE: "AWS/Lambda" }, /METRICS_NAMESPACE="AWS\/Lambda" is not accepted/);
     rejects({ CLOUDMAP_SERVICE: " " }, /CLOUDMAP_SERVICE is set but empty/);
     rejects({ PROBE_TARGET_GROUP_ARN: "targetgroup/a2a/123" }, /PROBE_TARGET_GROUP_ARN="targetgroup\/a2a\/123" is not accepted: expected a target group ARN/);
-    rejects({ PROBE_PLATFORM_PERCENT: "0" }, /PROBE_PLATFORM_PERCENT="0" .* from 1 to 100/);
+    rejects({ PROBE_PLATFORM_PERCENT: "0" }, /PROBE_PLATFORM_PERCENT must be a whole number from 1 to 100, got "0"/);
   });
 });

@@ -11,7 +11,7 @@ describe("router config", () => {
   it("uses the defaults, then environment variables, then flags", () => {
     const base = parseRouterConfig([], { ROUTER_REGISTRY: "file:/r.json" });
     assert.deepEqual(base.listen, { host: "0.0.0.0", port: 50052 });
-    assert.deepEqual(base.admin, { host: "0.0.0.0", port: 9902 });
+    assert.deepEqual(base.admin, { host: "127.0.0.1", port: 9902 });
     assert.equal(base.drainMs, 20_000);
     assert.equal(base.maxHops, 3);
     assert.equal(base.xds, undefined);

@@ -3,6 +3,10 @@
  * (wildcard LDS/CDS, named RDS/EDS, explicit ACKs and NACKs).
  */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import pino from "pino";
 import * as prom from "prom-client";
@@ -11,6 +15,7 @@ import { encodeMessage, messageType } from "../envoy/proto";
 import { ADS_METHOD_PATH, startXdsIfConfigured, startXdsServer, xdsOptionsFor, type XdsServer } from "../router/xds";
 import type { ClusterLoadAssignment, RouteConfiguration } from "../envoy/types";
 import { startRouter } from "../router";
+import { parseRouterConfig } from "../router/config";
 import { silentLogger } from "../lib/log";
 import { assertValidEnvoyConfig } from "./helpers/envoy-validate";
 import { MemoryRegistry } from "./helpers/memory-registry";
@@ -30,8 +35,9 @@ class AdsTestClient {
   private readonly queue: Response[] = [];
   private waiter: (() => void) | undefined;
 
-  constructor(port: number, readonly nodeId: string) {
-    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  /** A TCP port on 127.0.0.1, or a grpc-js target such as `unix:/path`. */
+  constructor(target: number | string, readonly nodeId: string) {
+    this.client = new grpc.Client(typeof target === "number" ? `127.0.0.1:${target}` : target, grpc.credentials.createInsecure());
     this.call = this.client.makeBidiStreamRequest(
       ADS_METHOD_PATH,
       (v: object) => Buffer.from(REQ.encode(REQ.fromObject(v)).finish()),
@@ -293,6 +299,52 @@ describe("xds server: wiring into the router process", () => {
     assert.equal(xdsOptionsFor({ listen: { host: "10.0.0.5", port: 50052 }, xds: { host: "::1", port: 18000 } }, bound, silentLogger)!.listen, "[::1]:18000");
   });
 
+  it("parses unix:/PATH for ROUTER_XDS and passes it to grpc-js as is; refuses relative, abstract and over-long paths", () => {
+    const bound = { port: 50052, adminPort: 9902, registry: new MemoryRegistry() };
+    const config = parseRouterConfig([], { ROUTER_REGISTRY: "file:/r.json", ROUTER_XDS: "unix:/var/run/pixell-xds/xds.sock" });
+    assert.deepEqual(config.xds, { socketPath: "/var/run/pixell-xds/xds.sock" });
+    assert.equal(xdsOptionsFor(config, bound, silentLogger)!.listen, "unix:/var/run/pixell-xds/xds.sock");
+    // unix(7): sun_path is 108 bytes with the terminating NUL.
+    for (const bad of ["unix:run/xds.sock", "unix:@xds", `unix:/${"x".repeat(107)}`]) {
+      assert.throws(() => parseRouterConfig([], { ROUTER_REGISTRY: "file:/r.json", ROUTER_XDS: bad }), /--xds \(ROUTER_XDS\) must be HOST:PORT or unix:\/ABSOLUTE\/PATH of at most 107 bytes/);
+    }
+  });
+
+  it("serves on a Unix socket that Envoy's uid can connect to (0666), replacing a socket left by an earlier run", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xds-sock-"));
+    const socketPath = path.join(dir, "xds.sock");
+    // A socket file from a process that was killed before it could remove it.
+    spawnSync(process.execPath, ["-e", `require("node:net").createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, "SIGKILL"))`], { timeout: 10000 });
+    assert.ok(fs.lstatSync(socketPath).isSocket(), "the stale socket is there");
+    const xds = await startXdsServer({ listen: `unix:${socketPath}`, registry: new MemoryRegistry([{ id: "alpha", host: "127.0.0.1", port: 50054 }]), routerTarget: { host: "127.0.0.1", port: 50052 }, logger: silentLogger });
+    const client = new AdsTestClient(`unix:${socketPath}`, "unix-client");
+    try {
+      assert.equal(xds.address, `unix:${socketPath}`);
+      assert.equal(fs.statSync(socketPath).mode & 0o777, 0o666);
+      client.request("cluster");
+      const cds = await client.next();
+      assert.deepEqual(cds.resources.map((r) => (decode("cluster", r) as { name: string }).name).sort(), [deploymentClusterName("alpha"), ROUTER_CLUSTER].sort());
+    } finally {
+      client.close();
+      await xds.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("will not remove a file that is not a socket, and says where it could not listen", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xds-sock-"));
+    const notASocket = path.join(dir, "xds.sock");
+    fs.writeFileSync(notASocket, "keep me");
+    try {
+      await assert.rejects(
+        startXdsServer({ listen: `unix:${notASocket}`, registry: new MemoryRegistry(), routerTarget: { host: "127.0.0.1", port: 50052 }, logger: silentLogger }),
+        new RegExp(`xDS server cannot listen on unix:${notASocket.replace(/[/.]/g, "\\$&")}: .*unix:/PATH in a directory the router may write`));
+      assert.equal(fs.readFileSync(notASocket, "utf8"), "keep me");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("starts next to a real router, serving the router's own registry", async () => {
     const registry = new MemoryRegistry([{ id: "alpha", host: "127.0.0.1", port: 50054 }]);
     const router = await startRouter({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", registry, logger: silentLogger });
@@ -305,9 +357,9 @@ describe("xds server: wiring into the router process", () => {
         const d = decode("endpoint", r) as unknown as ClusterLoadAssignment;
         return [d.cluster_name, d.endpoints[0]!.lb_endpoints[0]!.endpoint];
       }));
-      assert.deepEqual(byName[ROUTER_CLUSTER]!.address.socket_address, { address: "127.0.0.1", port_value: router.port });
+      assert.deepEqual(byName[ROUTER_CLUSTER]!.address.socket_address!, { address: "127.0.0.1", port_value: router.port });
       assert.equal(byName[ROUTER_CLUSTER]!.health_check_config!.port_value, router.adminPort);
-      assert.equal(byName[deploymentClusterName("alpha")]!.address.socket_address.port_value, 50054);
+      assert.equal(byName[deploymentClusterName("alpha")]!.address.socket_address!.port_value, 50054);
     } finally {
       client.close();
       await xds?.close();

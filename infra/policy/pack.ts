@@ -5,9 +5,12 @@
  */
 import type { PolicyResource, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import {
+  ALLOW_ANONYMOUS_INTERNET_TAG,
   REQUIRE_TLS_TAG,
   WILDCARD_RESOURCE_ACTIONS,
   a2aTlsViolations,
+  anonymousInternetViolations,
+  resourcesAllowAnonymousInternet,
   iamViolations,
   logRetentionViolations,
   resourcesRequireTls,
@@ -30,6 +33,11 @@ export { REQUIRE_TLS_TAG };
 export interface TlsPolicyConfig {
   /** Fail when the A2A listener (50051) is not TLS. Default: the tag `pixell:requireTls` on the stack or on any resource, else false. */
   readonly requireTls?: boolean;
+}
+
+export interface AnonymousInternetPolicyConfig {
+  /** Accept an anonymous internet endpoint. Default: the tag `pixell:allowAnonymousInternet` on the stack or on any resource, else false. */
+  readonly allowAnonymousInternet?: boolean;
 }
 
 export interface IamPolicyConfig {
@@ -77,7 +85,20 @@ export const policies: StackValidationPolicy[] = [
     (resources, args) => a2aTlsViolations(resources, requireTls(args.getConfig<TlsPolicyConfig>(), args.stackTags, resources)),
     { properties: { requireTls: { type: "boolean" } } },
   ),
+  stackPolicy(
+    "no-anonymous-internet-endpoint",
+    "An internet-facing load balancer's A2A listener (50051) that admits every address needs caller authentication in the router (ROUTER_AUTH bearer or jwt), unless the stack opts in with allowAnonymousInternet (tag pixell:allowAnonymousInternet=true, or this policy's config).",
+    (resources, args) => anonymousInternetViolations(resources, allowAnonymousInternet(args.getConfig<AnonymousInternetPolicyConfig>(), args.stackTags, resources)),
+    { properties: { allowAnonymousInternet: { type: "boolean" } } },
+  ),
 ];
+
+/** Policy config wins; otherwise the stack tag; otherwise the resource tag the program sets from allowAnonymousInternet. */
+export function allowAnonymousInternet(config: AnonymousInternetPolicyConfig, stackTags: ReadonlyMap<string, string>, resources: readonly StackResource[] = []): boolean {
+  if (typeof config.allowAnonymousInternet === "boolean") return config.allowAnonymousInternet;
+  if (stackTags.get(ALLOW_ANONYMOUS_INTERNET_TAG)?.toLowerCase() === "true") return true;
+  return resourcesAllowAnonymousInternet(resources);
+}
 
 /**
  * Policy config wins; otherwise the stack tag; otherwise the resource tag the stack program sets

@@ -5,6 +5,7 @@
  * PolicyPack; the tests call them on resources recorded under Pulumi mocks.
  */
 import { AGENT_PORT_FIRST, AGENT_PORT_LAST, A2A_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_PORT } from "../../lib/ports";
+import { admitsEveryone } from "../reachability";
 
 /** What a policy needs to know about one resource. */
 export interface StackResource {
@@ -286,4 +287,96 @@ export function a2aTlsViolations(resources: readonly StackResource[], requireTls
     }
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// No anonymous A2A endpoint on the internet unless the stack says so.
+// ---------------------------------------------------------------------------
+
+/** Tag on the ECS task definition naming the router's caller-auth mode (off, bearer, jwt). */
+export const CALLER_AUTH_TAG = "pixell:callerAuth";
+/** Put on every resource by the program when the stack sets allowAnonymousInternet (infra/exposure.ts). */
+export const ALLOW_ANONYMOUS_INTERNET_TAG = "pixell:allowAnonymousInternet";
+
+const LOAD_BALANCER_TYPES = new Set(["aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"]);
+const TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition";
+
+/** True when any resource carries `pixell:allowAnonymousInternet=true`. */
+export function resourcesAllowAnonymousInternet(resources: readonly StackResource[]): boolean {
+  return resources.some((r) => {
+    const tags = r.props.tags;
+    return typeof tags === "object" && tags !== null && String((tags as Record<string, unknown>)[ALLOW_ANONYMOUS_INTERNET_TAG]).toLowerCase() === "true";
+  });
+}
+
+/** The IPv4 sources ingress rules admit to `port` over TCP (IPv6 ::/0 counts as the whole IPv4 internet too). */
+function sourcesAdmittedTo(resources: readonly StackResource[], port: number): string[] {
+  const covers = (protocol: unknown, from: unknown, to: unknown): boolean => {
+    const proto = String(protocol ?? "").toLowerCase();
+    if (proto === "-1" || proto === "all") return true;
+    if (proto !== "tcp" && proto !== "6") return false;
+    const f = Number(from);
+    const t = Number(to ?? from);
+    return !Number.isFinite(f) || !Number.isFinite(t) || (f <= port && port <= t);
+  };
+  const cidrs: string[] = [];
+  const add = (v4: unknown, v6: unknown): void => {
+    for (const c of Array.isArray(v4) ? v4 : [v4]) if (typeof c === "string") cidrs.push(c);
+    for (const c of Array.isArray(v6) ? v6 : [v6]) if (c === "::/0") cidrs.push("0.0.0.0/0");
+  };
+  for (const r of resources) {
+    if (r.type === SECURITY_GROUP) {
+      for (const rule of Array.isArray(r.props.ingress) ? (r.props.ingress as Record<string, unknown>[]) : []) {
+        if (covers(rule.protocol, rule.fromPort, rule.toPort)) add(rule.cidrBlocks, rule.ipv6CidrBlocks);
+      }
+    } else if (r.type === VPC_INGRESS_RULE) {
+      if (covers(r.props.ipProtocol, r.props.fromPort, r.props.toPort)) add(r.props.cidrIpv4, r.props.cidrIpv6);
+    } else if (r.type === EC2_SG_RULE && r.props.type === "ingress") {
+      if (covers(r.props.protocol, r.props.fromPort, r.props.toPort)) add(r.props.cidrBlocks, r.props.ipv6CidrBlocks);
+    }
+  }
+  return cidrs;
+}
+
+/**
+ * The caller-auth mode of a task definition: its router container's ROUTER_AUTH when
+ * containerDefinitions is known (off when unset, the router's default), else its CALLER_AUTH_TAG,
+ * else undefined.
+ */
+export function taskCallerAuth(r: StackResource): string | undefined {
+  const defs = r.props.containerDefinitions;
+  if (typeof defs === "string") {
+    try {
+      const parsed = JSON.parse(defs) as { name?: string; environment?: { name?: string; value?: string }[] }[];
+      const router = parsed.find((c) => c.name === "router");
+      if (router) return router.environment?.find((e) => e.name === "ROUTER_AUTH")?.value ?? "off";
+    } catch {
+      // Not JSON: fall back to the tag.
+    }
+  }
+  const tags = r.props.tags;
+  const tag = typeof tags === "object" && tags !== null ? (tags as Record<string, unknown>)[CALLER_AUTH_TAG] : undefined;
+  return typeof tag === "string" ? tag : undefined;
+}
+
+/**
+ * An internet-facing load balancer with a listener on the A2A port that every address may reach,
+ * in a stack whose router does not authenticate callers (or whose mode cannot be told), is a
+ * violation unless the stack opted in (`allowAnonymous`).
+ */
+export function anonymousInternetViolations(resources: readonly StackResource[], allowAnonymous: boolean, a2aPort: number = A2A_PORT): Violation[] {
+  if (allowAnonymous) return [];
+  const internetFacing = resources.filter((r) => LOAD_BALANCER_TYPES.has(r.type) && r.props.internal !== true);
+  if (internetFacing.length === 0) return [];
+  const a2aListeners = resources.filter((r) => LISTENER_TYPES.has(r.type) && Number(r.props.port) === a2aPort);
+  if (a2aListeners.length === 0 || !admitsEveryone(sourcesAdmittedTo(resources, a2aPort))) return [];
+  const modes = resources.filter((r) => r.type === TASK_DEFINITION).map(taskCallerAuth);
+  if (modes.length > 0 && modes.every((m) => m === "bearer" || m === "jwt")) return [];
+  const why = modes.length === 0 ? "no ECS task definition in the stack says the router authenticates callers"
+    : modes.some((m) => m === undefined) ? `a task definition's caller authentication cannot be told (no ROUTER_AUTH in a known containerDefinitions, no ${CALLER_AUTH_TAG} tag)`
+      : `the router's caller authentication is ${modes.find((m) => m !== "bearer" && m !== "jwt")}`;
+  return a2aListeners.map((l) => ({
+    urn: l.urn,
+    message: `A2A listener ${l.name} on ${a2aPort} is on an internet-facing load balancer that admits every address, and ${why}: anyone could invoke any agent by its deployment id. Turn on callerAuth (bearer or jwt), narrow allowedCidrs, or make the NLB internal; to accept an anonymous endpoint, set the stack's allowAnonymousInternet: true (tag ${ALLOW_ANONYMOUS_INTERNET_TAG}=true) or this policy's config allowAnonymousInternet`,
+  }));
 }

@@ -2,6 +2,7 @@
  * Auth configuration from environment variables (and equivalent flags), as a
  * typed, validated value. Every error names the key and what it accepts.
  */
+import { ALLOW_CLAIM_NAME, ALLOW_CLAIM_RULE, CALLER_AUTH_MODES as MODES, DEFAULT_ALLOW_CLAIM } from "../../lib/caller-auth";
 import { wholeNumber } from "../../lib/settings";
 
 export type TokensLocation = { readonly kind: "file"; readonly path: string } | { readonly kind: "secretsmanager"; readonly secretId: string };
@@ -33,11 +34,10 @@ export type AuthEnvKey = keyof typeof AUTH_ENV_FLAGS;
 
 export const AUTH_DEFAULTS = {
   refreshMs: 60_000,
-  allowClaim: "pixell:deployments",
+  allowClaim: DEFAULT_ALLOW_CLAIM,
   cacheSize: 10_000,
 } as const;
 
-const MODES = ["off", "bearer", "jwt"] as const;
 const BEARER_ONLY: AuthEnvKey[] = ["ROUTER_AUTH_TOKENS", "ROUTER_AUTH_REFRESH_MS"];
 const JWT_ONLY: AuthEnvKey[] = ["ROUTER_AUTH_JWKS_URL", "ROUTER_AUTH_ISSUER", "ROUTER_AUTH_AUDIENCE", "ROUTER_AUTH_ALLOW_CLAIM", "ROUTER_AUTH_JWT_CACHE_SIZE"];
 
@@ -81,8 +81,8 @@ export function parseAuthConfig(env: Readonly<Record<string, string | undefined>
   const issuer = get("ROUTER_AUTH_ISSUER");
   if (issuer === undefined) throw new AuthConfigError("ROUTER_AUTH_ISSUER is required when ROUTER_AUTH=jwt: set it to the exact `iss` your tokens carry");
   const allowClaim = get("ROUTER_AUTH_ALLOW_CLAIM") ?? AUTH_DEFAULTS.allowClaim;
-  if (!/^[A-Za-z0-9_.:/-]{1,128}$/.test(allowClaim)) {
-    throw new AuthConfigError(`ROUTER_AUTH_ALLOW_CLAIM=${JSON.stringify(allowClaim.slice(0, 64))} is not valid: expected a claim name of [A-Za-z0-9_.:/-]`);
+  if (!ALLOW_CLAIM_NAME.test(allowClaim)) {
+    throw new AuthConfigError(`ROUTER_AUTH_ALLOW_CLAIM=${JSON.stringify(allowClaim.slice(0, 64))} is not valid: expected ${ALLOW_CLAIM_RULE}`);
   }
   return {
     mode,

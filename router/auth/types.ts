@@ -4,6 +4,7 @@
  * deployment id. Both answer synchronously whenever they can: the bearer-token
  * path never returns a Promise, the JWT path only on a cache miss.
  */
+import type { CallerAuthMode } from "../../lib/caller-auth";
 import type { IncomingHttpHeaders } from "node:http2";
 import { Status } from "../routing";
 
@@ -28,7 +29,7 @@ export interface AuthDenial {
 
 export type AuthResult = Principal | AuthRefusal;
 
-export type AuthMode = "off" | "bearer" | "jwt";
+export type AuthMode = CallerAuthMode;
 
 export interface Authenticator {
   readonly mode: AuthMode;

@@ -15,9 +15,10 @@ function reachable(host: string): string {
 /** The xDS server's options for a router config and the ports the router actually bound; undefined when xDS is off. */
 export function xdsOptionsFor(config: Pick<RouterConfig, "listen" | "xds">, bound: { port: number; adminPort: number; registry: XdsServerOptions["registry"]; metrics?: { registry: NonNullable<XdsServerOptions["metricsRegistry"]> } }, logger: Logger): XdsServerOptions | undefined {
   if (!config.xds) return undefined;
-  const xdsHost = config.xds.host.includes(":") ? `[${config.xds.host}]` : config.xds.host;
+  const xds = config.xds;
+  const listen = "socketPath" in xds ? `unix:${xds.socketPath}` : `${xds.host.includes(":") ? `[${xds.host}]` : xds.host}:${xds.port}`;
   return {
-    listen: `${xdsHost}:${config.xds.port}`,
+    listen,
     registry: bound.registry,
     routerTarget: { host: reachable(config.listen.host), port: bound.port },
     routerAdminPort: bound.adminPort,

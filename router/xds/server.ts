@@ -5,6 +5,7 @@
  * with a ceiling so a steady stream of changes still pushes within a second), encoded
  * once and pushed to every stream by its `AdsStreamState`.
  */
+import * as fs from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import type * as protobuf from "protobufjs";
 import type * as prom from "prom-client";
@@ -22,7 +23,12 @@ export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryServic
 export const ADS_METHOD_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
 
 export interface XdsServerOptions {
-  /** `host:port` to listen on (port 0 picks a free one). */
+  /**
+   * `host:port` to listen on (port 0 picks a free one), or `unix:/path`: the socket is made
+   * connectable by any user (0666), since Envoy runs under another uid than the router; who can
+   * reach the path at all is decided by the directory (in the task: a volume only the router and
+   * Envoy mount). A socket left at the path by an earlier run is replaced.
+   */
   readonly listen: string;
   readonly registry: RegistrySource;
   /** The router's gRPC address: the catch-all route's cluster. */
@@ -41,7 +47,10 @@ export interface XdsServerOptions {
 }
 
 export interface XdsServer {
+  /** The TCP port bound (0 on a Unix socket). */
   readonly port: number;
+  /** Where it listens, as given (`host:port` with the bound port, or `unix:/path`). */
+  readonly address: string;
   /** Current versions per type (for /xds status and tests). */
   versions(): Readonly<Record<ResourceKind, string>>;
   /** Per connected stream: node id and per-type sent/accepted/rejected versions. */
@@ -198,19 +207,28 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
 
   const server = new grpc.Server();
   server.addService(serviceDefinition(c), { StreamAggregatedResources: handleStream });
+  const socketPath = opts.listen.startsWith("unix:") ? opts.listen.slice("unix:".length) : undefined;
   let port: number;
   try {
+    if (socketPath !== undefined) removeStaleSocket(socketPath);
     port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(opts.listen, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
     });
+    if (socketPath !== undefined) {
+      fs.chmodSync(socketPath, 0o666);
+      port = 0;
+    }
   } catch (err) {
     unsubscribe();
-    throw new Error(`xDS server cannot listen on ${opts.listen}: ${err instanceof Error ? err.message : String(err)} (set ROUTER_XDS / --xds to a free host:port)`);
+    server.forceShutdown();
+    throw new Error(`xDS server cannot listen on ${opts.listen}: ${err instanceof Error ? err.message : String(err)} (set ROUTER_XDS / --xds to a free host:port, or unix:/PATH in a directory the router may write)`);
   }
-  logger.info({ listen: opts.listen, port, versions: cache.snapshot()!.versions, apiListeners }, "xds server listening");
+  const address = socketPath !== undefined ? opts.listen : opts.listen.replace(/:\d+$/, `:${port}`);
+  logger.info({ listen: address, port, versions: cache.snapshot()!.versions, apiListeners }, "xds server listening");
 
   return {
     port,
+    address,
     versions: () => cache.snapshot()!.versions,
     streams: () => [...streams].map((s) => ({ node: s.node, types: s.state.status() })),
     close: async () => {
@@ -224,6 +242,17 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<XdsServer>
       });
     },
   };
+}
+
+/** Removes a socket an earlier process left at `socketPath` (bind fails on an existing path); anything else there is left alone, and bind reports it. */
+function removeStaleSocket(socketPath: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (stat.isSocket()) fs.unlinkSync(socketPath);
 }
 
 /** A decoded DiscoveryRequest (protobufjs toObject with defaults). */

@@ -19,7 +19,9 @@
  *   `--chmod` sets them (on every copied file and directory).
  * A RUN's absolute path arguments name paths in the stage, so they are rebased onto the stage's
  * directory (`npx tsx build/router.ts /out` writes `<stage>/out`): the one liberty taken,
- * since the stage is not a chroot. A RUN with shell syntax beyond plain words is refused.
+ * since the stage is not a chroot. A RUN with shell syntax beyond plain words is refused, unless
+ * the caller names it as one this machine must not run (`notRunHere`: package installs from the base
+ * image's distribution), which is then recorded in `notRun` for the test to check.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -37,6 +39,8 @@ export interface ReproducedBuild {
   readonly imageRoot: string;
   /** Every context file a COPY sent into a stage (context-relative, sorted). */
   readonly copiedFromContext: readonly string[];
+  /** RUN steps `notRunHere` held back, in order. */
+  readonly notRun: readonly RunStep[];
   /** The host path of an absolute path in the image. */
   inImage(imagePath: string): string;
 }
@@ -53,6 +57,8 @@ export interface ReproduceOptions {
   readonly runTimeoutMs?: number;
   /** Called with each RUN's output, for diagnosis. */
   readonly onOutput?: (chunk: string) => void;
+  /** RUN steps only a real build can carry out (they would change this machine, or need the base image). */
+  readonly notRunHere?: (step: RunStep) => boolean;
 }
 
 export class BuildStepError extends Error {}
@@ -167,12 +173,14 @@ export async function reproduceBuild(opts: ReproduceOptions): Promise<Reproduced
   const roots = stages.map((s) => stageDir(opts.workDir, s.index));
   const byName = new Map(stages.flatMap((s) => (s.name ? [[s.name, s.index] as const] : [])));
   const copied = new Set<string>();
+  const notRun: RunStep[] = [];
   for (const stage of stages) {
     const root = roots[stage.index]!;
     fs.mkdirSync(root, { recursive: true });
     for (const step of stage.steps) {
       if (step.kind === "workdir") fs.mkdirSync(hostPath(root, step.path), { recursive: true });
       else if (step.kind === "copy") runCopy(step, ctx, roots, stage.index, byName, copied);
+      else if (opts.notRunHere?.(step)) notRun.push(step);
       else await runStep(step, root, opts);
     }
   }
@@ -181,6 +189,7 @@ export async function reproduceBuild(opts: ReproduceOptions): Promise<Reproduced
   return {
     context: ctx, stages, roots, image, imageRoot,
     copiedFromContext: [...copied].sort(),
+    notRun,
     inImage: (imagePath) => hostPath(imageRoot, imagePath),
   };
 }

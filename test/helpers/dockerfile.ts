@@ -16,6 +16,7 @@
  * - "WORKDIR": a relative path is relative to the previous WORKDIR; the default is `/`.
  * - "RUN"/"CMD"/"ENTRYPOINT": a JSON array is the exec form; anything else is the shell form,
  *   run as `/bin/sh -c <command>`.
+ * - "VOLUME": a JSON array or space-separated paths; recorded in the image config (`volumes`).
  */
 
 export type Instruction = { readonly keyword: string; readonly args: string; readonly line: number };
@@ -73,6 +74,8 @@ export interface PlannedStage {
     readonly entrypoint?: readonly string[];
     readonly expose: readonly string[];
     readonly stopSignal?: string;
+    /** VOLUME paths, in order. */
+    readonly volumes: readonly string[];
   };
 }
 
@@ -209,6 +212,7 @@ export function planStages(df: ParsedDockerfile, buildArgs: Readonly<Record<stri
     let entrypoint: string[] | undefined;
     let stopSignal: string | undefined;
     const expose: string[] = [];
+    const volumes: string[] = [];
     const steps: Step[] = [];
     const scope = (): Record<string, string> => ({ ...args, ...env });
     for (const ins of stage.instructions) {
@@ -258,13 +262,14 @@ export function planStages(df: ParsedDockerfile, buildArgs: Readonly<Record<stri
         case "CMD": cmd = execForm(ins.args) ?? ["/bin/sh", "-c", ins.args]; break;
         case "ENTRYPOINT": entrypoint = execForm(ins.args) ?? ["/bin/sh", "-c", ins.args]; break;
         case "LABEL": break;
+        case "VOLUME": volumes.push(...(execForm(ins.args) ?? expanded().split(/\s+/))); break;
         default:
           throw new DockerfileError(ins.line, `${ins.keyword} is not understood by this reader`);
       }
     }
     planned.push({
       index, base: fm[1]!, ...(fm[2] ? { name: fm[2] } : {}), steps,
-      config: { env, workdir, expose, ...(user ? { user } : {}), ...(cmd ? { cmd } : {}), ...(entrypoint ? { entrypoint } : {}), ...(stopSignal ? { stopSignal } : {}) },
+      config: { env, workdir, expose, volumes, ...(user ? { user } : {}), ...(cmd ? { cmd } : {}), ...(entrypoint ? { entrypoint } : {}), ...(stopSignal ? { stopSignal } : {}) },
     });
   });
   return planned;
