@@ -212,7 +212,7 @@ describe(`relay keepalive: agents that stop answering (${ENGINE} engine)`, funct
 
 // ---- Staying inside what agents accept (gRFC A8 server enforcement) ----
 
-type StreamScript = (stream: http2.ServerHttp2Stream) => void;
+type StreamScript = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
 
 /** A Node http2 agent that records when each PING arrives (ms after the session's first stream). */
 async function startPingRecorder(script: StreamScript, onPing?: (session: http2.ServerHttp2Session) => void): Promise<{ port: number; pings: number[][]; close(): Promise<void> }> {
@@ -231,9 +231,9 @@ async function startPingRecorder(script: StreamScript, onPing?: (session: http2.
       onPing?.(s);
     });
   });
-  server.on("stream", (stream) => {
+  server.on("stream", (stream, headers) => {
     stream.on("error", () => undefined);
-    script(stream);
+    script(stream, headers);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
@@ -278,6 +278,30 @@ describe(`relay keepalive: PINGs agents accept (${ENGINE} engine)`, function () 
     assert.equal(after.length, FAST_PINGS_WITHOUT_DATA, `PINGs after the headers: ${after.map(Math.round).join(", ")}`);
     // A8: keepalive time is measured from the last byte read, never sooner than the interval.
     assert.ok(before[0]! >= 450, `first PING ${Math.round(before[0]!)} ms after the call started`);
+  });
+
+  it("sends a new call on a fresh connection when the pooled one is silent and out of PINGs the agent would accept", async () => {
+    // Hang: never answers; anything else: "ok" at once.
+    agent = await startPingRecorder((stream, headers) => {
+      stream.resume();
+      if (String(headers[":path"]).endsWith("/Hang")) return;
+      stream.on("end", () => {
+        stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+        stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        stream.end(Buffer.from([0, 0, 0, 0, 2, 0x6f, 0x6b]));
+      });
+    });
+    r = await Routed.start([{ id: "quiet", host: "127.0.0.1", port: agent.port }], { agentKeepalive: { intervalMs: 500, timeoutMs: 1000 } });
+    const hang = r.call("Hang", "quiet");
+    await eventually(() => (agent!.pings[0]?.length ?? 0) >= FAST_PINGS_WITHOUT_DATA, 5000, "two PINGs on the silent connection");
+    await sleep(700);
+    const o = await r.call("Unary", "quiet");
+    assert.equal(o.code, OK, o.details);
+    assert.equal(agent.pings.length, 2, "the call went to a second connection");
+    assert.equal(agent.pings[0]!.length, FAST_PINGS_WITHOUT_DATA, "no third PING on the silent one");
+    await r.close();
+    r = undefined;
+    await hang; // ends with the router
   });
 
   it("doubles the interval for new connections to an agent that answered GOAWAY too_many_pings, and says so at warn", async () => {

@@ -104,7 +104,10 @@ export class AgentConn extends StreamConn<UpstreamCall> {
   start(call: UpstreamCall): void {
     const verdict: NewCall = this.keepalive === undefined ? "proceed" : this.keepalive.newCall();
     if (verdict === "fresh") {
+      // Silent for a while and out of PINGs the agent would accept: new calls go to a new connection,
+      // this one finishes what it has.
       this.retire();
+      if (this.streams.size === 0 && this.waiting.length === 0) this.goaway(ErrorCode.NO_ERROR, "retired");
       this.pool.startOnFreshConnection(this.key, call);
       return;
     }
