@@ -23,7 +23,7 @@ import { probeSource, restPlacement } from "./infra/reachability";
 import { ServiceAutoScaling } from "./infra/autoscaling";
 import { RegistryCapacity } from "./infra/registry-capacity";
 import { routerMetricDimensions } from "./infra/agent-service";
-import { ROUTER_METRIC } from "./router/emf";
+import { ROUTER_METRIC } from "./lib/router-metrics";
 import { shardRegistryEntries, shardsOf } from "./infra/shards";
 
 const config = loadStackConfig();

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:shards [-- --deployments N --shards S --watch-s SECONDS --out PATH]`: the registry past
  * 1,000 deployments (docs/decisions/registry-shards.md), simulated with the local Cloud Map endpoint
- * (test/helpers/fake-cloudmap.ts, the real SDK client over AWS JSON 1.1). Defaults: 5,000 deployments
+ * (fixtures/fake-cloudmap.ts, the real SDK client over AWS JSON 1.1). Defaults: 5,000 deployments
  * over 5 shards of 1,000 (the namespace quota raised to 5,000, as a real stack must).
  *
  * Measures, on this machine:
@@ -38,7 +38,7 @@ import { FAKE_AWS_CLIENT_CONFIG } from "../fixtures/fake-aws";
 import { metricValue, rssBytes, startChildRouter, type ChildRouter } from "../fixtures/child-router";
 import * as grpc from "@grpc/grpc-js";
 import { checkHealth } from "../lib/health";
-import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "../test/helpers/fake-cloudmap";
+import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "../fixtures/fake-cloudmap";
 import { startFakeCloudWatch } from "../fixtures/fake-cloudwatch";
 
 const NS = "pixell-runtime.local";

@@ -8,7 +8,9 @@
  * counts and one task writes one datapoint per interval.
  */
 
-export const ROUTER_METRIC = "RouterActiveStreams";
+import { ROUTER_METRIC } from "../lib/router-metrics";
+
+export { ROUTER_METRIC };
 
 export interface EmfSettings {
   readonly namespace: string;

@@ -15,7 +15,7 @@ import { silentLogger } from "../lib/log";
 import { cloudMapSourceFactory } from "../registry/cloudmap";
 import { RegistryChain } from "../registry/chain";
 import { FAKE_AWS_CLIENT_CONFIG } from "../fixtures/fake-aws";
-import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "./helpers/fake-cloudmap";
+import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "../fixtures/fake-cloudmap";
 import { runCliProcess } from "./helpers/run-cli";
 
 const NS = "pixell-runtime.local";

@@ -7,7 +7,7 @@ import { strict as assert } from "node:assert";
 import { A2AClient } from "../client";
 import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { FAKE_AWS_CLIENT_CONFIG } from "../fixtures/fake-aws";
-import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
+import { startFakeCloudMap, type FakeCloudMap } from "../fixtures/fake-cloudmap";
 import { startChildRouter } from "../fixtures/child-router";
 
 describe("client-router-process: the router process with a cloudmap: registry", function () {

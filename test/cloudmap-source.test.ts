@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { CloudMapSource, instancesToRecords, parseCloudMapSpec } from "../registry/cloudmap";
 import type { FakeAwsError } from "../fixtures/fake-aws";
-import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "./helpers/fake-cloudmap";
+import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "../fixtures/fake-cloudmap";
 
 const NS = "pixell-runtime.local";
 const SVC = "agents";

@@ -172,7 +172,7 @@ describe("infra alarms: monthly CloudWatch cost of the design", () => {
     // Pinned: docs/probe.md "Cost" shows these numbers.
     assert.deepEqual([10, 1000, 10_000].map((n) => cost(n, 0)), [7.96, 7.96, 7.96]);
     assert.deepEqual([10, 1000, 10_000].map((n) => cost(n, Math.max(1, n / 100))), [8.37, 12.06, 48.89]);
-    assert.deepEqual([cost(1000, 1), cost(1000, 4)], [8.37, 9.61]);
+    assert.deepEqual([cost(1000, 1), cost(1000, 4)], [8.37, 9.6]);
     assert.ok(cost(1000, 4) <= 10, "target: at most $10 a month at 1,000 deployments (up to 4 failing all month)");
     const lines = monthlyCost(plan, { deployments: 1000, failingDeployments: 10, failingTasks: 0, runsPerMonth: perMonth, logRetentionDays: 30 }).lines;
     assert.deepEqual(lines.map((l) => [l.item, l.quantity, l.usd]), [

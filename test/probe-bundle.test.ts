@@ -13,7 +13,7 @@ import { agentServiceDefinition } from "../proto";
 import type { ProbeSummary } from "../probe-lambda/run";
 import { startRouter, type RunningRouter } from "../router";
 import { silentLogger } from "../lib/log";
-import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
+import { startFakeCloudMap, type FakeCloudMap } from "../fixtures/fake-cloudmap";
 import { startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloudwatch";
 import { startFakeAwsJsonServer } from "../fixtures/fake-aws";
 import { startFakeElbv2, type FakeElbv2 } from "../fixtures/fake-elbv2";

@@ -16,7 +16,7 @@ import { DiscoveryError } from "../probe-lambda/discover";
 import { ProbeTokenError } from "../probe-lambda/auth";
 import { runInvocation } from "../probe-lambda/invocation";
 import { FAKE_AWS_CLIENT_CONFIG } from "../fixtures/fake-aws";
-import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
+import { startFakeCloudMap, type FakeCloudMap } from "../fixtures/fake-cloudmap";
 import { startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloudwatch";
 import { startHangingOnEndpoint, startSilentEndpoint, startStalledBodyEndpoint, type HungEndpoint } from "./helpers/hung-aws";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DiscoverInstancesRevisionCommand, type ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import { discoverFromCloudMap, discoverFromFile, DiscoveryError } from "../probe-lambda/discover";
-import { CLOUDMAP_THROTTLING, startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "./helpers/fake-cloudmap";
+import { CLOUDMAP_THROTTLING, startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "../fixtures/fake-cloudmap";
 
 const instances = (n: number, prefix = "dep"): FakeInstance[] =>
   Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${String(i).padStart(4, "0")}`, ipv4: "10.0.0.5", port: 50054 + (i % 100) }));

@@ -17,7 +17,7 @@ import { createProbeClient } from "../probe-lambda/probe";
 import { runProbe } from "../probe-lambda/run";
 import { startRouter, type RunningRouter } from "../router";
 import { silentLogger } from "../lib/log";
-import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "./helpers/fake-cloudmap";
+import { startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "../fixtures/fake-cloudmap";
 import { startFakeCloudWatch, type FakeCloudWatch, type WireMetricDatum } from "../fixtures/fake-cloudwatch";
 
 describe("probe through the real router", function () {

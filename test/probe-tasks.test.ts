@@ -18,7 +18,7 @@ import { EMPTY_MEMORY } from "../probe-lambda/memory";
 import type { MemoryCell, ProbeSummary } from "../probe-lambda/run";
 import { startRouter, type RunningRouter } from "../router";
 import { silentLogger } from "../lib/log";
-import { startFakeCloudMap, type FakeCloudMap } from "./helpers/fake-cloudmap";
+import { startFakeCloudMap, type FakeCloudMap } from "../fixtures/fake-cloudmap";
 import { startFakeCloudWatch, type FakeCloudWatch, type WireMetricDatum } from "../fixtures/fake-cloudwatch";
 import { startFakeElbv2, type FakeElbv2, type FakeTarget } from "../fixtures/fake-elbv2";
 

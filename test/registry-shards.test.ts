@@ -1,7 +1,7 @@
 /**
  * A registry past 1,000 deployments: one Cloud Map service per shard (docs/decisions/registry-shards.md),
  * read by the one listing (router/registry/cloudmap-listing.ts) in the router, `a2a check` and the probe.
- * Against the local Cloud Map endpoint (test/helpers/fake-cloudmap.ts, real SDK client, AWS JSON 1.1).
+ * Against the local Cloud Map endpoint (fixtures/fake-cloudmap.ts, real SDK client, AWS JSON 1.1).
  *
  * AWS rules these tests hold the code to:
  * - DiscoverInstances: MaxResults 1-1000, no NextToken, a randomized list
@@ -23,7 +23,7 @@ import { silentLogger } from "../lib/log";
 import { CloudMapSource, cloudMapSourceFactory } from "../registry/cloudmap";
 import { DISCOVER_MAX_RESULTS, listService, listServices, serviceRevision } from "../registry/cloudmap-listing";
 import { RegistryChain } from "../registry/chain";
-import { CLOUDMAP_QUOTAS, startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "./helpers/fake-cloudmap";
+import { CLOUDMAP_QUOTAS, startFakeCloudMap, type FakeCloudMap, type FakeInstance } from "../fixtures/fake-cloudmap";
 
 const NS = "pixell-runtime.local";
 const SHARDS = ["agents", "agents-1", "agents-2"];
