@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ConfigError, configWarnings, parseStackConfig, unknownKeys, type RawConfig } from "../infra/config";
+import { configWarnings, parseStackConfig, unknownKeys, type RawConfig } from "../infra/config";
 import { EMPTY_TOKENS_DOCUMENT, routerAuthEnvironment } from "../infra/caller-auth";
 import { containerDefinitions, type ContainerInputs } from "../infra/containers";
 import { probeRolePolicy, taskRolePolicy } from "../infra/iam";
@@ -11,6 +11,7 @@ import { parseTokensDocument } from "../router/auth/tokens";
 import { readProbeConfig } from "../probe-lambda/config";
 import type { PolicyResource, StackValidationArgs } from "@pulumi/policy";
 import { loadStackConfigFile, runProgram, type Inputs, type ProgramRun } from "./helpers/pulumi-program";
+import { configProblems } from "./helpers/config-problems";
 
 // The PAR image and callers from one range (TEST-NET-3): the defaults alone (internet-facing,
 // 0.0.0.0/0, callerAuth off) are an anonymous internet endpoint, which test/security-defaults.test.ts covers.
@@ -25,15 +26,6 @@ const JWT: RawConfig = {
   probeAuthTokenSecretArn: PROBE_ARN,
 };
 
-function problemsOf(raw: RawConfig): readonly string[] {
-  try {
-    parseStackConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  assert.fail("expected the config to be rejected");
-}
 
 describe("infra auth: config", () => {
   it("defaults to callerAuth off and TLS not required", () => {
@@ -67,7 +59,7 @@ describe("infra auth: config", () => {
   });
 
   it("names the key, the value and what is accepted for bad auth values", () => {
-    let problems = problemsOf({
+    let problems = configProblems({
       ...MINIMAL,
       callerAuth: "bearer",
       callerAuthTokensSecretArn: "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell/a2a",
@@ -77,29 +69,29 @@ describe("infra auth: config", () => {
     problems = [...problems].sort();
     assert.match(problems[0]!, /^pixell-a2a:callerAuthTokensSecretArn = ".*secret:pixell\/a2a" is not valid: expected the complete ARN of a Secrets Manager secret, .*<name>-<6 characters>/);
     assert.match(problems[1]!, /^pixell-a2a:probeAuthTokenSecretArn = ".*" is not valid: expected a secret in the stack's region us-east-2/);
-    assert.match(problemsOf({ ...MINIMAL, callerAuth: "yes" })[0]!, /^pixell-a2a:callerAuth = "yes" is not valid: expected one of off, bearer, jwt$/);
+    assert.match(configProblems({ ...MINIMAL, callerAuth: "yes" })[0]!, /^pixell-a2a:callerAuth = "yes" is not valid: expected one of off, bearer, jwt$/);
   });
 
   it("requires the JWKS URL (https), the issuer and the probe's token secret in jwt mode", () => {
-    const problems = problemsOf({ ...MINIMAL, callerAuth: "jwt" }).join("\n");
+    const problems = configProblems({ ...MINIMAL, callerAuth: "jwt" }).join("\n");
     assert.match(problems, /pixell-a2a:callerAuthJwksUrl is required when pixell-a2a:callerAuth is jwt/);
     assert.match(problems, /pixell-a2a:callerAuthIssuer is required when pixell-a2a:callerAuth is jwt/);
     assert.match(problems, /pixell-a2a:probeAuthTokenSecretArn is required when pixell-a2a:callerAuth is jwt: .*the stack cannot mint one.*long-lived JWT/);
-    const bad = problemsOf({ ...MINIMAL, ...JWT, callerAuthJwksUrl: "http://idp.example.com/jwks.json", callerAuthAllowClaim: "allow claim!" });
+    const bad = configProblems({ ...MINIMAL, ...JWT, callerAuthJwksUrl: "http://idp.example.com/jwks.json", callerAuthAllowClaim: "allow claim!" });
     assert.match(bad[0]!, /^pixell-a2a:callerAuthJwksUrl = "http:\/\/idp\.example\.com\/jwks\.json" is not valid: expected an https URL/);
     assert.match(bad[1]!, /^pixell-a2a:callerAuthAllowClaim = "allow claim!" is not valid: expected a claim name/);
   });
 
   it("refuses keys of another mode, so a half-switched configuration cannot pass", () => {
-    assert.match(problemsOf({ ...MINIMAL, callerAuthTokensSecretArn: TOKENS_ARN })[0]!, /pixell-a2a:callerAuthTokensSecretArn = ".*" is not used when pixell-a2a:callerAuth is off/);
-    assert.match(problemsOf({ ...MINIMAL, probeAuthTokenSecretArn: PROBE_ARN })[0]!, /pixell-a2a:probeAuthTokenSecretArn = ".*" is not used when pixell-a2a:callerAuth is off/);
-    assert.match(problemsOf({ ...MINIMAL, callerAuth: "bearer", callerAuthIssuer: "https://idp/" })[0]!, /pixell-a2a:callerAuthIssuer = "https:\/\/idp\/" is not used when pixell-a2a:callerAuth is bearer/);
-    assert.match(problemsOf({ ...MINIMAL, ...JWT, callerAuthTokensSecretArn: TOKENS_ARN })[0]!, /pixell-a2a:callerAuthTokensSecretArn = ".*" is not used when pixell-a2a:callerAuth is jwt/);
+    assert.match(configProblems({ ...MINIMAL, callerAuthTokensSecretArn: TOKENS_ARN })[0]!, /pixell-a2a:callerAuthTokensSecretArn = ".*" is not used when pixell-a2a:callerAuth is off/);
+    assert.match(configProblems({ ...MINIMAL, probeAuthTokenSecretArn: PROBE_ARN })[0]!, /pixell-a2a:probeAuthTokenSecretArn = ".*" is not used when pixell-a2a:callerAuth is off/);
+    assert.match(configProblems({ ...MINIMAL, callerAuth: "bearer", callerAuthIssuer: "https://idp/" })[0]!, /pixell-a2a:callerAuthIssuer = "https:\/\/idp\/" is not used when pixell-a2a:callerAuth is bearer/);
+    assert.match(configProblems({ ...MINIMAL, ...JWT, callerAuthTokensSecretArn: TOKENS_ARN })[0]!, /pixell-a2a:callerAuthTokensSecretArn = ".*" is not used when pixell-a2a:callerAuth is jwt/);
   });
 
   it("refuses caller authentication with envoyMode xds, saying why", () => {
     for (const auth of [{ callerAuth: "bearer" }, JWT]) {
-      const problems = problemsOf({ ...MINIMAL, ...auth, envoyMode: "xds" });
+      const problems = configProblems({ ...MINIMAL, ...auth, envoyMode: "xds" });
       assert.equal(problems.length, 1);
       assert.match(problems[0]!, /pixell-a2a:callerAuth = "(bearer|jwt)" cannot be combined with pixell-a2a:envoyMode = "xds": in xds mode Envoy sends calls for known deployments straight to the agents, so they would never pass the router's authentication/);
     }
@@ -107,8 +99,8 @@ describe("infra auth: config", () => {
   });
 
   it("refuses requireTls without a certificate, and accepts it with one", () => {
-    assert.match(problemsOf({ ...MINIMAL, requireTls: "true" })[0]!, /pixell-a2a:requireTls is true but pixell-a2a:tlsCertificateArn is not set: the A2A listener would be plain TCP/);
-    assert.match(problemsOf({ ...MINIMAL, requireTls: "yes" })[0]!, /pixell-a2a:requireTls = "yes" is not valid: expected true or false/);
+    assert.match(configProblems({ ...MINIMAL, requireTls: "true" })[0]!, /pixell-a2a:requireTls is true but pixell-a2a:tlsCertificateArn is not set: the A2A listener would be plain TCP/);
+    assert.match(configProblems({ ...MINIMAL, requireTls: "yes" })[0]!, /pixell-a2a:requireTls = "yes" is not valid: expected true or false/);
     assert.equal(parseStackConfig({ ...MINIMAL, requireTls: "true", tlsCertificateArn: CERT_ARN }).requireTls, true);
   });
 });
@@ -126,8 +118,8 @@ describe("infra auth: preview warnings", () => {
   });
 
   it("accepts a2aDomainName only as a DNS name and only with TLS", () => {
-    assert.match(problemsOf({ ...MINIMAL, a2aDomainName: "a2a.example.com" })[0]!, /pixell-a2a:a2aDomainName = "a2a.example.com" is only used with TLS: set pixell-a2a:tlsCertificateArn too/);
-    assert.match(problemsOf({ ...MINIMAL, tlsCertificateArn: CERT_ARN, a2aDomainName: "https://a2a.example.com" })[0]!, /pixell-a2a:a2aDomainName = "https:\/\/a2a.example.com" is not valid: expected a lower-case DNS name/);
+    assert.match(configProblems({ ...MINIMAL, a2aDomainName: "a2a.example.com" })[0]!, /pixell-a2a:a2aDomainName = "a2a.example.com" is only used with TLS: set pixell-a2a:tlsCertificateArn too/);
+    assert.match(configProblems({ ...MINIMAL, tlsCertificateArn: CERT_ARN, a2aDomainName: "https://a2a.example.com" })[0]!, /pixell-a2a:a2aDomainName = "https:\/\/a2a.example.com" is not valid: expected a lower-case DNS name/);
   });
 });
 

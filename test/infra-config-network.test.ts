@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { ConfigError, configWarnings, parseStackConfig, type RawConfig } from "../infra/config";
+import { configWarnings, parseStackConfig, type RawConfig } from "../infra/config";
+import { configProblems } from "./helpers/config-problems";
 
 // The PAR image and callers from one range (TEST-NET-3): the defaults alone (internet-facing,
 // 0.0.0.0/0, callerAuth off) are an anonymous internet endpoint, which test/security-defaults.test.ts covers.
@@ -14,15 +15,7 @@ const EXISTING_VPC: RawConfig = {
 const SECRET = "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell/ghcr-pull-AbCdEf";
 const KEY = "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
-function problemsOf(raw: RawConfig): string {
-  try {
-    parseStackConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.problems.join("\n");
-  }
-  assert.fail("expected the config to be rejected");
-}
+const problemsOf = (raw: RawConfig): string => configProblems(raw).join("\n");
 
 describe("infra config: PAR image pinning and registry credentials", () => {
   it("refuses :latest and untagged images, naming the key and suggesting a tag or a digest", () => {

@@ -1,21 +1,13 @@
 import { strict as assert } from "node:assert";
-import { ConfigError, fargateMemoryOptions, isCidr, parseStackConfig, unknownKeys, type RawConfig } from "../infra/config";
+import { fargateMemoryOptions, isCidr, parseStackConfig, unknownKeys, type RawConfig } from "../infra/config";
 import { stackNameProblems } from "../infra/config-checks";
 import { cronRunsOn, longestGapSeconds, parseSchedule, type CronSchedule } from "../infra/schedule";
+import { configProblems } from "./helpers/config-problems";
 
 // The PAR image and callers from one range (TEST-NET-3): the defaults alone (internet-facing,
 // 0.0.0.0/0, callerAuth off) are an anonymous internet endpoint, which test/security-defaults.test.ts covers.
 const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2", allowedCidrs: "203.0.113.0/24" };
 
-function problemsOf(raw: RawConfig, region?: string): readonly string[] {
-  try {
-    parseStackConfig(raw, region);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  assert.fail("expected the config to be rejected");
-}
 
 describe("infra config: parseStackConfig", () => {
   it("fills every default from the PAR image and the callers' range", () => {
@@ -34,7 +26,7 @@ describe("infra config: parseStackConfig", () => {
   it("reads the alerting keys: a pager's HTTPS webhook, the platform share and the probed floor", () => {
     const c = parseStackConfig({ ...MINIMAL, alarmHttpsEndpoint: "https://events.pagerduty.com/integration/abc/enqueue", alarmUnhealthyPercent: "40", alarmMinDeploymentsProbed: "900" });
     assert.deepEqual([c.alarmHttpsEndpoint, c.alarmUnhealthyPercent, c.alarmMinDeploymentsProbed], ["https://events.pagerduty.com/integration/abc/enqueue", 40, 900]);
-    const problems = problemsOf({ ...MINIMAL, alarmHttpsEndpoint: "http://pager.example.com/hook", alarmUnhealthyPercent: "0", alarmMinDeploymentsProbed: "-1" }).join("\n");
+    const problems = configProblems({ ...MINIMAL, alarmHttpsEndpoint: "http://pager.example.com/hook", alarmUnhealthyPercent: "0", alarmMinDeploymentsProbed: "-1" }).join("\n");
     assert.match(problems, /pixell-a2a:alarmHttpsEndpoint = "http:\/\/pager.example.com\/hook" is not valid: expected an https:\/\/ URL of a pager's webhook/);
     assert.match(problems, /pixell-a2a:alarmUnhealthyPercent = "0" is not valid: expected an integer from 1 to 100/);
     assert.match(problems, /pixell-a2a:alarmMinDeploymentsProbed = "-1" is not valid: expected an integer from 1 to 1000000/);
@@ -61,7 +53,7 @@ describe("infra config: parseStackConfig", () => {
   });
 
   it("names the key, the value and what is accepted, for every bad value at once", () => {
-    const problems = problemsOf({
+    const problems = configProblems({
       ...MINIMAL,
       cpu: "1000",
       desiredCount: "zero",
@@ -89,34 +81,34 @@ describe("infra config: parseStackConfig", () => {
   });
 
   it("requires the PAR image", () => {
-    assert.match(problemsOf({}).join("\n"), /pixell-a2a:parImage is required/);
-    assert.match(problemsOf({ parImage: "Not An Image" }).join("\n"), /pixell-a2a:parImage = "Not An Image" is not valid/);
+    assert.match(configProblems({}).join("\n"), /pixell-a2a:parImage is required/);
+    assert.match(configProblems({ parImage: "Not An Image" }).join("\n"), /pixell-a2a:parImage = "Not An Image" is not valid/);
   });
 
   it("rejects memory that does not fit the CPU size, saying which sizes fit", () => {
-    assert.match(problemsOf({ ...MINIMAL, cpu: "256", memory: "4096" }).join(), /memory = "4096" .* for cpu 256: 512 to 2048 MiB/);
+    assert.match(configProblems({ ...MINIMAL, cpu: "256", memory: "4096" }).join(), /memory = "4096" .* for cpu 256: 512 to 2048 MiB/);
     assert.equal(parseStackConfig({ ...MINIMAL, cpu: "4096", memory: "30720" }).memory, 30720);
   });
 
   it("requires subnets with an existing VPC and refuses subnets without one", () => {
-    assert.match(problemsOf({ ...MINIMAL, vpcId: "vpc-0123456789abcdef0" }).join("\n"), /privateSubnetIds must list at least two subnets/);
-    assert.match(problemsOf({ ...MINIMAL, vpcId: "vpc-0123456789abcdef0", internetFacing: "false", privateSubnetIds: "subnet-0aaaaaaaaaaaaaaa1,subnet-0aaaaaaaaaaaaaaa2" }).join("\n"),
+    assert.match(configProblems({ ...MINIMAL, vpcId: "vpc-0123456789abcdef0" }).join("\n"), /privateSubnetIds must list at least two subnets/);
+    assert.match(configProblems({ ...MINIMAL, vpcId: "vpc-0123456789abcdef0", internetFacing: "false", privateSubnetIds: "subnet-0aaaaaaaaaaaaaaa1,subnet-0aaaaaaaaaaaaaaa2" }).join("\n"),
       /restAllowedCidrs must list at least one IPv4 CIDR .*required with pixell-a2a:vpcId/);
-    assert.match(problemsOf({ ...MINIMAL, privateSubnetIds: "subnet-0aaaaaaaaaaaaaaa1" }).join("\n"), /only used with an existing VPC/);
+    assert.match(configProblems({ ...MINIMAL, privateSubnetIds: "subnet-0aaaaaaaaaaaaaaa1" }).join("\n"), /only used with an existing VPC/);
   });
 
   it("rejects zones outside the region and a single zone", () => {
-    assert.match(problemsOf({ ...MINIMAL, availabilityZones: "us-east-2a" }).join(), /availabilityZones = "us-east-2a" .* 2 to 4 distinct zones of us-east-2/);
-    assert.match(problemsOf({ ...MINIMAL, availabilityZones: "us-west-2a,us-west-2b" }).join(), /availabilityZones/);
+    assert.match(configProblems({ ...MINIMAL, availabilityZones: "us-east-2a" }).join(), /availabilityZones = "us-east-2a" .* 2 to 4 distinct zones of us-east-2/);
+    assert.match(configProblems({ ...MINIMAL, availabilityZones: "us-west-2a,us-west-2b" }).join(), /availabilityZones/);
   });
 
   it("keeps the probe Lambda's timeout above the call deadline plus the metrics reserve", () => {
-    assert.match(problemsOf({ ...MINIMAL, probeTimeoutMs: "10000", probeLambdaTimeoutSeconds: "15" }).join(), /probeLambdaTimeoutSeconds = "15" .* at least 16 s/);
+    assert.match(configProblems({ ...MINIMAL, probeTimeoutMs: "10000", probeLambdaTimeoutSeconds: "15" }).join(), /probeLambdaTimeoutSeconds = "15" .* at least 16 s/);
     assert.equal(parseStackConfig({ ...MINIMAL, probeTimeoutMs: "10000", probeLambdaTimeoutSeconds: "16" }).probeLambdaTimeoutSeconds, 16);
   });
 
   it("rejects a malformed region", () => {
-    assert.match(problemsOf(MINIMAL, "ohio").join(), /aws:region = "ohio"/);
+    assert.match(configProblems(MINIMAL, "ohio").join(), /aws:region = "ohio"/);
   });
 });
 
@@ -139,7 +131,7 @@ describe("infra config: helpers", () => {
 // Values that pass a mock preview and fail `pulumi up` against AWS: each now fails parseStackConfig
 // (so `pulumi preview`) with the key, the value and what is accepted.
 describe("infra config: values AWS refuses at pulumi up", () => {
-  const problem = (raw: RawConfig, region?: string): string => problemsOf({ ...MINIMAL, ...raw }, region).join("\n");
+  const problem = (raw: RawConfig, region?: string): string => configProblems({ ...MINIMAL, ...raw }, region).join("\n");
 
   // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html: "If the value is
   // equal to 1, then the unit must be singular. If the value is greater than 1, the unit must be plural."

@@ -15,25 +15,17 @@
  *   (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_TargetTrackingScalingPolicyConfiguration.html).
  */
 import { strict as assert } from "node:assert";
-import { ConfigError, configWarnings, parseStackConfig, type RawConfig } from "../infra/config";
+import { configWarnings, parseStackConfig, type RawConfig } from "../infra/config";
 import { desiredCountOptions, ecsResourceId, targetTrackingSpecs } from "../infra/autoscaling";
 import { capacityAlarmSpecs } from "../infra/registry-capacity";
 import { shardFamily, shardNameProblem, shardsOf } from "../infra/shards";
 import { routerRegistry } from "../infra/containers";
 import { loadStackConfigFile, runProgram, type Inputs, type ProgramRun } from "./helpers/pulumi-program";
+import { configProblems } from "./helpers/config-problems";
 
 // Internal, so the secure-by-default rule (infra/exposure.ts) has nothing to refuse here.
 const MINIMAL: RawConfig = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2", internetFacing: "false" };
 
-function problemsOf(raw: RawConfig): readonly string[] {
-  try {
-    parseStackConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  assert.fail("expected the config to be rejected");
-}
 
 describe("infra scaling: config keys", () => {
   it("defaults to one shard, the default namespace quota, and no auto scaling", () => {
@@ -55,7 +47,7 @@ describe("infra scaling: config keys", () => {
 
   it("refuses bad values naming the key, the value and what is accepted", () => {
     const expect = (raw: RawConfig, pattern: RegExp): void => {
-      const problems = problemsOf({ ...MINIMAL, ...raw });
+      const problems = configProblems({ ...MINIMAL, ...raw });
       assert.ok(problems.some((p) => pattern.test(p)), `${JSON.stringify(raw)}: ${problems.join(" | ")}`);
     };
     expect({ shards: "0" }, /^pixell-a2a:shards = "0" is not valid: expected an integer from 1 to 20$/);

@@ -7,22 +7,15 @@
  */
 import { strict as assert } from "node:assert";
 import type { PolicyResource, StackValidationArgs } from "@pulumi/policy";
-import { ConfigError, configWarnings, parseStackConfig, type RawConfig } from "../infra/config";
+import { configWarnings, parseStackConfig, type RawConfig } from "../infra/config";
 import { allowAnonymousInternet, policies } from "../infra/policy/pack";
 import { anonymousInternetViolations, CALLER_AUTH_TAG, taskCallerAuth, type StackResource } from "../infra/policy/policies";
 import { loadStackConfigFile, runProgram, type ProgramRun } from "./helpers/pulumi-program";
+import { configProblemsIfAny } from "./helpers/config-problems";
 
 const PAR = { parImage: "ghcr.io/pixell-global/pixell-agent-runtime:1.4.2" };
 
-function problemsOf(raw: RawConfig): string[] {
-  try {
-    parseStackConfig(raw);
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (raw: RawConfig): string[] => [...configProblemsIfAny(raw)];
 
 /** Pulumi.dev.yaml's `pixell-a2a:` keys without the namespace, as parseStackConfig takes them. */
 function devStackRaw(): RawConfig {
