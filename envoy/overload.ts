@@ -16,7 +16,7 @@
  * has no overload_manager of its own: a merge appends repeated fields, and two monitors of one name
  * are refused.
  */
-import type { Duration, TypedConfig } from "./types";
+import type { OverloadManager } from "./types";
 
 export const FIXED_HEAP_MONITOR = "envoy.resource_monitors.fixed_heap";
 export const DOWNSTREAM_CONNECTIONS_MONITOR = "envoy.resource_monitors.global_downstream_max_connections";
@@ -70,12 +70,6 @@ export function overloadPlan(memoryMiB: number): OverloadPlan {
   const byHeap = Math.floor((maxHeapBytes * CONNECTIONS_HEAP_SHARE) / HEAP_BYTES_PER_CONNECTION);
   const maxDownstreamConnections = Math.min(byHeap, Math.floor(ENVOY_NOFILE_LIMIT / 2));
   return { maxHeapBytes, maxDownstreamConnections, shrinkHeapAt: SHRINK_HEAP_AT, stopAcceptingRequestsAt: STOP_ACCEPTING_REQUESTS_AT };
-}
-
-export interface OverloadManager {
-  readonly refresh_interval: Duration;
-  readonly resource_monitors: readonly { readonly name: string; readonly typed_config: TypedConfig }[];
-  readonly actions: readonly { readonly name: string; readonly triggers: readonly { readonly name: string; readonly threshold: { readonly value: number } }[] }[];
 }
 
 /** Bootstrap `overload_manager` for a plan (config/overload/v3/overload.proto). */

@@ -134,7 +134,7 @@ export interface Bootstrap {
   readonly node: { readonly id: string; readonly cluster: string };
   readonly admin: { readonly address: PipeAddress };
   /** Merged in at start-up from the entrypoint's --config-yaml (overload.ts), never baked. */
-  readonly overload_manager?: import("./overload").OverloadManager;
+  readonly overload_manager?: OverloadManager;
   readonly static_resources: { readonly listeners: readonly Listener[]; readonly clusters: readonly Cluster[] };
   readonly dynamic_resources?: {
     readonly ads_config: {
@@ -146,4 +146,11 @@ export interface Bootstrap {
     readonly lds_config: ConfigSource;
     readonly cds_config: ConfigSource;
   };
+}
+
+/** bootstrap `overload_manager` (config.overload.v3.OverloadManager): its monitors and actions are built by overload.ts. */
+export interface OverloadManager {
+  readonly refresh_interval: Duration;
+  readonly resource_monitors: readonly { readonly name: string; readonly typed_config: TypedConfig }[];
+  readonly actions: readonly { readonly name: string; readonly triggers: readonly { readonly name: string; readonly threshold: { readonly value: number } }[] }[];
 }
