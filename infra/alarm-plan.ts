@@ -109,9 +109,12 @@ export function runbook(meaning: string, checks: readonly [string, string, strin
   return `${meaning} Check: 1) ${checks[0]} 2) ${checks[1]} 3) ${checks[2]} Dashboard: ${dashboardUrl}`;
 }
 
-/** Metrics Insights: a namespace with `/` is quoted (Metrics Insights query language, FROM clause). */
-function schema(namespace: string, dimension: string): string {
-  return `SCHEMA("${namespace}", ${dimension})`;
+/**
+ * The Metrics Insights query of a per-contributor alarm: the worst value of a failure-only metric, one
+ * series (contributor) per value of `dimension`. A namespace with `/` is quoted (FROM clause).
+ */
+function worstPer(namespace: string, metric: string, dimension: string): string {
+  return `SELECT MAX(${metric}) FROM SCHEMA("${namespace}", ${dimension}) GROUP BY ${dimension} ORDER BY MAX() DESC`;
 }
 
 /** The stack's alarms, metric alarms first, the composite last. */
@@ -143,7 +146,7 @@ export function alarmPlan<T>(ids: AlarmIds<T>, s: AlarmSettings): AlarmSpec<T>[]
         ], url),
       queries: [{
         id: "failing",
-        expression: `SELECT MAX(${METRIC.DeploymentFailing}) FROM ${schema(ns, DEPLOYMENT_DIMENSION)} GROUP BY ${DEPLOYMENT_DIMENSION} ORDER BY MAX() DESC`,
+        expression: worstPer(ns, METRIC.DeploymentFailing, DEPLOYMENT_DIMENSION),
         period: contributors.period, label: "failing deployments", returnData: true,
       }],
       ...contributors, comparisonOperator: "GreaterThanThreshold", threshold: 0,
@@ -161,7 +164,7 @@ export function alarmPlan<T>(ids: AlarmIds<T>, s: AlarmSettings): AlarmSpec<T>[]
         ], url),
       queries: [{
         id: "failing",
-        expression: `SELECT MAX(${METRIC.TaskFailing}) FROM ${schema(ns, TASK_DIMENSION)} GROUP BY ${TASK_DIMENSION} ORDER BY MAX() DESC`,
+        expression: worstPer(ns, METRIC.TaskFailing, TASK_DIMENSION),
         period: contributors.period, label: "failing tasks", returnData: true,
       }],
       ...contributors, comparisonOperator: "GreaterThanThreshold", threshold: 0,

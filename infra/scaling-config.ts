@@ -4,10 +4,12 @@
  * in through config.ts's helpers, typed values out, each bad value reported with its key, the value
  * and what is accepted.
  */
+import { INSTANCES_PER_SERVICE } from "../registry/cloudmap-listing";
 
-/** Cloud Map's instance quotas (https://docs.aws.amazon.com/cloud-map/latest/dg/cloud-map-limits.html). */
-export const CLOUDMAP_INSTANCES_PER_SERVICE = 1000; // not adjustable
-export const CLOUDMAP_DEFAULT_INSTANCES_PER_NAMESPACE = 2000; // adjustable through Service Quotas
+// Cloud Map's instance quotas (https://docs.aws.amazon.com/cloud-map/latest/dg/cloud-map-limits.html):
+// per service, not adjustable (the registry's own constant); per namespace, adjustable through Service Quotas.
+export const CLOUDMAP_INSTANCES_PER_SERVICE = INSTANCES_PER_SERVICE;
+export const CLOUDMAP_DEFAULT_INSTANCES_PER_NAMESPACE = 2000;
 
 export const SCALING_KEYS = [
   "shards", "cloudMapNamespaceQuota",
