@@ -168,9 +168,11 @@ describe("router: streaming, deadlines and cancellation", () => {
     await f.client.unary("Unary", "x", call("alpha"), { deadline });
     const inFlight = Date.now() - start;
     const seen = Number(f.agents.get("alpha")!.lastDeadline.get("Unary"));
-    // The agent's deadline is the client's, less at most the time in flight (grpc-timeout has
-    // millisecond units); a router that dropped grpc-timeout would leave the agent with none.
-    assert.ok(seen <= deadline + 5 && seen >= deadline - inFlight - 1000, `agent deadline ${seen - start}ms after the call started, ${inFlight}ms in flight`);
+    // grpc-timeout is relative (gRPC over HTTP/2, "Timeout"): the agent's deadline is its receipt
+    // time plus the timeout the client computed when it sent, so it lands within the time in flight
+    // of the client's, on either side (millisecond units, rounded up). A router that dropped
+    // grpc-timeout would leave the agent with none.
+    assert.ok(seen <= deadline + inFlight + 5 && seen >= deadline - inFlight - 1000, `agent deadline ${seen - start}ms after the call started, ${inFlight}ms in flight`);
   });
 
   it("cancels the agent's call when the client cancels", async () => {
