@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { CallerAuthConfig } from "./config";
-/** One container environment entry (ECS `KeyValuePair` with plain strings); containers.ts spreads these into the router's environment. */
-type EnvEntry = { readonly name: string; readonly value: string };
+import { ROUTER_AUTH_ENV as A, type EnvVar, type RouterEnvName } from "../lib/env-contract";
+/** One entry of the router's environment; containers.ts spreads these into it. */
+type EnvEntry = EnvVar<RouterEnvName>;
 
 /**
  * Caller authentication as the stack wires it: the router's ROUTER_AUTH* environment (pure), and
@@ -23,24 +24,24 @@ export type RouterAuthInput =
   | { readonly mode: "bearer"; readonly tokensSecretArn: pulumi.Input<string> }
   | Extract<RouterAuthSettings, { mode: "jwt" }>;
 
-/** The router's environment keys, in the names router/auth/config.ts reads. Off: none (the router's default is off). */
+/** The router's environment keys (lib/env-contract.ts). Off: none (the router's default is off). */
 export function routerAuthEnvironment(auth: RouterAuthSettings): EnvEntry[] {
   switch (auth.mode) {
     case "off":
       return [];
     case "bearer":
       return [
-        { name: "ROUTER_AUTH", value: "bearer" },
-        { name: "ROUTER_AUTH_TOKENS", value: `secretsmanager:${auth.tokensSecretArn}` },
+        { name: A.mode, value: "bearer" },
+        { name: A.tokens, value: `secretsmanager:${auth.tokensSecretArn}` },
       ];
     case "jwt": {
       const env: EnvEntry[] = [
-        { name: "ROUTER_AUTH", value: "jwt" },
-        { name: "ROUTER_AUTH_JWKS_URL", value: auth.jwksUrl },
-        { name: "ROUTER_AUTH_ISSUER", value: auth.issuer },
+        { name: A.mode, value: "jwt" },
+        { name: A.jwksUrl, value: auth.jwksUrl },
+        { name: A.issuer, value: auth.issuer },
       ];
-      if (auth.audience !== undefined) env.push({ name: "ROUTER_AUTH_AUDIENCE", value: auth.audience });
-      if (auth.allowClaim !== undefined) env.push({ name: "ROUTER_AUTH_ALLOW_CLAIM", value: auth.allowClaim });
+      if (auth.audience !== undefined) env.push({ name: A.audience, value: auth.audience });
+      if (auth.allowClaim !== undefined) env.push({ name: A.allowClaim, value: auth.allowClaim });
       return env;
     }
   }

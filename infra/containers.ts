@@ -5,6 +5,7 @@ import { bootstrapOverride, ENVOY_NOFILE_LIMIT, overloadPlan } from "../envoy/ov
 import { A2A_PORT, ENVOY_ADMIN_SOCKET_DIR, ENVOY_READY_PORT, PAR_REST_PORT, ROUTER_ADMIN_PORT, ROUTER_PORT, XDS_SOCKET, XDS_SOCKET_DIR } from "../lib/ports";
 import { checkedShutdownPlan, envoyStopTimeoutSeconds, routerStopTimeoutSeconds } from "../lib/shutdown";
 import { shardRegistryEntries } from "./shards";
+import { ENVOY_ENV, PAR_ENV, ROUTER_ENV as R, type EnvVar, type RouterEnvName } from "../lib/env-contract";
 
 export { routerStopTimeoutSeconds } from "../lib/shutdown";
 
@@ -130,24 +131,24 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
   // Throws when routerDrainMs breaks the shutdown order (lib/shutdown.ts), so no such task definition is declared.
   const plan = checkedShutdownPlan(inputs.routerDrainMs);
   const stopTimeout = routerStopTimeoutSeconds(inputs.routerDrainMs, plan);
-  const routerEnv: KeyValue[] = [
-    { name: "ROUTER_LISTEN", value: `0.0.0.0:${ROUTER_PORT}` },
+  const routerEnv: EnvVar<RouterEnvName>[] = [
+    { name: R.listen, value: `0.0.0.0:${ROUTER_PORT}` },
     // Loopback only: its clients are this container's health check and Envoy's router health check
     // (and a metrics scraper, which would run as a sidecar). Nothing outside the task needs it.
-    { name: "ROUTER_ADMIN", value: `127.0.0.1:${ROUTER_ADMIN_PORT}` },
-    { name: "ROUTER_REGISTRY", value: routerRegistry(inputs) },
-    { name: "ROUTER_DRAIN_MS", value: String(inputs.routerDrainMs) },
-    { name: "LOG_LEVEL", value: inputs.logLevel },
+    { name: R.admin, value: `127.0.0.1:${ROUTER_ADMIN_PORT}` },
+    { name: R.registry, value: routerRegistry(inputs) },
+    { name: R.drainMs, value: String(inputs.routerDrainMs) },
+    { name: R.logLevel, value: inputs.logLevel },
     ...routerAuthEnvironment(inputs.routerAuth ?? { mode: "off" }),
   ];
   // Option B: Envoy takes its clusters over ADS from the router, on a Unix socket only the two mount.
   const xds = inputs.envoyMode === "xds";
-  if (xds) routerEnv.push({ name: "ROUTER_XDS", value: `unix:${XDS_SOCKET}` });
+  if (xds) routerEnv.push({ name: R.xds, value: `unix:${XDS_SOCKET}` });
   const xdsMount = (readOnly: boolean): MountPoint[] => (xds ? [{ sourceVolume: XDS_VOLUME, containerPath: XDS_SOCKET_DIR, readOnly }] : []);
   if (inputs.routerMetrics !== undefined) {
     routerEnv.push(
-      { name: "ROUTER_EMF_NAMESPACE", value: inputs.routerMetrics.namespace },
-      { name: "ROUTER_EMF_DIMENSIONS", value: Object.entries(inputs.routerMetrics.dimensions).map(([k, v]) => `${k}=${v}`).join(",") },
+      { name: R.emfNamespace, value: inputs.routerMetrics.namespace },
+      { name: R.emfDimensions, value: Object.entries(inputs.routerMetrics.dimensions).map(([k, v]) => `${k}=${v}`).join(",") },
     );
   }
 
@@ -162,9 +163,9 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
         { containerPortRange: `${inputs.agentPortFirst}-${inputs.agentPortLast}`, protocol: "tcp" },
       ],
       environment: [
-        { name: "SERVICE_DISCOVERY_NAMESPACE", value: inputs.cloudMapNamespace },
-        { name: "SERVICE_DISCOVERY_SERVICE", value: inputs.cloudMapService },
-        { name: "AWS_REGION", value: inputs.region },
+        { name: PAR_ENV.cloudMapNamespace, value: inputs.cloudMapNamespace },
+        { name: PAR_ENV.cloudMapService, value: inputs.cloudMapService },
+        { name: PAR_ENV.region, value: inputs.region },
       ],
       healthCheck: { command: PAR_HEALTH_COMMAND, interval: 10, timeout: 5, retries: 3, startPeriod: 60 },
       stopTimeout,
@@ -198,9 +199,9 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
       ],
       environment: [
         // The entrypoint fails Envoy's readiness on SIGTERM, then drains this long before stopping Envoy.
-        { name: "ENVOY_DRAIN_SECONDS", value: String(plan.envoyDrainSeconds) },
+        { name: ENVOY_ENV.drainSeconds, value: String(plan.envoyDrainSeconds) },
         // Overload limits for this task size, merged into the baked bootstrap (--config-yaml).
-        { name: "ENVOY_BOOTSTRAP_OVERRIDE", value: bootstrapOverride(overloadPlan(inputs.memory)) },
+        { name: ENVOY_ENV.bootstrapOverride, value: bootstrapOverride(overloadPlan(inputs.memory)) },
       ],
       dependsOn: [{ containerName: "router", condition: "HEALTHY" }],
       stopTimeout: envoyStopTimeoutSeconds(plan),

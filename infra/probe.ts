@@ -1,3 +1,4 @@
+import { PROBE_ENV as E, type ProbeEnvName } from "../lib/env-contract";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ConfigError } from "./config";
@@ -34,21 +35,21 @@ export interface ProbeEnvironmentInput {
   readonly platformPercent: number;
 }
 
-/** The Lambda's environment, in the names probe-lambda/config.ts reads. */
-export function probeEnvironment(input: ProbeEnvironmentInput): Record<string, string> {
+/** The Lambda's environment (lib/env-contract.ts: the names probe-lambda/config.ts reads). */
+export function probeEnvironment(input: ProbeEnvironmentInput): Partial<Record<ProbeEnvName, string>> {
   return {
-    PROBE_ENDPOINT: input.endpoint,
-    PROBE_TLS: String(input.tls),
-    CLOUDMAP_NAMESPACE: input.cloudMapNamespace,
-    CLOUDMAP_SERVICE: input.cloudMapService,
-    CLOUDMAP_SERVICE_ID: input.cloudMapServiceId,
-    METRICS_NAMESPACE: input.metricsNamespace,
-    PROBE_TIMEOUT_MS: String(input.timeoutMs),
-    PROBE_CONCURRENCY: String(input.concurrency),
-    LOG_LEVEL: input.logLevel,
-    PROBE_PLATFORM_PERCENT: String(input.platformPercent),
-    ...(input.targetGroupArn === undefined ? {} : { PROBE_TARGET_GROUP_ARN: input.targetGroupArn }),
-    ...(input.authTokenSecret === undefined ? {} : { PROBE_AUTH_TOKEN_SECRET: input.authTokenSecret }),
+    [E.endpoint]: input.endpoint,
+    [E.tls]: String(input.tls),
+    [E.cloudMapNamespace]: input.cloudMapNamespace,
+    [E.cloudMapService]: input.cloudMapService,
+    [E.cloudMapServiceId]: input.cloudMapServiceId,
+    [E.metricsNamespace]: input.metricsNamespace,
+    [E.timeoutMs]: String(input.timeoutMs),
+    [E.concurrency]: String(input.concurrency),
+    [E.logLevel]: input.logLevel,
+    [E.platformPercent]: String(input.platformPercent),
+    ...(input.targetGroupArn === undefined ? {} : { [E.targetGroupArn]: input.targetGroupArn }),
+    ...(input.authTokenSecret === undefined ? {} : { [E.authTokenSecret]: input.authTokenSecret }),
   };
 }
 

@@ -2,6 +2,7 @@
  * The probe's configuration, read from environment variables by one pure function so
  * a bad value fails the first invocation (and the test suite) with the key's name.
  */
+import { PROBE_ENV as E } from "../lib/env-contract";
 import { boolean, hostPort, isUnset, SettingError, wholeNumber } from "../lib/settings";
 
 export interface ProbeConfig {
@@ -127,17 +128,17 @@ function targetGroupArn(raw: string | undefined): string | undefined {
 /** Reads the Lambda's environment. Throws ProbeConfigError naming the first bad key. */
 export function readProbeConfig(env: Readonly<Record<string, string | undefined>>): ProbeConfig {
   return {
-    endpoint: parseEndpoint("PROBE_ENDPOINT", env.PROBE_ENDPOINT),
-    tls: parseBoolSetting("PROBE_TLS", env.PROBE_TLS, false),
-    cloudMapNamespace: nonEmpty("CLOUDMAP_NAMESPACE", env.CLOUDMAP_NAMESPACE, PROBE_DEFAULTS.cloudMapNamespace),
-    cloudMapServices: parseCloudMapServices(env.CLOUDMAP_SERVICE, env.CLOUDMAP_SERVICE_ID),
-    metricsNamespace: metricsNamespace(env.METRICS_NAMESPACE),
-    timeoutMs: parseIntSetting("PROBE_TIMEOUT_MS", env.PROBE_TIMEOUT_MS, PROBE_DEFAULTS.timeoutMs, 100, 60_000),
-    concurrency: parseIntSetting("PROBE_CONCURRENCY", env.PROBE_CONCURRENCY, PROBE_DEFAULTS.concurrency, 1, 1024),
-    reserveMs: parseIntSetting("PROBE_RESERVE_MS", env.PROBE_RESERVE_MS, PROBE_DEFAULTS.reserveMs, 0, 600_000),
-    authTokenSecret: env.PROBE_AUTH_TOKEN_SECRET?.trim() || undefined,
-    targetGroupArn: targetGroupArn(env.PROBE_TARGET_GROUP_ARN),
-    endpointSample: parseIntSetting("PROBE_ENDPOINT_SAMPLE", env.PROBE_ENDPOINT_SAMPLE, PROBE_DEFAULTS.endpointSample, 0, 100),
-    platformPercent: parseIntSetting("PROBE_PLATFORM_PERCENT", env.PROBE_PLATFORM_PERCENT, PROBE_DEFAULTS.platformPercent, 1, 100),
+    endpoint: parseEndpoint(E.endpoint, env[E.endpoint]),
+    tls: parseBoolSetting(E.tls, env[E.tls], false),
+    cloudMapNamespace: nonEmpty(E.cloudMapNamespace, env[E.cloudMapNamespace], PROBE_DEFAULTS.cloudMapNamespace),
+    cloudMapServices: parseCloudMapServices(env[E.cloudMapService], env[E.cloudMapServiceId]),
+    metricsNamespace: metricsNamespace(env[E.metricsNamespace]),
+    timeoutMs: parseIntSetting(E.timeoutMs, env[E.timeoutMs], PROBE_DEFAULTS.timeoutMs, 100, 60_000),
+    concurrency: parseIntSetting(E.concurrency, env[E.concurrency], PROBE_DEFAULTS.concurrency, 1, 1024),
+    reserveMs: parseIntSetting(E.reserveMs, env[E.reserveMs], PROBE_DEFAULTS.reserveMs, 0, 600_000),
+    authTokenSecret: env[E.authTokenSecret]?.trim() || undefined,
+    targetGroupArn: targetGroupArn(env[E.targetGroupArn]),
+    endpointSample: parseIntSetting(E.endpointSample, env[E.endpointSample], PROBE_DEFAULTS.endpointSample, 0, 100),
+    platformPercent: parseIntSetting(E.platformPercent, env[E.platformPercent], PROBE_DEFAULTS.platformPercent, 1, 100),
   };
 }

@@ -2,6 +2,7 @@
  * The router's configuration: flags first, then environment variables, then defaults.
  * Pure: takes argv and env, returns a validated config or throws a ConfigError naming the key.
  */
+import { ROUTER_ENV } from "../lib/env-contract";
 import { parseArgs } from "node:util";
 import { hostPort, oneOf, SettingError, wholeNumber, type HostPort } from "../lib/settings";
 import { parseRegistrySpec } from "../registry/chain";
@@ -49,23 +50,23 @@ export const DEFAULT_ENGINE: RouterEngine = "frames";
 
 /** Every setting: flag name, environment variable, default. The README's table mirrors this. */
 export const ROUTER_SETTINGS = {
-  listen: { env: "ROUTER_LISTEN", default: "0.0.0.0:50052" },
+  listen: { env: ROUTER_ENV.listen, default: "0.0.0.0:50052" },
   // Loopback: its clients are the container health check, Envoy and a sidecar scraper (docs/security.md).
-  admin: { env: "ROUTER_ADMIN", default: "127.0.0.1:9902" },
-  registry: { env: "ROUTER_REGISTRY", default: undefined },
-  "drain-ms": { env: "ROUTER_DRAIN_MS", default: "20000" },
-  "max-hops": { env: "ROUTER_MAX_HOPS", default: "3" },
-  "idle-timeout-ms": { env: "ROUTER_IDLE_TIMEOUT_MS", default: "300000" },
-  "agent-keepalive-ms": { env: "ROUTER_AGENT_KEEPALIVE_MS", default: String(DEFAULT_KEEPALIVE.intervalMs) },
-  "agent-keepalive-timeout-ms": { env: "ROUTER_AGENT_KEEPALIVE_TIMEOUT_MS", default: String(DEFAULT_KEEPALIVE.timeoutMs) },
-  "agent-connect-timeout-ms": { env: "ROUTER_AGENT_CONNECT_TIMEOUT_MS", default: String(DEFAULT_CONNECT_TIMEOUT_MS) },
-  "cloudmap-poll-ms": { env: "ROUTER_CLOUDMAP_POLL_MS", default: "5000" },
-  xds: { env: "ROUTER_XDS", default: undefined },
-  "log-level": { env: "LOG_LEVEL", default: "info" },
-  engine: { env: "ROUTER_ENGINE", default: DEFAULT_ENGINE },
-  "emf-namespace": { env: "ROUTER_EMF_NAMESPACE", default: undefined },
-  "emf-dimensions": { env: "ROUTER_EMF_DIMENSIONS", default: undefined },
-  "emf-interval-ms": { env: "ROUTER_EMF_INTERVAL_MS", default: "60000" },
+  admin: { env: ROUTER_ENV.admin, default: "127.0.0.1:9902" },
+  registry: { env: ROUTER_ENV.registry, default: undefined },
+  "drain-ms": { env: ROUTER_ENV.drainMs, default: "20000" },
+  "max-hops": { env: ROUTER_ENV.maxHops, default: "3" },
+  "idle-timeout-ms": { env: ROUTER_ENV.idleTimeoutMs, default: "300000" },
+  "agent-keepalive-ms": { env: ROUTER_ENV.agentKeepaliveMs, default: String(DEFAULT_KEEPALIVE.intervalMs) },
+  "agent-keepalive-timeout-ms": { env: ROUTER_ENV.agentKeepaliveTimeoutMs, default: String(DEFAULT_KEEPALIVE.timeoutMs) },
+  "agent-connect-timeout-ms": { env: ROUTER_ENV.agentConnectTimeoutMs, default: String(DEFAULT_CONNECT_TIMEOUT_MS) },
+  "cloudmap-poll-ms": { env: ROUTER_ENV.cloudMapPollMs, default: "5000" },
+  xds: { env: ROUTER_ENV.xds, default: undefined },
+  "log-level": { env: ROUTER_ENV.logLevel, default: "info" },
+  engine: { env: ROUTER_ENV.engine, default: DEFAULT_ENGINE },
+  "emf-namespace": { env: ROUTER_ENV.emfNamespace, default: undefined },
+  "emf-dimensions": { env: ROUTER_ENV.emfDimensions, default: undefined },
+  "emf-interval-ms": { env: ROUTER_ENV.emfIntervalMs, default: "60000" },
 } as const;
 
 /** Parses `host:port` or `[v6]:port`; port 0 means "any free port". */

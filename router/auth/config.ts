@@ -2,6 +2,7 @@
  * Auth configuration from environment variables (and equivalent flags), as a
  * typed, validated value. Every error names the key and what it accepts.
  */
+import { ROUTER_AUTH_ENV } from "../../lib/env-contract";
 import { ALLOW_CLAIM_NAME, ALLOW_CLAIM_RULE, CALLER_AUTH_MODES as MODES, DEFAULT_ALLOW_CLAIM } from "../../lib/caller-auth";
 import { wholeNumber } from "../../lib/settings";
 
@@ -21,14 +22,14 @@ export type AuthConfig =
 
 /** Environment keys, with the command-line flag the router accepts for each. */
 export const AUTH_ENV_FLAGS = {
-  ROUTER_AUTH: "auth",
-  ROUTER_AUTH_TOKENS: "auth-tokens",
-  ROUTER_AUTH_REFRESH_MS: "auth-refresh-ms",
-  ROUTER_AUTH_JWKS_URL: "auth-jwks-url",
-  ROUTER_AUTH_ISSUER: "auth-issuer",
-  ROUTER_AUTH_AUDIENCE: "auth-audience",
-  ROUTER_AUTH_ALLOW_CLAIM: "auth-allow-claim",
-  ROUTER_AUTH_JWT_CACHE_SIZE: "auth-jwt-cache-size",
+  [ROUTER_AUTH_ENV.mode]: "auth",
+  [ROUTER_AUTH_ENV.tokens]: "auth-tokens",
+  [ROUTER_AUTH_ENV.refreshMs]: "auth-refresh-ms",
+  [ROUTER_AUTH_ENV.jwksUrl]: "auth-jwks-url",
+  [ROUTER_AUTH_ENV.issuer]: "auth-issuer",
+  [ROUTER_AUTH_ENV.audience]: "auth-audience",
+  [ROUTER_AUTH_ENV.allowClaim]: "auth-allow-claim",
+  [ROUTER_AUTH_ENV.jwtCacheSize]: "auth-jwt-cache-size",
 } as const;
 export type AuthEnvKey = keyof typeof AUTH_ENV_FLAGS;
 
