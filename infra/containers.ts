@@ -1,3 +1,4 @@
+import type * as aws from "@pulumi/aws";
 import type { RouterAuthSettings } from "./caller-auth";
 import { routerAuthEnvironment } from "./caller-auth";
 import type { EnvoyMode } from "./config";
@@ -41,45 +42,56 @@ export interface ContainerInputs {
   readonly parImageCredentialsSecretArn?: string;
 }
 
-export interface KeyValue { readonly name: string; readonly value: string }
+/*
+ * The shapes below are @pulumi/aws's ECS container types (aws.ecs.ContainerDefinition and its parts),
+ * narrowed to plain values and to what this task uses: strict tsc checks every field name and value
+ * against the provider's types, and tests read the values without unwrapping Inputs.
+ */
 
-export interface HealthCheck {
-  readonly command: readonly string[];
+export interface KeyValue extends aws.ecs.KeyValuePair { readonly name: string; readonly value: string }
+
+export interface HealthCheck extends aws.ecs.HealthCheck {
+  readonly command: string[];
   readonly interval: number;
   readonly timeout: number;
   readonly retries: number;
   readonly startPeriod: number;
 }
 
-export interface PortMapping {
+export interface PortMapping extends aws.ecs.PortMapping {
   readonly containerPort?: number;
   readonly containerPortRange?: string;
   readonly protocol: "tcp";
   readonly name?: string;
 }
 
-export interface MountPoint {
+export interface MountPoint extends aws.ecs.MountPoint {
   readonly sourceVolume: string;
   readonly containerPath: string;
   readonly readOnly: boolean;
 }
 
+export interface Ulimit extends aws.ecs.Ulimit {
+  readonly softLimit: number;
+  readonly hardLimit: number;
+}
+
 /** A task-level bind mount volume (ephemeral, Fargate's task storage): a name only. */
 export interface TaskVolume { readonly name: string }
 
-export interface ContainerDefinition {
+export interface ContainerDefinition extends aws.ecs.ContainerDefinition {
   readonly name: "par" | "router" | "envoy";
   readonly image: string;
   readonly repositoryCredentials?: { readonly credentialsParameter: string };
   readonly essential: true;
-  readonly portMappings: readonly PortMapping[];
-  readonly environment: readonly KeyValue[];
+  readonly portMappings: PortMapping[];
+  readonly environment: KeyValue[];
   readonly healthCheck?: HealthCheck;
-  readonly dependsOn?: readonly { readonly containerName: string; readonly condition: "START" | "HEALTHY" }[];
+  readonly dependsOn?: { readonly containerName: string; readonly condition: "START" | "HEALTHY" }[];
   readonly stopTimeout: number;
   readonly readonlyRootFilesystem?: boolean;
-  readonly ulimits?: readonly { readonly name: string; readonly softLimit: number; readonly hardLimit: number }[];
-  readonly mountPoints?: readonly MountPoint[];
+  readonly ulimits?: Ulimit[];
+  readonly mountPoints?: MountPoint[];
   readonly logConfiguration: {
     readonly logDriver: "awslogs";
     readonly options: Readonly<Record<string, string>>;
@@ -167,7 +179,7 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
         { name: PAR_ENV.cloudMapService, value: inputs.cloudMapService },
         { name: PAR_ENV.region, value: inputs.region },
       ],
-      healthCheck: { command: PAR_HEALTH_COMMAND, interval: 10, timeout: 5, retries: 3, startPeriod: 60 },
+      healthCheck: { command: [...PAR_HEALTH_COMMAND], interval: 10, timeout: 5, retries: 3, startPeriod: 60 },
       stopTimeout,
       logConfiguration: awslogs(inputs, inputs.logGroups.par, "par"),
     },
@@ -179,7 +191,7 @@ export function containerDefinitions(inputs: ContainerInputs): ContainerDefiniti
         { containerPort: ROUTER_PORT, protocol: "tcp", name: "router-grpc" },
       ],
       environment: routerEnv,
-      healthCheck: { command: ROUTER_HEALTH_COMMAND, interval: 10, timeout: 5, retries: 3, startPeriod: 15 },
+      healthCheck: { command: [...ROUTER_HEALTH_COMMAND], interval: 10, timeout: 5, retries: 3, startPeriod: 15 },
       dependsOn: [{ containerName: "par", condition: "HEALTHY" }],
       stopTimeout,
       readonlyRootFilesystem: true,
