@@ -13,7 +13,6 @@
  * Payloads are forwarded as the slices they arrived in; nothing is decoded here.
  */
 import type { H2Conn } from "./conn";
-import { buildWindowUpdate } from "./frames";
 import type { StreamConn } from "./stream-conn";
 
 /** One item waiting to be sent: DATA (maybe ending the stream) or a final header block (trailers). */
@@ -128,6 +127,8 @@ export class RelayStream {
   /** Queues DATA for the receiver and sends what the windows allow. */
   pushData(payload: Buffer, end: boolean): void {
     const n = payload.length;
+    // An empty DATA frame that does not end the stream carries nothing: not forwarded (a flood of them would be relayed one for one).
+    if (n === 0 && !end) return;
     if (n > 0) {
       // Held here now, bounded by this stream's window: the sender's other streams need not wait for it.
       if (this.budget.take(n)) this.from!.creditConnection(n);
@@ -216,7 +217,7 @@ export class RelayStream {
     if (this.remoteEnded || this.senderReset) return;
     this.recvUnacked += bytes;
     if (this.recvUnacked >= this.windowBytes >>> 2) {
-      this.from!.write(buildWindowUpdate(this.fromId, this.recvUnacked));
+      this.from!.writeWindowUpdate(this.fromId, this.recvUnacked);
       this.recvWindow += this.recvUnacked;
       this.recvUnacked = 0;
     }
