@@ -94,7 +94,7 @@ export abstract class H2Conn {
   /** Control frames of this tick, coalesced into one write (a 17-byte PING ACK is not a write of its own). */
   private ctrl: Buffer | undefined = undefined;
   private ctrlLen = 0;
-  /** The peer had not read all we sent before its latest bytes arrived. */
+  /** More than WRITE_HIGH_WATER we sent earlier was still unsent when the peer's latest bytes arrived. */
   private backlogged = false;
   /** Control replies (PING/SETTINGS ACK, RST_STREAM) queued since the peer last read everything. */
   private controlOwed = 0;
@@ -281,8 +281,9 @@ export abstract class H2Conn {
   protected abstract onClosed(err: Error): void;
 
   protected handleChunk(chunk: Buffer): void {
-    // What we wrote in earlier ticks is still unsent: the peer is not reading (this tick's writes are corked, not counted).
-    this.backlogged = this.socket.writableLength > 0;
+    // More than the DATA high-water mark written in earlier ticks is still unsent: the peer is not reading. (A reader
+    // has up to a tick or two of our output in flight: writes complete asynchronously.)
+    this.backlogged = this.socket.writableLength > WRITE_HIGH_WATER;
     if (!this.backlogged) this.controlOwed = 0;
     try {
       this.reader.push(chunk);

@@ -51,8 +51,8 @@ export const MAX_CONTINUATION_FRAMES = 64;
 export const MAX_HEADER_LIST_BYTES = 256 << 10;
 
 /**
- * Control frames the router owes a peer that does not read (PING ACK, SETTINGS ACK), counted while the
- * socket's write buffer is not empty when the next bytes arrive; past it, GOAWAY ENHANCE_YOUR_CALM and
+ * Control replies the router owes a peer that does not read (PING ACK, SETTINGS ACK, RST_STREAM), counted while
+ * over 1 MiB (the DATA high-water mark) of what it wrote earlier is still unsent; past it, GOAWAY ENHANCE_YOUR_CALM and
  * the socket is destroyed. Envoy's `max_outbound_control_frames` default is 1000.
  */
 export const MAX_OUTBOUND_CONTROL_FRAMES = 1000;
