@@ -19,6 +19,7 @@ export class RouterMetrics {
   private readonly calls: prom.Counter<"deployment" | "code">;
   private readonly duration: prom.Histogram;
   private readonly children = new Map<string, prom.Counter.Internal[]>();
+  private readonly protocolLimits: prom.Counter<"limit">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -30,6 +31,10 @@ export class RouterMetrics {
     this.duration = new prom.Histogram({
       name: "pixell_router_call_duration_seconds", help: "Time from a call's headers to its end, in seconds",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers,
+    });
+    this.protocolLimits = new prom.Counter({
+      name: "pixell_router_protocol_limit_total", help: "Times a peer hit an HTTP/2 protocol limit (router/h2/limits.ts), by limit",
+      labelNames: ["limit"], registers,
     });
     new prom.Gauge({
       name: "pixell_router_active_streams", help: "Calls in flight", registers,
@@ -68,5 +73,10 @@ export class RouterMetrics {
     }
     child.inc();
     this.duration.observe(seconds);
+  }
+
+  /** A peer hit an HTTP/2 protocol limit (router/limit-report.ts). Rare: no cached child needed. */
+  recordProtocolLimit(limit: string): void {
+    this.protocolLimits.inc({ limit });
   }
 }

@@ -40,6 +40,10 @@ export interface CallContext {
 export interface ClientSide extends StreamConn<Call> {
   /** The client's address, for refusal logs. */
   readonly peer: string;
+  /** Opens the agent stream (deferred to the end of the client's current read). */
+  startUpstream(target: Target, call: Call): void;
+  /** The call is done with its client stream (`clientEnded`: the client had sent END_STREAM). */
+  streamClosed(streamId: number, clientEnded: boolean): void;
 }
 
 export class Call implements UpstreamCall, PolicyCall, StreamOwner {
@@ -68,7 +72,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
   private respHeadersSent = false;
   finished = false;
 
-  constructor(private readonly ctx: CallContext, private readonly down: ClientSide, private readonly downId: number, private readonly started: number) {
+  constructor(private readonly ctx: CallContext, private readonly down: ClientSide, private readonly downId: number, readonly started: number) {
     const window = ctx.win.streamWindowBytes;
     this.toAgent = new RelayStream(this, window, ctx.budget);
     this.toAgent.receiveFrom(down, downId);
@@ -125,7 +129,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
       // The agent gets the same grpc-timeout; this timer only frees the router when neither end acts on it.
       this.timer = setTimeout(onDeadline, Math.max(0, this.timeoutMs - (performance.now() - this.started)), this);
     }
-    this.ctx.pool.start(target, this);
+    this.down.startUpstream(target, this);
   }
 
   /** Answers a refusal (the policy logged it): Trailers-Only with the router's status, HTTP 415, or a reset. */
@@ -278,7 +282,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     if (this.finished) return;
     this.finished = true;
     const ctx = this.ctx;
-    this.down.streams.delete(this.downId);
+    this.down.streamClosed(this.downId, this.toAgent.remoteEnded);
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.code < 0) this.code = Status.CANCELLED;
     // Bytes that will never be forwarded still count against the senders' connection windows: give them back.

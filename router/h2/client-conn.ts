@@ -5,18 +5,29 @@
  */
 import type * as net from "node:net";
 import { Call, type CallContext, type ClientSide } from "./call";
-import { ConnectionError } from "./conn";
+import type { LimitReporter, ProtocolLimit } from "../limit-report";
+import type { Target } from "../../registry/types";
+import { ConnectionError, LimitError } from "./conn";
 import { buildGoaway, CLIENT_PREFACE, ErrorCode } from "./frames";
+import { MAX_HEADER_LIST_BYTES, PREMATURE_RESET_MIN_LIFETIME_MS, PREMATURE_RESET_STREAM_COUNT } from "./limits";
 import type { RelayStream } from "./stream";
 import { StreamConn } from "./stream-conn";
 
 /** A client has this long to send the HTTP/2 preface. */
 const PREFACE_TIMEOUT_MS = 10_000;
 const MAX_CLIENT_STREAMS = 10_000;
+/**
+ * Recently closed streams remembered per connection: DATA the client sent before it read the router's
+ * final status or reset is dropped quietly rather than answered with STREAM_CLOSED (frames in flight),
+ * and HEADERS on them is a stream error, not the connection error a never-used lower id is.
+ */
+const CLOSED_STREAM_MEMORY = 256;
 
 export interface ClientConnContext extends CallContext {
   /** Close a client connection idle this long with no call open. */
   readonly idleTimeoutMs?: number;
+  /** Counts and logs protocol limits clients hit. */
+  readonly limits: LimitReporter;
 }
 
 /** The router's side toward one client connection. */
@@ -27,6 +38,16 @@ export class ClientConn extends StreamConn<Call> implements ClientSide {
   private prefaceSeen = 0;
   private prefaceTimer: NodeJS.Timeout | undefined;
   goawaySent = false;
+  /** Streams closed, and those the client reset within PREMATURE_RESET_MIN_LIFETIME_MS (rapid reset accounting). */
+  private closedStreams = 0;
+  private prematureResets = 0;
+  /** Recently closed ids: +id when the router closed it with the client still sending, -id otherwise (allocated on first use). */
+  private recentlyClosed: Int32Array | undefined = undefined;
+  private recentNext = 0;
+  /** Inside a socket read: agent streams open after the whole read, so a stream reset in the same read never reaches the agent. */
+  private reading = false;
+  private readonly startCalls: Call[] = [];
+  private readonly startTargets: Target[] = [];
 
   constructor(socket: net.Socket, private readonly ctx: ClientConnContext, private readonly conns: Set<ClientConn>) {
     super(socket, ctx.win);
@@ -57,7 +78,7 @@ export class ClientConn extends StreamConn<Call> implements ClientSide {
   }
 
   private onSocketData(chunk: Buffer): void {
-    if (this.prefaceSeen === CLIENT_PREFACE.length) return this.handleChunk(chunk);
+    if (this.prefaceSeen === CLIENT_PREFACE.length) return this.read(chunk);
     // Check the preface byte by byte: it may arrive in pieces.
     const n = Math.min(chunk.length, CLIENT_PREFACE.length - this.prefaceSeen);
     for (let i = 0; i < n; i++) {
@@ -68,7 +89,66 @@ export class ClientConn extends StreamConn<Call> implements ClientSide {
     clearTimeout(this.prefaceTimer);
     // Our SETTINGS only once the client proved it speaks HTTP/2, so an HTTP/1 client reads a clean 400.
     for (const f of this.initialFrames()) this.write(f);
-    if (chunk.length > n) this.handleChunk(chunk.subarray(n));
+    if (chunk.length > n) this.read(chunk.subarray(n));
+  }
+
+  private read(chunk: Buffer): void {
+    this.reading = true;
+    try {
+      this.handleChunk(chunk);
+    } finally {
+      this.reading = false;
+    }
+    const calls = this.startCalls;
+    if (calls.length === 0) return;
+    const targets = this.startTargets;
+    for (let i = 0; i < calls.length; i++) if (!calls[i]!.finished) this.ctx.pool.start(targets[i]!, calls[i]!);
+    calls.length = 0;
+    targets.length = 0;
+  }
+
+  /** Opens the call's agent stream: at the end of the current read, when in one (CVE-2023-44487: resets in the same read cost the agent nothing). */
+  startUpstream(target: Target, call: Call): void {
+    if (!this.reading) return this.ctx.pool.start(target, call);
+    this.startCalls.push(call);
+    this.startTargets.push(target);
+  }
+
+  /** A call is done with its client stream; `clientEnded`: the client had sent END_STREAM. */
+  streamClosed(streamId: number, clientEnded: boolean): void {
+    this.streams.delete(streamId);
+    this.closedStreams++;
+    const recent = (this.recentlyClosed ??= new Int32Array(CLOSED_STREAM_MEMORY));
+    recent[this.recentNext] = clientEnded ? -streamId : streamId;
+    this.recentNext = (this.recentNext + 1) % CLOSED_STREAM_MEMORY;
+  }
+
+  /** +1: recently closed by the router while the client was still sending; -1: recently closed otherwise; 0: not remembered. */
+  private recentlyClosedAs(streamId: number): number {
+    const recent = this.recentlyClosed;
+    if (recent === undefined) return 0;
+    for (let i = 0; i < recent.length; i++) {
+      if (recent[i] === streamId) return 1;
+      if (recent[i] === -streamId) return -1;
+    }
+    return 0;
+  }
+
+  protected isIdleStream(streamId: number): boolean {
+    // Even ids are the server's, and the router opens none.
+    return (streamId & 1) === 0 || streamId > this.lastStreamId;
+  }
+
+  protected lastPeerStreamId(): number {
+    return this.lastStreamId;
+  }
+
+  protected reportLimit(limit: ProtocolLimit, detail: string): void {
+    this.ctx.limits.hit(limit, this.peer, detail);
+  }
+
+  protected onStreamError(streamId: number): void {
+    this.streams.get(streamId)?.onDownReset();
   }
 
   /** Not HTTP/2 with prior knowledge: an HTTP/1 client gets a readable 400, anything else a GOAWAY. */
@@ -88,17 +168,25 @@ export class ClientConn extends StreamConn<Call> implements ClientSide {
 
   protected onHeaderBlock(streamId: number, block: Buffer, endStream: boolean, tooLarge: boolean): void {
     const decoded = this.decoder.decode(block); // always: keeps the dynamic table in sync
+    if (decoded.overLimit) {
+      // RFC 9113 section 10.5.1: the stream is refused, the block was still decoded to its end for the table.
+      this.reportLimit("header_list_size", `a header list over ${MAX_HEADER_LIST_BYTES} bytes decoded (block of ${block.length} bytes) on stream ${streamId}: stream refused`);
+    }
     const existing = this.streams.get(streamId);
     if (existing !== undefined) {
       if (!endStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "trailers without END_STREAM");
+      // RFC 9113 section 5.1: HEADERS on a half-closed (remote) stream is a stream error STREAM_CLOSED.
+      if (existing.toAgent.remoteEnded) return this.streamError(streamId, ErrorCode.STREAM_CLOSED);
+      if (decoded.overLimit) return this.streamError(streamId, ErrorCode.ENHANCE_YOUR_CALM);
       existing.onDownTrailers(decoded, block);
       return;
     }
     if ((streamId & 1) === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on even stream ${streamId}: client streams must be odd`);
     if (streamId <= this.lastStreamId) {
-      // A stream the router already finished (e.g. trailers after its status): a stream error, the connection's other calls go on.
-      this.writeRst(streamId, ErrorCode.STREAM_CLOSED);
-      return;
+      // A stream the router finished recently (e.g. trailers after its status): a stream error, the connection's other calls go on.
+      if (this.recentlyClosedAs(streamId) !== 0) return this.writeRst(streamId, ErrorCode.STREAM_CLOSED);
+      // RFC 9113 section 5.1.1: a new stream id must be higher than every id the client used before.
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on stream ${streamId}, not above the client's last stream ${this.lastStreamId}: stream ids must increase`);
     }
     this.lastStreamId = streamId;
     if (this.streams.size >= MAX_CLIENT_STREAMS) {
@@ -107,22 +195,49 @@ export class ClientConn extends StreamConn<Call> implements ClientSide {
     }
     const call = new Call(this.ctx, this, streamId, performance.now());
     this.streams.set(streamId, call);
+    // Over the decoded limit: the policy refuses it (RESOURCE_EXHAUSTED) on the size of what was decoded.
     call.begin(decoded, block, endStream, tooLarge);
+  }
+
+  /** Resets a client stream (a stream error) and ends its call. */
+  private streamError(streamId: number, code: number): void {
+    this.writeRst(streamId, code);
+    this.streams.get(streamId)?.onDownReset();
   }
 
   protected onData(streamId: number, payload: Buffer, flowBytes: number, endStream: boolean): void {
     const call = this.streams.get(streamId);
     if (call === undefined) {
-      if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
+      // RFC 9113 section 5.1: DATA on an idle stream is a connection error.
+      if (this.isIdleStream(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
       this.creditConnection(flowBytes);
+      // RFC 9113 section 6.1: DATA on a closed stream is a stream error STREAM_CLOSED, except on one the router
+      // closed while the client was still sending (those bytes were in flight: dropped quietly).
+      if (this.recentlyClosedAs(streamId) !== 1) this.writeRst(streamId, ErrorCode.STREAM_CLOSED);
       return;
+    }
+    if (call.toAgent.remoteEnded) {
+      // RFC 9113 section 5.1: DATA after the client's END_STREAM (half-closed remote) is a stream error STREAM_CLOSED.
+      this.creditConnection(flowBytes);
+      return this.streamError(streamId, ErrorCode.STREAM_CLOSED);
     }
     call.onDownData(payload, flowBytes - payload.length, endStream);
   }
 
   protected onRstStream(streamId: number): void {
-    if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
-    this.streams.get(streamId)?.onDownReset();
+    if (this.isIdleStream(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
+    const call = this.streams.get(streamId);
+    if (call === undefined) return;
+    const premature = performance.now() - call.started < PREMATURE_RESET_MIN_LIFETIME_MS;
+    call.onDownReset();
+    if (!premature) return;
+    // CVE-2023-44487 (rapid reset), as Envoy counts it: past half of PREMATURE_RESET_STREAM_COUNT streams, or
+    // past half of all closed streams once there were more, the connection ends.
+    const twice = 2 * ++this.prematureResets;
+    const closed = this.closedStreams;
+    if (closed < PREMATURE_RESET_STREAM_COUNT ? twice >= PREMATURE_RESET_STREAM_COUNT : twice >= closed) {
+      throw new LimitError("premature_resets", `${this.prematureResets} of ${closed} streams reset by the client within ${PREMATURE_RESET_MIN_LIFETIME_MS} ms of opening them`);
+    }
   }
 
   protected onGoaway(): void {

@@ -6,10 +6,14 @@
  */
 import type * as net from "node:net";
 import {
-  buildFrame, buildGoaway, buildRstStream, buildSettings, buildWindowUpdate, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW,
-  ErrorCode, Flag, FRAME_HEADER_SIZE, FrameReader, FrameType, MAX_WINDOW, parseSettings, Setting, SETTINGS_ACK, writeFrameHeader,
+  buildFrame, buildGoaway, buildSettings, buildWindowUpdate, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW,
+  ErrorCode, Flag, FRAME_HEADER_SIZE, FrameReader, FrameType, MAX_WINDOW, parseSettings, Setting, writeFrameHeader,
 } from "./frames";
 import { HpackDecoder, HpackError } from "./hpack";
+import {
+  MAX_CONTINUATION_FRAMES, MAX_HEADER_LIST_BYTES, MAX_OUTBOUND_CONTROL_FRAMES, NO_PROGRESS_FRAME_BUDGET, NO_PROGRESS_REFILL, NO_PROGRESS_WINDOW_MS,
+} from "./limits";
+import type { ProtocolLimit } from "../limit-report";
 
 export interface WindowOptions {
   /** Per-stream receive window the router advertises: bounds what one stream can make it buffer. */
@@ -36,6 +40,17 @@ export class ConnectionError extends Error {
   }
 }
 
+/** A protocol limit (limits.ts) was hit: GOAWAY ENHANCE_YOUR_CALM, reported (metric and rate-limited warn). */
+export class LimitError extends ConnectionError {
+  constructor(readonly limit: ProtocolLimit, message: string) {
+    super(ErrorCode.ENHANCE_YOUR_CALM, message);
+    this.name = "LimitError";
+  }
+}
+
+/** Size of the buffer control frames are coalesced into (PING and SETTINGS ACKs, RST_STREAM, WINDOW_UPDATE). */
+const CONTROL_BUFFER_BYTES = 4096;
+
 // Writes issued while handling one socket read are corked and flushed together (one writev).
 const corked: H2Conn[] = [];
 let flushScheduled = false;
@@ -44,6 +59,7 @@ function flushCorked(): void {
   for (let i = 0; i < corked.length; i++) {
     const c = corked[i]!;
     c.corked = false;
+    c.flushControl();
     c.socket.uncork();
   }
   corked.length = 0;
@@ -52,7 +68,7 @@ function flushCorked(): void {
 export abstract class H2Conn {
   readonly reader: FrameReader;
   /** Decodes the peer's header blocks; we advertise a table size of 0, so after the SETTINGS ACK blocks are stateless. */
-  readonly decoder = new HpackDecoder(4096);
+  readonly decoder = new HpackDecoder(4096, 1 << 20, MAX_HEADER_LIST_BYTES);
   corked = false;
   closed = false;
   /** Peer's settings that govern what we send. */
@@ -66,11 +82,22 @@ export abstract class H2Conn {
   /** What the peer may still send at connection level: more is a FLOW_CONTROL_ERROR (it bounds our buffering). */
   private recvWindow: number;
   private sawSettings = false;
-  // Header block being assembled from HEADERS + CONTINUATION.
+  // Header block being assembled from HEADERS + CONTINUATION: copied into one growing buffer (not a Buffer per frame).
   private hbStream = 0;
   private hbFlags = 0;
-  private hbChunks: Buffer[] = [];
+  private hbBuf: Buffer | undefined = undefined;
   private hbBytes = 0;
+  private hbFrames = 0;
+  /** Frames without progress the peer may still send (limits.ts), and when the budget was last refilled in full. */
+  private noProgressBudget = NO_PROGRESS_FRAME_BUDGET;
+  private noProgressRefilledAt = performance.now();
+  /** Control frames of this tick, coalesced into one write (a 17-byte PING ACK is not a write of its own). */
+  private ctrl: Buffer | undefined = undefined;
+  private ctrlLen = 0;
+  /** More than WRITE_HIGH_WATER we sent earlier was still unsent when the peer's latest bytes arrived. */
+  private backlogged = false;
+  /** Control replies (PING/SETTINGS ACK, RST_STREAM) queued since the peer last read everything. */
+  private controlOwed = 0;
 
   constructor(readonly socket: net.Socket, readonly windows: WindowOptions) {
     this.recvWindow = Math.max(windows.connectionWindowBytes, DEFAULT_WINDOW);
@@ -87,6 +114,7 @@ export abstract class H2Conn {
       [Setting.HEADER_TABLE_SIZE, 0],
       [Setting.MAX_CONCURRENT_STREAMS, 10_000],
       [Setting.INITIAL_WINDOW_SIZE, this.windows.streamWindowBytes],
+      [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES],
       ...(this.isClientRole() ? [[Setting.ENABLE_PUSH, 0] as const] : []),
     ])];
     const extra = this.windows.connectionWindowBytes - DEFAULT_WINDOW;
@@ -105,6 +133,12 @@ export abstract class H2Conn {
   protected abstract onInitialWindowChange(delta: number): void;
   protected abstract onGoaway(lastStreamId: number, code: number, debug: string): void;
   protected abstract onPushPromise(): void;
+  /** The peer hit a protocol limit (the connection is closing with GOAWAY ENHANCE_YOUR_CALM): count and log it. */
+  protected abstract reportLimit(limit: ProtocolLimit, detail: string): void;
+  /** A stream error on one of the peer's streams, already answered with RST_STREAM `code`: end what the stream carried. */
+  protected abstract onStreamError(streamId: number, code: number): void;
+  /** No stream with this id was ever opened, or could have been (RFC 9113 section 5.1: idle). */
+  protected abstract isIdleStream(streamId: number): boolean;
   /** The peer acknowledged our SETTINGS. */
   protected onSettingsAck(): void {
     this.decoder.setSettingsMax(0);
@@ -120,20 +154,64 @@ export abstract class H2Conn {
     if (this.socket.writableLength > WRITE_HARD_LIMIT) {
       this.closed = true;
       this.reader.stopped = true;
+      this.ctrl = undefined;
       this.socket.destroy();
       this.onClosed(new Error(`peer stopped reading with ${this.socket.writableLength} bytes unsent`));
       return;
     }
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      corked.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        process.nextTick(flushCorked);
-      }
-    }
+    this.cork();
     this.socket.write(buf);
+  }
+
+  private cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    corked.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      process.nextTick(flushCorked);
+    }
+  }
+
+  /**
+   * Appends a small control frame to this tick's control buffer (written once, when the tick's writes
+   * are flushed). `reply`: it answers the peer (PING/SETTINGS ACK, RST_STREAM) and counts against
+   * MAX_OUTBOUND_CONTROL_FRAMES while the peer is not reading.
+   */
+  private control(type: number, flags: number, streamId: number, payload: Buffer | undefined, u32: number, reply: boolean): void {
+    if (this.closed) return;
+    if (reply && this.backlogged && ++this.controlOwed > MAX_OUTBOUND_CONTROL_FRAMES) {
+      this.reportLimit("outbound_control_frames", `${this.controlOwed} control replies (PING/SETTINGS ACK, RST_STREAM) owed while the peer reads nothing (${this.socket.writableLength} bytes unsent)`);
+      this.goaway(ErrorCode.ENHANCE_YOUR_CALM, `more than ${MAX_OUTBOUND_CONTROL_FRAMES} control frames owed to a peer that does not read`, 0, true);
+      return;
+    }
+    const len = FRAME_HEADER_SIZE + (payload === undefined ? (u32 >= 0 ? 4 : 0) : payload.length);
+    if (this.ctrl !== undefined && this.ctrlLen + len > this.ctrl.length) this.flushControl();
+    if (this.ctrl === undefined) {
+      this.ctrl = Buffer.allocUnsafe(CONTROL_BUFFER_BYTES);
+      this.ctrlLen = 0;
+    }
+    const out = this.ctrl;
+    writeFrameHeader(out, this.ctrlLen, len - FRAME_HEADER_SIZE, type, flags, streamId);
+    if (payload !== undefined) payload.copy(out, this.ctrlLen + FRAME_HEADER_SIZE);
+    else if (u32 >= 0) out.writeUInt32BE(u32, this.ctrlLen + FRAME_HEADER_SIZE);
+    this.ctrlLen += len;
+    this.cork();
+  }
+
+  /** Writes the coalesced control frames (the buffer then belongs to the socket). */
+  flushControl(): void {
+    const buf = this.ctrl;
+    if (buf === undefined || this.ctrlLen === 0) return;
+    this.ctrl = undefined;
+    if (this.closed || this.socket.destroyed) return;
+    this.socket.write(buf.subarray(0, this.ctrlLen));
+  }
+
+  /** Sends a WINDOW_UPDATE (coalesced with this tick's other control frames). */
+  writeWindowUpdate(streamId: number, increment: number): void {
+    this.control(FrameType.WINDOW_UPDATE, 0, streamId, undefined, increment, false);
   }
 
   /** Sends DATA: a fresh 9-byte header and the payload slice as it is. */
@@ -169,28 +247,33 @@ export abstract class H2Conn {
   }
 
   writeRst(streamId: number, code: number): void {
-    this.write(buildRstStream(streamId, code));
+    this.control(FrameType.RST_STREAM, 0, streamId, undefined, code, true);
   }
 
   /** Credits `bytes` back at connection level once they left the router, in batches. */
   creditConnection(bytes: number): void {
     this.recvUnacked += bytes;
     if (this.recvUnacked >= this.windows.connectionWindowBytes >>> 2) {
-      this.write(buildWindowUpdate(0, this.recvUnacked));
+      this.writeWindowUpdate(0, this.recvUnacked);
       this.recvWindow += this.recvUnacked;
       this.recvUnacked = 0;
     }
   }
 
-  /** Ends the connection with GOAWAY and closes the socket. */
-  goaway(code: number, reason: string, lastStreamId = 0): void {
+  /** Ends the connection with GOAWAY and closes the socket (`now`: at once, for a peer that does not read). */
+  goaway(code: number, reason: string, lastStreamId = 0, now = false): void {
     if (this.closed) return;
+    this.flushControl();
     this.write(buildGoaway(lastStreamId, code, reason.slice(0, 200)));
     this.closed = true;
     this.reader.stopped = true;
-    this.socket.end();
-    // A peer that never reads must not keep the socket open.
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.ctrl = undefined;
+    if (now) this.socket.destroy();
+    else {
+      this.socket.end();
+      // A peer that never reads must not keep the socket open.
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    }
     this.onClosed(new Error(`connection closed: ${reason}`));
   }
 
@@ -198,13 +281,40 @@ export abstract class H2Conn {
   protected abstract onClosed(err: Error): void;
 
   protected handleChunk(chunk: Buffer): void {
+    // More than the DATA high-water mark written in earlier ticks is still unsent: the peer is not reading. (A reader
+    // has up to a tick or two of our output in flight: writes complete asynchronously.)
+    this.backlogged = this.socket.writableLength > WRITE_HIGH_WATER;
+    if (!this.backlogged) this.controlOwed = 0;
     try {
       this.reader.push(chunk);
     } catch (err) {
-      if (err instanceof ConnectionError) return this.goaway(err.code, err.message);
+      if (err instanceof LimitError) this.reportLimit(err.limit, err.message);
+      if (err instanceof ConnectionError) return this.goaway(err.code, err.message, this.lastPeerStreamId());
       if (err instanceof HpackError) return this.goaway(ErrorCode.COMPRESSION_ERROR, err.message);
       throw err;
     }
+  }
+
+  /** The GOAWAY's last-stream-id: the highest peer stream the router may have processed. */
+  protected lastPeerStreamId(): number {
+    return 0;
+  }
+
+  /** A frame that moved nothing forward: spend the budget; an exhausted one is refilled only after NO_PROGRESS_WINDOW_MS. */
+  private noProgress(what: string): void {
+    if (--this.noProgressBudget > 0) return;
+    const now = performance.now();
+    if (now - this.noProgressRefilledAt >= NO_PROGRESS_WINDOW_MS) {
+      this.noProgressBudget = NO_PROGRESS_FRAME_BUDGET;
+      this.noProgressRefilledAt = now;
+      return;
+    }
+    throw new LimitError("frames_without_progress", `${NO_PROGRESS_FRAME_BUDGET} frames without progress (PING, SETTINGS, empty DATA or CONTINUATION) in ${Math.round(now - this.noProgressRefilledAt)} ms, the last one ${what}`);
+  }
+
+  /** HEADERS or DATA with content: some of the budget back. */
+  private progress(): void {
+    if (this.noProgressBudget < NO_PROGRESS_FRAME_BUDGET) this.noProgressBudget = Math.min(NO_PROGRESS_FRAME_BUDGET, this.noProgressBudget + NO_PROGRESS_REFILL);
   }
 
   private onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
@@ -220,11 +330,14 @@ export abstract class H2Conn {
         this.recvWindow -= payload.length;
         if (this.recvWindow < 0) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "DATA beyond the connection window the router advertised");
         const content = (flags & Flag.PADDED) !== 0 ? stripPadding(payload) : payload;
+        if (content.length > 0) this.progress();
+        else if ((flags & Flag.END_STREAM) === 0) this.noProgress("an empty DATA frame");
         this.onData(streamId, content, payload.length, (flags & Flag.END_STREAM) !== 0);
         return;
       }
       case FrameType.HEADERS: {
         if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
+        this.progress();
         let content = payload;
         if ((flags & Flag.PADDED) !== 0) content = stripPadding(content);
         if ((flags & Flag.PRIORITY) !== 0) {
@@ -237,24 +350,39 @@ export abstract class H2Conn {
         }
         this.hbStream = streamId;
         this.hbFlags = flags;
-        this.hbChunks = [Buffer.from(content)]; // copied: the socket chunk it points into is not kept
+        this.hbFrames = 0;
+        // Copied: the socket chunk it points into is not kept. Room for a few frames more; grown by doubling.
+        this.hbBuf = Buffer.allocUnsafe(Math.max(4 * content.length, 4096));
+        content.copy(this.hbBuf, 0);
         this.hbBytes = content.length;
         return;
       }
       case FrameType.CONTINUATION: {
         if (this.hbStream === 0 || streamId !== this.hbStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "CONTINUATION without an open header block");
-        this.hbBytes += payload.length;
-        if (this.hbBytes > HARD_HEADER_BLOCK_LIMIT) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block over ${HARD_HEADER_BLOCK_LIMIT} bytes`);
-        this.hbChunks.push(Buffer.from(payload));
+        // RFC 9113 section 6.10: a block may take any number of CONTINUATIONs; an unbounded number is a flood (limits.ts).
+        if (++this.hbFrames > MAX_CONTINUATION_FRAMES) throw new LimitError("continuation_frames", `more than ${MAX_CONTINUATION_FRAMES} CONTINUATION frames in one header block (${this.hbBytes} bytes so far)`);
+        if (payload.length === 0) this.noProgress("an empty CONTINUATION frame");
+        const total = this.hbBytes + payload.length;
+        if (total > HARD_HEADER_BLOCK_LIMIT) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block over ${HARD_HEADER_BLOCK_LIMIT} bytes`);
+        let buf = this.hbBuf!;
+        if (total > buf.length) {
+          const grown = Buffer.allocUnsafe(Math.min(HARD_HEADER_BLOCK_LIMIT, Math.max(2 * buf.length, total)));
+          buf.copy(grown, 0, 0, this.hbBytes);
+          buf = this.hbBuf = grown;
+        }
+        payload.copy(buf, this.hbBytes);
+        this.hbBytes = total;
         if ((flags & Flag.END_HEADERS) === 0) return;
         const sid = this.hbStream;
-        const block = Buffer.concat(this.hbChunks, this.hbBytes);
+        const block = buf.subarray(0, total);
         this.hbStream = 0;
-        this.hbChunks = [];
+        this.hbBuf = undefined;
         this.onHeaderBlock(sid, block, (this.hbFlags & Flag.END_STREAM) !== 0, block.length > this.windows.maxHeaderBlockBytes);
         return;
       }
       case FrameType.PRIORITY:
+        // RFC 9113 section 6.3: PRIORITY on stream 0 is a connection error.
+        if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
         if (payload.length !== 5) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PRIORITY frame must be 5 bytes");
         return;
       case FrameType.RST_STREAM:
@@ -264,6 +392,7 @@ export abstract class H2Conn {
         return;
       case FrameType.SETTINGS:
         if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
+        this.noProgress("a SETTINGS frame");
         if ((flags & Flag.ACK) !== 0) {
           if (payload.length !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
           this.onSettingsAck();
@@ -271,7 +400,7 @@ export abstract class H2Conn {
         }
         if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS payload not a multiple of 6 bytes");
         for (const [id, value] of parseSettings(payload)) this.applySetting(id, value);
-        this.write(SETTINGS_ACK);
+        this.control(FrameType.SETTINGS, Flag.ACK, 0, undefined, -1, true);
         return;
       case FrameType.PUSH_PROMISE:
         this.onPushPromise();
@@ -279,9 +408,12 @@ export abstract class H2Conn {
       case FrameType.PING:
         if (payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PING frame must be 8 bytes");
         if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
-        if ((flags & Flag.ACK) === 0) this.write(buildFrame(FrameType.PING, Flag.ACK, 0, payload));
+        this.noProgress("a PING frame");
+        if ((flags & Flag.ACK) === 0) this.control(FrameType.PING, Flag.ACK, 0, payload, -1, true);
         return;
       case FrameType.GOAWAY:
+        // RFC 9113 section 6.8: GOAWAY applies to the connection, never to a stream.
+        if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `GOAWAY on stream ${streamId}`);
         if (payload.length < 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY frame too short");
         this.onGoaway(payload.readUInt32BE(0) & 0x7fffffff, payload.readUInt32BE(4), payload.toString("utf8", 8, Math.min(payload.length, 208)));
         return;
@@ -294,6 +426,8 @@ export abstract class H2Conn {
           if (this.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window over 2^31-1");
           this.onConnectionWindow();
         } else {
+          // RFC 9113 section 5.1: WINDOW_UPDATE on an idle stream is a connection error.
+          if (this.isIdleStream(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${streamId}`);
           this.onStreamWindowUpdate(streamId, inc);
         }
         return;

@@ -110,6 +110,11 @@ export interface DecodeResult {
   readonly usedDynamic: boolean;
   /** Bytes of table size updates at the start of the block (dropped when forwarding). */
   readonly sizeUpdateBytes: number;
+  /**
+   * The decoded list crossed the decoder's limit (RFC 9113 section 6.5.2 size): `headers` ends with the
+   * field that crossed it, the rest of the block was only parsed to keep the dynamic table in sync.
+   */
+  readonly overLimit: boolean;
 }
 
 /** An HPACK decoder for one direction of one connection. */
@@ -120,8 +125,11 @@ export class HpackDecoder {
   private size = 0;
   private maxSize: number;
 
-  /** `settingsMax`: the SETTINGS_HEADER_TABLE_SIZE the peer may use (what we advertised, or 4096 before it applied ours). */
-  constructor(private settingsMax = 4096, private readonly maxStringBytes = 1 << 20) {
+  /**
+   * `settingsMax`: the SETTINGS_HEADER_TABLE_SIZE the peer may use (what we advertised, or 4096 before it applied ours).
+   * `maxListBytes`: the decoded header list size (name + value + 32 per field) past which fields are no longer built.
+   */
+  constructor(private settingsMax = 4096, private readonly maxStringBytes = 1 << 20, private readonly maxListBytes = Infinity) {
     this.maxSize = settingsMax;
   }
 
@@ -132,11 +140,18 @@ export class HpackDecoder {
     return this.names.length;
   }
 
-  /** Decodes one complete header block. Throws HpackError on any malformed input (a COMPRESSION_ERROR). */
+  /**
+   * Decodes one complete header block. Throws HpackError on any malformed input (a COMPRESSION_ERROR).
+   * Past `maxListBytes` of decoded fields no more are built (an HPACK bomb costs what its bytes cost), but
+   * the block is still parsed to its end and its table insertions made, so the connection's compression
+   * state stays right and only the stream is refused (RFC 7541 section 4, RFC 9113 sections 4.3 and 10.5.1).
+   */
   decode(block: Buffer): DecodeResult {
     const headers: HeaderList = [];
     let usedDynamic = false;
     let sizeUpdateBytes = 0;
+    let listBytes = 0;
+    let overLimit = false;
     let i = 0;
     const end = block.length;
     let sawHeader = false;
@@ -149,8 +164,13 @@ export class HpackDecoder {
         const idx = r.value;
         if (idx === 0) throw new HpackError("indexed header field with index 0");
         if (idx > STATIC_COUNT) usedDynamic = true;
-        headers.push(this.nameAt(idx), this.valueAt(idx));
+        const name = this.nameAt(idx);
         sawHeader = true;
+        if (overLimit) continue;
+        const value = this.valueAt(idx);
+        headers.push(name, value);
+        listBytes += name.length + value.length + 32;
+        if (listBytes > this.maxListBytes) overLimit = true;
       } else if ((b & 0xe0) === 0x20) {
         // Dynamic table size update: only at the start of a block.
         if (sawHeader) throw new HpackError("dynamic table size update after a header field");
@@ -165,6 +185,14 @@ export class HpackDecoder {
         const indexing = (b & 0xc0) === 0x40;
         const r = readInt(block, i, indexing ? 6 : 4);
         i = r.next;
+        sawHeader = true;
+        if (overLimit && !indexing) {
+          // Nothing to build and nothing for the table: only find where the field ends.
+          if (r.value === 0) i = this.skipString(block, i);
+          else this.nameAt(r.value);
+          i = this.skipString(block, i);
+          continue;
+        }
         let name: string;
         if (r.value === 0) {
           const s = this.readString(block, i);
@@ -176,12 +204,14 @@ export class HpackDecoder {
         }
         const v = this.readString(block, i);
         i = v.next;
-        headers.push(name, v.value);
         if (indexing) this.insert(name, v.value);
-        sawHeader = true;
+        if (overLimit) continue;
+        headers.push(name, v.value);
+        listBytes += name.length + v.value.length + 32;
+        if (listBytes > this.maxListBytes) overLimit = true;
       }
     }
-    return { headers, usedDynamic, sizeUpdateBytes };
+    return { headers, usedDynamic, sizeUpdateBytes, overLimit };
   }
 
   /** The peer acknowledged our SETTINGS_HEADER_TABLE_SIZE: it may no longer use a larger table. */
@@ -209,6 +239,15 @@ export class HpackDecoder {
     if (r.value > this.maxStringBytes) throw new HpackError(`string of ${r.value} bytes exceeds the limit`);
     if (stop > buf.length) throw new HpackError("string length runs past the header block");
     return { value: huffman ? huffmanDecode(buf, start, stop) : buf.toString("latin1", start, stop), next: stop };
+  }
+
+  /** Where a string that is not needed ends (its bytes are not decoded). */
+  private skipString(buf: Buffer, i: number): number {
+    if (i >= buf.length) throw new HpackError("header block ends inside a string");
+    const r = readInt(buf, i, 7);
+    const stop = r.next + r.value;
+    if (stop > buf.length) throw new HpackError("string length runs past the header block");
+    return stop;
   }
 
   private insert(name: string, value: string): void {

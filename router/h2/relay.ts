@@ -17,6 +17,7 @@ import type { KeepaliveOptions } from "../keepalive";
 import type { Logger } from "../../lib/log";
 import type { RouterMetrics } from "../metrics";
 import type { RegistrySource } from "../../registry/types";
+import { LimitReporter } from "../limit-report";
 import { ClientConn, type ClientConnContext } from "./client-conn";
 import { DEFAULT_WINDOWS, type WindowOptions } from "./conn";
 import { BufferBudget } from "./stream";
@@ -62,8 +63,9 @@ export interface FrameRelay {
 /** Starts accepting connections (call `server.listen` next). */
 export function createFrameRelay(opts: FrameRelayOptions): FrameRelay {
   const win: WindowOptions = { ...DEFAULT_WINDOWS, ...opts.windows };
+  const limits = new LimitReporter(opts.metrics, opts.logger);
   const pool = new AgentPool({
-    logger: opts.logger, windows: win, idleTimeoutMs: opts.upstreamIdleTimeoutMs,
+    logger: opts.logger, windows: win, idleTimeoutMs: opts.upstreamIdleTimeoutMs, limits,
     keepalive: opts.upstreamKeepalive, connectTimeoutMs: opts.upstreamConnectTimeoutMs,
   });
   const logger = opts.logger;
@@ -73,7 +75,7 @@ export function createFrameRelay(opts: FrameRelayOptions): FrameRelay {
   });
   const ctx: ClientConnContext = {
     win, pool, policy: new CallPolicy(opts), budget, metrics: opts.metrics, logger,
-    debug: opts.logger.isLevelEnabled("debug"), state: opts.state, idleTimeoutMs: opts.idleTimeoutMs,
+    debug: opts.logger.isLevelEnabled("debug"), state: opts.state, idleTimeoutMs: opts.idleTimeoutMs, limits,
   };
   const conns = new Set<ClientConn>();
   const server = net.createServer({ noDelay: true }, (socket) => {

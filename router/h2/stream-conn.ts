@@ -3,7 +3,8 @@
  * streams, and the send credit the peer gives (stream and connection WINDOW_UPDATE, a changed
  * SETTINGS_INITIAL_WINDOW_SIZE, a socket that drained) resuming the directions that send on them.
  */
-import { H2Conn } from "./conn";
+import { ConnectionError, H2Conn } from "./conn";
+import { ErrorCode, MAX_WINDOW } from "./frames";
 import type { RelayStream } from "./stream";
 
 export abstract class StreamConn<T> extends H2Conn {
@@ -17,8 +18,16 @@ export abstract class StreamConn<T> extends H2Conn {
 
   protected onStreamWindowUpdate(streamId: number, increment: number): void {
     const entry = this.streams.get(streamId);
+    // A closed stream: WINDOW_UPDATE may still arrive for a while (RFC 9113 section 5.1), ignored.
     if (entry === undefined) return;
     const s = this.sending(entry);
+    // RFC 9113 section 6.9: an increment of 0 on a stream is a stream error PROTOCOL_ERROR;
+    // section 6.9.1: a stream window past 2^31-1 is a stream error FLOW_CONTROL_ERROR.
+    if (increment === 0 || s.sendWindow + increment > MAX_WINDOW) {
+      const code = increment === 0 ? ErrorCode.PROTOCOL_ERROR : ErrorCode.FLOW_CONTROL_ERROR;
+      this.writeRst(streamId, code);
+      return this.onStreamError(streamId, code);
+    }
     s.sendWindow += increment;
     s.pump();
   }
@@ -33,6 +42,8 @@ export abstract class StreamConn<T> extends H2Conn {
   protected onInitialWindowChange(delta: number): void {
     for (const entry of this.streams.values()) {
       const s = this.sending(entry);
+      // RFC 9113 section 6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE change that takes a stream window past 2^31-1 is a connection error.
+      if (s.sendWindow + delta > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE change of ${delta} takes a stream window over 2^31-1`);
       s.sendWindow += delta;
       if (delta > 0) s.pump();
     }

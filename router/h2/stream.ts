@@ -128,6 +128,8 @@ export class RelayStream {
   /** Queues DATA for the receiver and sends what the windows allow. */
   pushData(payload: Buffer, end: boolean): void {
     const n = payload.length;
+    // An empty DATA frame that does not end the stream carries nothing: not forwarded (a flood of them would be relayed one for one).
+    if (n === 0 && !end) return;
     if (n > 0) {
       // Held here now, bounded by this stream's window: the sender's other streams need not wait for it.
       if (this.budget.take(n)) this.from!.creditConnection(n);

@@ -8,9 +8,11 @@
 import * as net from "node:net";
 import { connectTimeoutReason, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE, Keepalive, KeepaliveIntervals, logDeadConnection, type KeepaliveOptions, type NewCall } from "../keepalive";
 import type { Logger } from "../../lib/log";
+import type { LimitReporter, ProtocolLimit } from "../limit-report";
 import type { Target } from "../../registry/types";
 import type { WindowOptions } from "./conn";
 import { buildFrame, CLIENT_PREFACE, ErrorCode, FrameType } from "./frames";
+import { MAX_HEADER_LIST_BYTES } from "./limits";
 import type { DecodeResult } from "./hpack";
 import type { RelayStream } from "./stream";
 import { StreamConn } from "./stream-conn";
@@ -147,9 +149,23 @@ export class AgentConn extends StreamConn<UpstreamCall> {
 
   protected onHeaderBlock(streamId: number, block: Buffer, endStream: boolean, tooLarge: boolean): void {
     const decoded = this.decoder.decode(block); // always: keeps the dynamic table in sync
+    if (decoded.overLimit) this.reportLimit("header_list_size", `a response header list over ${MAX_HEADER_LIST_BYTES} bytes decoded on stream ${streamId}: the call fails`);
     const call = this.streams.get(streamId);
     if (call === undefined) return;
-    call.onUpHeaders(decoded, block, endStream, tooLarge);
+    call.onUpHeaders(decoded, block, endStream, tooLarge || decoded.overLimit);
+  }
+
+  protected reportLimit(limit: ProtocolLimit, detail: string): void {
+    this.pool.limits?.hit(limit, `agent ${this.key}`, detail, "agent");
+  }
+
+  protected onStreamError(streamId: number, code: number): void {
+    this.streams.get(streamId)?.onUpReset(code);
+  }
+
+  protected isIdleStream(streamId: number): boolean {
+    // Even ids would be the agent's pushed streams, which SETTINGS_ENABLE_PUSH=0 forbids.
+    return (streamId & 1) === 0 || streamId >= this.nextStreamId;
   }
 
   protected onData(streamId: number, payload: Buffer, flowBytes: number, endStream: boolean): void {
@@ -221,6 +237,8 @@ export interface AgentPoolOptions {
   readonly keepalive?: KeepaliveOptions;
   /** A connection attempt with no HTTP/2 handshake after this long fails its calls (default DEFAULT_CONNECT_TIMEOUT_MS). */
   readonly connectTimeoutMs?: number;
+  /** Counts and logs protocol limits agents hit (none: only the connection closes). */
+  readonly limits?: LimitReporter;
 }
 
 export class AgentPool {
@@ -232,8 +250,10 @@ export class AgentPool {
   readonly connectTimeoutMs: number;
   readonly intervals: KeepaliveIntervals;
   readonly logger: Logger;
+  readonly limits: LimitReporter | undefined;
 
   constructor(private readonly opts: AgentPoolOptions) {
+    this.limits = opts.limits;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.logger = opts.logger;
