@@ -82,7 +82,7 @@ export interface EnvoyConfigInput {
   /**
    * SETTINGS_MAX_CONCURRENT_STREAMS on each A2A connection. Envoy's default is 2^31-1, so one
    * connection could take the router cluster's whole max_requests. Callers' gRPC libraries queue
-   * calls beyond it rather than failing them (test/envoy-overload.test.ts).
+   * calls beyond it rather than failing them (test/process/envoy-overload.test.ts).
    */
   readonly maxConcurrentStreams: number;
   /** Closes a stream with no bytes in either direction for this long. Envoy's default (5 min) would cut quiet long calls. */

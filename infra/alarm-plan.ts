@@ -1,6 +1,6 @@
 /**
  * The alarm plan: every alarm of the stack as data, a pure function of the stack's identifiers
- * and settings. monitoring.ts turns it into resources; test/infra-alarms.test.ts runs it through
+ * and settings. monitoring.ts turns it into resources; test/unit/infra-alarms.test.ts runs it through
  * a model of CloudWatch's evaluation and notification rules.
  *
  * Who is paged for what:

@@ -71,7 +71,7 @@ export function secretArnProblem(arn: string, region: string): string | undefine
 
 /**
  * The names the program builds from the Pulumi project and stack names, with the resource type whose
- * rule each must meet. Kept next to the check; test/infra-aws-rules.test.ts runs the program and fails
+ * rule each must meet. Kept next to the check; test/process/infra-aws-rules.test.ts runs the program and fails
  * if a declared name that contains project and stack is not among these.
  */
 export function derivedNames(project: string, stack: string, shards = 1): { type: string; field: string; value: string }[] {

@@ -3,7 +3,7 @@
  * writes into a container or into the probe Lambda, named once. The writers in infra/ are typed by
  * these names, so they cannot set one nobody reads; the readers (router/config.ts,
  * router/auth/config.ts, probe-lambda/config.ts, envoy/entrypoint.sh) read them from here, and
- * test/env-contract.test.ts checks that both ends agree on names and on values.
+ * test/unit/env-contract.test.ts checks that both ends agree on names and on values.
  */
 
 /** The router's settings (router/config.ts: each also a `--flag`). */

@@ -1,7 +1,7 @@
 /**
  * HPACK data from RFC 7541, as data: the static table (Appendix A) and the Huffman code (Appendix B).
  * Kept as plain data (as nghttp2 keeps nghttp2_hd_huffman_data.c) so the relay reads no other package's
- * private files; test/relay-hpack-data.test.ts checks it against the RFC's own properties (canonical,
+ * private files; test/unit/relay-hpack-data.test.ts checks it against the RFC's own properties (canonical,
  * complete, EOS all ones) and its Appendix C examples.
  */
 

@@ -1,0 +1,175 @@
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import { buildFrame, buildGoaway, buildSettings, Flag, FrameReader, FrameType, parseSettings } from "../../router/h2/frames";
+import { encodeHeaderList, encodeLiteral, HpackDecoder, HpackError, huffmanDecode, readInt } from "../../router/h2/hpack";
+import { STATIC_TABLE } from "../../router/h2/hpack-data";
+
+// hpack.js ships an HPACK encoder with Huffman and dynamic-table indexing: an independent peer for the decoder.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const hpackjs = require("hpack.js") as { compressor: { create(o: { table: { size: number } }): HpackJsCompressor } };
+interface HpackJsCompressor {
+  write(h: Array<{ name: string; value: string; huffman?: boolean; neverIndex?: boolean }>): void;
+  read(): Buffer | null;
+}
+function compress(c: HpackJsCompressor, headers: Array<[string, string]>, huffman: boolean, neverIndex = false): Buffer {
+  c.write(headers.map(([name, value]) => ({ name, value, huffman, neverIndex })));
+  const out: Buffer[] = [];
+  for (let b = c.read(); b !== null; b = c.read()) out.push(b);
+  return Buffer.concat(out);
+}
+const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
+const pairs = (list: string[]): Array<[string, string]> => {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < list.length; i += 2) out.push([list[i]!, list[i + 1]!]);
+  return out;
+};
+
+type Frame = { type: number; flags: number; streamId: number; payload: Buffer };
+function readAll(chunks: Buffer[], max = 16384): Frame[] {
+  const frames: Frame[] = [];
+  const r = new FrameReader(max, (type, flags, streamId, payload) => frames.push({ type, flags, streamId, payload: Buffer.from(payload) }), () => frames.push({ type: -1, flags: 0, streamId: 0, payload: Buffer.alloc(0) }));
+  for (const c of chunks) r.push(c);
+  return frames;
+}
+
+describe("relay: frame codec", () => {
+  it("builds a frame header: 24-bit length, type, flags, 31-bit stream id (reserved bit cleared)", () => {
+    const f = buildFrame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 0xffffffff, Buffer.from("abc"));
+    assert.deepEqual([...f.subarray(0, 9)], [0, 0, 3, 1, 5, 0x7f, 0xff, 0xff, 0xff]);
+    assert.equal(f.subarray(9).toString(), "abc");
+  });
+
+  it("reads many frames from one chunk, and the same frames fed one byte at a time", () => {
+    const frames = [
+      buildSettings([[1, 0], [4, 1 << 20]]),
+      buildFrame(FrameType.DATA, Flag.END_STREAM, 3, Buffer.alloc(1000, 7)),
+      buildFrame(FrameType.PING, 0, 0, Buffer.from("12345678")),
+      buildGoaway(5, 0, "bye"),
+    ];
+    const whole = Buffer.concat(frames);
+    const oneChunk = readAll([whole]);
+    const bytewise = readAll([...whole].map((b) => Buffer.from([b])));
+    for (const got of [oneChunk, bytewise]) {
+      assert.deepEqual(got.map((f) => [f.type, f.flags, f.streamId, f.payload.length]), [[4, 0, 0, 12], [0, 1, 3, 1000], [6, 0, 0, 8], [7, 0, 0, 11]]);
+      assert.deepEqual(parseSettings(got[0]!.payload), [[1, 0], [4, 1 << 20]]);
+      assert.ok(got[1]!.payload.every((b) => b === 7));
+    }
+  });
+
+  it("passes a contiguous frame's payload as a view of the chunk, without copying", () => {
+    const chunk = Buffer.concat([buildFrame(FrameType.DATA, 0, 1, Buffer.from("hello")), buildFrame(FrameType.DATA, 0, 1, Buffer.from("world"))]);
+    const views: Buffer[] = [];
+    new FrameReader(16384, (_t, _f, _s, p) => views.push(p), () => assert.fail("not oversize")).push(chunk);
+    assert.equal(views.length, 2);
+    for (const v of views) assert.equal(v.buffer, chunk.buffer);
+    assert.deepEqual(views.map(String), ["hello", "world"]);
+  });
+
+  it("reassembles frames split at every possible point", () => {
+    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(2000), { maxLength: 8 }), (payloads, cuts) => {
+      const whole = Buffer.concat(payloads.map((p, i) => buildFrame(FrameType.DATA, 0, 2 * i + 1, Buffer.from(p))));
+      const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+      const chunks: Buffer[] = [];
+      let last = 0;
+      for (const p of points) { chunks.push(whole.subarray(last, p)); last = p; }
+      chunks.push(whole.subarray(last));
+      const got = readAll(chunks.filter((c) => c.length > 0));
+      assert.deepEqual(got.map((f) => [f.streamId, [...f.payload]]), payloads.map((p, i) => [2 * i + 1, [...p]]));
+    }), { numRuns: 200 });
+  });
+
+  it("reports a frame longer than the maximum frame size instead of buffering it", () => {
+    const head = Buffer.from([0x01, 0x00, 0x00, 0, 0, 0, 0, 0, 1]); // 65536 bytes announced
+    const got = readAll([head], 16384);
+    assert.deepEqual(got.map((f) => f.type), [-1]);
+  });
+});
+
+describe("relay: HPACK", () => {
+  it("decodes RFC 7541 C.3 (requests without Huffman) with dynamic-table reuse", () => {
+    const d = new HpackDecoder();
+    const r1 = d.decode(hex("8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d"));
+    assert.deepEqual(pairs(r1.headers), [[":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "www.example.com"]]);
+    assert.equal(r1.usedDynamic, false);
+    assert.equal(d.dynamicSize, 57);
+    const r2 = d.decode(hex("8286 84be 5808 6e6f 2d63 6163 6865"));
+    assert.deepEqual(pairs(r2.headers), [[":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "www.example.com"], ["cache-control", "no-cache"]]);
+    assert.equal(r2.usedDynamic, true);
+    assert.equal(d.dynamicSize, 110);
+    const r3 = d.decode(hex("8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65"));
+    assert.deepEqual(pairs(r3.headers), [[":method", "GET"], [":scheme", "https"], [":path", "/index.html"], [":authority", "www.example.com"], ["custom-key", "custom-value"]]);
+    assert.equal(d.dynamicSize, 164);
+  });
+
+  it("decodes RFC 7541 C.4 (requests with Huffman)", () => {
+    const d = new HpackDecoder();
+    assert.deepEqual(pairs(d.decode(hex("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff")).headers), [[":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "www.example.com"]]);
+    assert.deepEqual(pairs(d.decode(hex("8286 84be 5886 a8eb 1064 9cbf")).headers).at(-1), ["cache-control", "no-cache"]);
+    assert.deepEqual(pairs(d.decode(hex("8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf")).headers).at(-1), ["custom-key", "custom-value"]);
+  });
+
+  it("decodes every byte value through Huffman, and refuses bad padding and EOS", () => {
+    const c = hpackjs.compressor.create({ table: { size: 0 } });
+    const all = String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i));
+    const block = compress(c, [["x-all", all]], true);
+    assert.deepEqual(new HpackDecoder().decode(block).headers, ["x-all", all]);
+    // "a" is 00011 (5 bits): padding of zeros instead of ones is invalid.
+    assert.equal(huffmanDecode(Buffer.from([0b00011111]), 0, 1), "a");
+    assert.throws(() => huffmanDecode(Buffer.from([0b00011000]), 0, 1), HpackError);
+    assert.throws(() => huffmanDecode(Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4), HpackError);
+  });
+
+  it("decodes what an independent encoder (hpack.js: Huffman, indexing, never-indexed) produces across many blocks", () => {
+    const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/);
+    const value = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((n) => String.fromCharCode(n)), maxLength: 60 });
+    fc.assert(fc.property(fc.array(fc.array(fc.tuple(name, value), { maxLength: 12 }), { minLength: 1, maxLength: 8 }), fc.boolean(), fc.constantFrom(0, 256, 4096), (blocks, huffman, tableSize) => {
+      const c = hpackjs.compressor.create({ table: { size: tableSize } });
+      const d = new HpackDecoder(4096);
+      for (const headers of blocks) {
+        // Repeating a block makes the encoder reference its dynamic table.
+        for (const h of [headers, headers]) assert.deepEqual(pairs(d.decode(compress(c, h, huffman)).headers), h);
+      }
+    }), { numRuns: 150 });
+  });
+
+  it("applies table size updates, evicts the oldest entries, and limits updates to the advertised size", () => {
+    const d = new HpackDecoder(4096);
+    d.decode(Buffer.concat([Buffer.from([0x40]), strLit("aaaa"), strLit("1111")])); // 40 bytes
+    d.decode(Buffer.concat([Buffer.from([0x40]), strLit("bbbb"), strLit("2222")]));
+    assert.equal(d.dynamicCount, 2);
+    // Shrink to 40: only the newest entry (bbbb) fits, and index 62 is bbbb.
+    const r = d.decode(Buffer.from([0x3f, 0x09, 0xbe])); // size update 31+9=40, then index 62
+    assert.deepEqual(r.headers, ["bbbb", "2222"]);
+    assert.equal(r.sizeUpdateBytes, 2);
+    assert.equal(d.dynamicCount, 1);
+    assert.throws(() => d.decode(Buffer.from([0xbf])), /beyond the dynamic table/);
+    d.setSettingsMax(0);
+    assert.throws(() => d.decode(Buffer.from([0x3f, 0x09])), /exceeds the limit of 0/);
+    assert.throws(() => new HpackDecoder().decode(Buffer.from([0x82, 0x20])), /size update after a header field/);
+    assert.throws(() => new HpackDecoder().decode(Buffer.from([0x80])), /index 0/);
+    assert.throws(() => new HpackDecoder().decode(Buffer.from([0x00, 0x05, 0x61])), /runs past/);
+  });
+
+  it("reads and writes multi-byte integers (RFC 7541 C.1)", () => {
+    assert.deepEqual(readInt(Buffer.from([0x1f, 0x9a, 0x0a]), 0, 5), { value: 1337, next: 3 });
+    assert.deepEqual(readInt(Buffer.from([0x0a]), 0, 5), { value: 10, next: 1 });
+    const big = "v".repeat(70_000);
+    assert.deepEqual(new HpackDecoder().decode(encodeLiteral("x-big", big)).headers, ["x-big", big]);
+  });
+
+  it("encodes header lists statelessly, with static name indices, and can leave headers out", () => {
+    const list = [":status", "200", "content-type", "application/grpc", "x-pixell-hops", "2", "grpc-message", "100% ü"];
+    const block = encodeHeaderList(list, new Set(["x-pixell-hops"]));
+    const d = new HpackDecoder(0);
+    const r = d.decode(block);
+    assert.deepEqual(r.headers, [":status", "200", "content-type", "application/grpc", "grpc-message", "100% ü"]);
+    assert.equal(d.dynamicCount, 0);
+    // :status uses its static name index (8) instead of spelling the name.
+    assert.equal(block[0], 0x08);
+    assert.equal(STATIC_TABLE[7]![0], ":status");
+  });
+});
+
+function strLit(s: string): Buffer {
+  return Buffer.concat([Buffer.from([s.length]), Buffer.from(s, "latin1")]);
+}
