@@ -62,18 +62,20 @@ const simple = (name: string, rfc: string, opts: { drop?: string[]; set?: Record
   ({ name, rfc, frames: (id, marker) => unary(request({ ...opts, marker }))(id), http2 });
 
 const NOT_FORWARDED: readonly AgentOutcome[] = ["nothing", "cancelled"];
+/** nghttp2 (http2 engine) drops a field with a bad name or value silently; the request goes on without it. */
+const NGHTTP2_DROPS: RequestCase["http2"] = { client: "status 0", agent: ["forwarded"] };
 
 const REQUEST_CASES: readonly RequestCase[] = [
   // RFC 9113 8.2.1: field names are lowercase tokens.
   simple("an uppercase field name", "8.2.1", { add: ["X-Upper", "1"] }),
-  simple("a space in a field name", "8.2.1", { add: ["x bad", "1"] }),
-  simple("a colon inside a regular field name", "8.2.1", { add: ["x:bad", "1"] }),
-  simple("a separator (RFC 9110 token) in a field name", "8.2.1", { add: ["x(bad)", "1"] }, { client: "status 0", agent: ["forwarded"] }),
-  simple("an empty field name", "8.2.1", { add: ["", "1"] }),
+  simple("a space in a field name", "8.2.1", { add: ["x bad", "1"] }, NGHTTP2_DROPS),
+  simple("a colon inside a regular field name", "8.2.1", { add: ["x:bad", "1"] }, NGHTTP2_DROPS),
+  simple("a separator (RFC 9110 token) in a field name", "8.2.1", { add: ["x(bad)", "1"] }, NGHTTP2_DROPS),
+  simple("an empty field name", "8.2.1", { add: ["", "1"] }, NGHTTP2_DROPS),
   // RFC 9113 8.2.1: values.
-  simple("a CR LF in a field value", "8.2.1", { add: ["x-bad", "a\r\nb"] }),
-  simple("a NUL in a field value", "8.2.1", { add: ["x-bad", "a\0b"] }),
-  simple("whitespace at the end of a field value", "8.2.1", { add: ["x-bad", "a "] }),
+  simple("a CR LF in a field value", "8.2.1", { add: ["x-bad", "a\r\nb"] }, NGHTTP2_DROPS),
+  simple("a NUL in a field value", "8.2.1", { add: ["x-bad", "a\0b"] }, NGHTTP2_DROPS),
+  simple("whitespace at the end of a field value", "8.2.1", { add: ["x-bad", "a "] }, NGHTTP2_DROPS),
   // RFC 9113 8.2.2: connection-specific fields.
   simple("connection", "8.2.2", { add: ["connection", "keep-alive"] }),
   simple("keep-alive", "8.2.2", { add: ["keep-alive", "timeout=5"] }),
@@ -106,7 +108,11 @@ const LENGTH_CASES: readonly RequestCase[] = [
   simple("content-length not a number", "8.1.1", { add: ["content-length", "abc"] }),
   simple("a negative content-length", "8.1.1", { add: ["content-length", "-7"] }),
   simple("two different content-lengths", "8.1.1", { add: ["content-length", "7", "content-length", "8"] }),
-  { name: "DATA past content-length", rfc: "8.1.1", frames: (id, m) => unary(request({ marker: m, add: ["content-length", "3"] }))(id), frames_agent: NOT_FORWARDED },
+  {
+    name: "DATA past content-length", rfc: "8.1.1", frames: (id, m) => unary(request({ marker: m, add: ["content-length", "3"] }))(id), frames_agent: NOT_FORWARDED,
+    // http2 engine: nghttp2 resets the client, but the router's proxy ends the agent's request (empty DATA, END_STREAM) before its RST_STREAM CANCEL.
+    http2: { client: `rst ${ErrorCode.PROTOCOL_ERROR}`, agent: ["forwarded"] },
+  },
   { name: "content-length longer than the DATA, at END_STREAM", rfc: "8.1.1", frames: (id, m) => unary(request({ marker: m, add: ["content-length", "100"] }))(id), frames_agent: NOT_FORWARDED },
   { name: "content-length with END_STREAM on HEADERS", rfc: "8.1.1", frames: (id, m) => [headers(id, request({ marker: m, add: ["content-length", "5"] }), true)] },
   {
