@@ -5,6 +5,9 @@
  */
 import type { Principal } from "../auth";
 import { refusals, type CallPolicy, type PolicyCall, type Refusal } from "../call-policy";
+import {
+  checkResponseHead, checkTrailers, contentLengthExceededRule, contentLengthShortRule, INFORMATIONAL_END_RULE, TRAILERS_NOT_LAST_RULE,
+} from "./field-rules";
 import type { Logger } from "../../lib/log";
 import type { RouterMetrics } from "../metrics";
 import { UNRESOLVED } from "../metrics";
@@ -70,6 +73,11 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
   private upId = 0;
   private upReset = false;
   private respHeadersSent = false;
+  /** content-length of the request and of the response (-1: none) and the DATA bytes seen against it (RFC 9113 8.1.1). */
+  private reqLength = -1;
+  private reqSeen = 0;
+  private respLength = -1;
+  private respSeen = 0;
   finished = false;
 
   constructor(private readonly ctx: CallContext, private readonly down: ClientSide, private readonly downId: number, readonly started: number) {
@@ -90,8 +98,12 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     this.decoded = decoded;
     this.block = block;
     if (tooLarge) return ctx.policy.refuse(this, refusals.headerBlockTooLarge(block.length, ctx.win.maxHeaderBlockBytes));
-    // RFC 9113 8.2.1: a malformed request is a stream error; it must not reach the agent.
-    if (this.request.malformed) return ctx.policy.refuse(this, refusals.malformed("a field value has NUL, CR or LF, or whitespace at either end (RFC 9113 8.2.1)"));
+    // RFC 9113 8.1.1: a malformed request is a stream error; it must not reach the agent.
+    const rule = this.request.malformed;
+    if (rule !== undefined) return ctx.policy.refuse(this, refusals.malformed(rule));
+    const length = this.request.contentLength;
+    if (endStream && length > 0) return ctx.policy.refuse(this, refusals.malformed(contentLengthShortRule(length, 0)));
+    this.reqLength = length;
     ctx.policy.admit(this);
   }
 
@@ -164,6 +176,15 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     if (this.finished || this.code >= 0) return;
     if (tooLarge) return this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} sent response headers over ${this.ctx.win.maxHeaderBlockBytes} bytes`);
     if (!this.respHeadersSent) {
+      const head = checkResponseHead(decoded.headers);
+      if (head.rule !== undefined) return this.malformedResponse(head.rule);
+      if (head.status < 200) {
+        // RFC 9113 8.1: informational responses (101 was refused above) precede the final one; gRPC has no use for them.
+        if (endStream) return this.malformedResponse(INFORMATIONAL_END_RULE);
+        return;
+      }
+      if (endStream && head.contentLength > 0) return this.malformedResponse(contentLengthShortRule(head.contentLength, 0));
+      this.respLength = head.contentLength;
       this.respHeadersSent = true;
       if (endStream) {
         // Trailers-Only: the agent answered with a status and no messages.
@@ -176,6 +197,9 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
       return;
     }
     // Trailers: they follow any DATA still waiting for the client's window.
+    if (!endStream) return this.malformedResponse(TRAILERS_NOT_LAST_RULE);
+    const rule = checkTrailers(decoded.headers) ?? (this.respSeen < this.respLength ? contentLengthShortRule(this.respLength, this.respSeen) : undefined);
+    if (rule !== undefined) return this.malformedResponse(rule);
     this.toClient.remoteEnded = true;
     this.code = grpcStatusOf(decoded.headers);
     this.toClient.pushTrailers(Buffer.from(forwardable(decoded, block)));
@@ -189,6 +213,15 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     }
     if (this.finished || this.code >= 0) return toClient.discard(payload.length);
     if (!this.respHeadersSent) return this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} sent DATA before response headers`);
+    if (this.respLength >= 0) {
+      const seen = (this.respSeen += payload.length);
+      const rule = seen > this.respLength ? contentLengthExceededRule(this.respLength, seen)
+        : endStream && seen < this.respLength ? contentLengthShortRule(this.respLength, seen) : undefined;
+      if (rule !== undefined) {
+        toClient.discard(payload.length);
+        return this.malformedResponse(rule);
+      }
+    }
     toClient.pushData(payload, false);
     if (endStream) {
       // Ended without trailers, so without a status. A reset often follows in the same read and says more.
@@ -228,6 +261,16 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
       return this.onDownReset();
     }
     if (toAgent.localEnded || this.code >= 0) return toAgent.discard(payload.length);
+    if (this.reqLength >= 0) {
+      // RFC 9113 8.1.1: past content-length on any DATA, short of it at END_STREAM.
+      const seen = (this.reqSeen += payload.length);
+      const rule = seen > this.reqLength ? contentLengthExceededRule(this.reqLength, seen)
+        : endStream && seen < this.reqLength ? contentLengthShortRule(this.reqLength, seen) : undefined;
+      if (rule !== undefined) {
+        toAgent.discard(payload.length);
+        return this.malformedRequest(rule);
+      }
+    }
     toAgent.pushData(payload, endStream);
   }
 
@@ -235,7 +278,23 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     const toAgent = this.toAgent;
     toAgent.remoteEnded = true;
     if (toAgent.localEnded || this.code >= 0) return;
+    // RFC 9113 8.1: no pseudo-header in trailers, the same field rules as headers; content-length is due by now.
+    const rule = checkTrailers(decoded.headers) ?? (this.reqSeen < this.reqLength ? contentLengthShortRule(this.reqLength, this.reqSeen) : undefined);
+    if (rule !== undefined) return this.malformedRequest(rule);
     toAgent.pushTrailers(Buffer.from(forwardable(decoded, block)));
+  }
+
+  /**
+   * The request turned out malformed after its headers (content-length, trailers): RST_STREAM PROTOCOL_ERROR
+   * to the client through the policy's refusal path; finish() cancels the agent's stream if it was started.
+   */
+  private malformedRequest(rule: string): void {
+    this.ctx.policy.refuse(this, refusals.malformed(rule));
+  }
+
+  /** A malformed response block or body from the agent: UNAVAILABLE to the client, PROTOCOL_ERROR to the agent's stream. */
+  private malformedResponse(rule: string): void {
+    this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} sent a malformed response: ${rule}`, ErrorCode.PROTOCOL_ERROR);
   }
 
   onDownReset(): void {
@@ -253,11 +312,11 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
   }
 
   /** Ends a forwarded call with a status of the router's own (agent gone, deadline passed). */
-  fail(code: StatusCode, message: string): void {
+  fail(code: StatusCode, message: string, upCode: number = ErrorCode.CANCEL): void {
     if (this.code >= 0 || this.finished) return;
     this.code = code;
     this.ctx.logger.warn({ deploymentId: this.deployment, upstream: this.address, code, reason: message }, "call failed in the router");
-    this.resetUp(ErrorCode.CANCEL);
+    this.resetUp(upCode);
     const headersSent = this.respHeadersSent;
     this.respHeadersSent = true;
     this.toClient.drop();
