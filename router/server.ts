@@ -14,6 +14,8 @@ import type { KeepaliveOptions } from "./keepalive";
 import { createLogger, type Logger } from "../lib/log";
 import { RouterMetrics } from "./metrics";
 import { createStreamHandler, type ProxyOptions, type ProxyState } from "./http2/proxy";
+import { Http2Guard } from "./http2/guard";
+import { LimitReporter } from "./limit-report";
 import type { Authenticator } from "./auth";
 import { RegistryChain } from "../registry/chain";
 import { createSources, type SourceFactory } from "../registry/create";
@@ -163,13 +165,13 @@ type ProxyOptionsBase = Omit<ProxyOptions, "pool"> & {
 async function listenHttp2(proxyOptions: ProxyOptionsBase, state: ProxyState, listen: HostPort, logger: Logger): Promise<Listener> {
   const pool = new UpstreamPool({ logger, keepalive: proxyOptions.agentKeepalive, connectTimeoutMs: proxyOptions.agentConnectTimeoutMs });
   const sessions = new Set<http2.ServerHttp2Session>();
-  const server = http2.createServer({
-    // Large windows keep big messages and fast streams moving; per-stream backpressure still bounds memory.
-    settings: { initialWindowSize: 1 << 20, maxConcurrentStreams: 10_000 },
-    maxSessionMemory: 64,
-  });
+  // Node's limits named, premature resets counted (router/http2/guard.ts).
+  const guard = new Http2Guard(new LimitReporter(proxyOptions.metrics, logger));
+  // Large windows keep big messages and fast streams moving; per-stream backpressure still bounds memory.
+  const server = http2.createServer(guard.serverOptions({ initialWindowSize: 1 << 20 }));
   server.on("session", (session) => {
     sessions.add(session);
+    guard.onSession(session);
     session.setLocalWindowSize(16 << 20);
     session.on("error", (err: Error) => logger.debug({ err: err.message }, "client session error"));
     // Frees connections nobody uses, including ones Node stops reading after it sent GOAWAY for a
@@ -177,7 +179,7 @@ async function listenHttp2(proxyOptions: ProxyOptionsBase, state: ProxyState, li
     session.setTimeout(proxyOptions.idleTimeoutMs, () => session.close());
     session.once("close", () => sessions.delete(session));
   });
-  server.on("stream", createStreamHandler({ ...proxyOptions, pool }, state));
+  server.on("stream", createStreamHandler({ ...proxyOptions, pool, guard }, state));
   const port = await listenOn(server, listen);
   return {
     port,

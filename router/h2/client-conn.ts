@@ -123,6 +123,14 @@ export class ClientConn extends StreamConn<Call> implements ClientSide {
     this.recentNext = (this.recentNext + 1) % CLOSED_STREAM_MEMORY;
   }
 
+  /** The client closed `streamId` itself (its RST_STREAM): later frames on it get STREAM_CLOSED. */
+  private rememberClosedByClient(streamId: number): void {
+    const recent = this.recentlyClosed;
+    if (recent === undefined) return;
+    const i = recent.indexOf(streamId);
+    if (i >= 0) recent[i] = -streamId;
+  }
+
   /** +1: recently closed by the router while the client was still sending; -1: recently closed otherwise; 0: not remembered. */
   private recentlyClosedAs(streamId: number): number {
     const recent = this.recentlyClosed;
@@ -189,6 +197,12 @@ export class ClientConn extends StreamConn<Call> implements ClientSide {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on stream ${streamId}, not above the client's last stream ${this.lastStreamId}: stream ids must increase`);
     }
     this.lastStreamId = streamId;
+    if (this.blockSelfDependent) {
+      // RFC 9113 section 5.3.1: a stream that depends on itself is a stream error; nothing reaches an agent.
+      this.writeRst(streamId, ErrorCode.PROTOCOL_ERROR);
+      this.streamClosed(streamId, false);
+      return;
+    }
     if (this.streams.size >= MAX_CLIENT_STREAMS) {
       this.writeRst(streamId, ErrorCode.REFUSED_STREAM);
       return;
@@ -230,6 +244,8 @@ export class ClientConn extends StreamConn<Call> implements ClientSide {
     if (call === undefined) return;
     const premature = performance.now() - call.started < PREMATURE_RESET_MIN_LIFETIME_MS;
     call.onDownReset();
+    // RFC 9113 section 5.1: frames after the client's own RST_STREAM are STREAM_CLOSED, not frames in flight.
+    this.rememberClosedByClient(streamId);
     if (!premature) return;
     // CVE-2023-44487 (rapid reset), as Envoy counts it: past half of PREMATURE_RESET_STREAM_COUNT streams, or
     // past half of all closed streams once there were more, the connection ends.

@@ -124,6 +124,11 @@ export abstract class H2Conn {
 
   protected abstract isClientRole(): boolean;
   /** A complete header block for a stream (CONTINUATIONs assembled, padding and priority removed). */
+  /**
+   * The header block being delivered came with a priority that makes its stream depend on itself
+   * (RFC 9113 section 5.3.1: a stream error PROTOCOL_ERROR, after the block is decoded for the table).
+   */
+  protected blockSelfDependent = false;
   protected abstract onHeaderBlock(streamId: number, block: Buffer, endStream: boolean, tooLarge: boolean): void;
   protected abstract onData(streamId: number, payload: Buffer, flowBytes: number, endStream: boolean): void;
   protected abstract onRstStream(streamId: number, code: number): void;
@@ -339,11 +344,14 @@ export abstract class H2Conn {
         if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
         this.progress();
         let content = payload;
+        let selfDependent = false;
         if ((flags & Flag.PADDED) !== 0) content = stripPadding(content);
         if ((flags & Flag.PRIORITY) !== 0) {
           if (content.length < 5) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "HEADERS too short for its priority fields");
+          selfDependent = (content.readUInt32BE(0) & 0x7fffffff) === streamId;
           content = content.subarray(5);
         }
+        this.blockSelfDependent = selfDependent;
         if ((flags & Flag.END_HEADERS) !== 0) {
           this.onHeaderBlock(streamId, content, (flags & Flag.END_STREAM) !== 0, content.length > this.windows.maxHeaderBlockBytes);
           return;
@@ -384,6 +392,11 @@ export abstract class H2Conn {
         // RFC 9113 section 6.3: PRIORITY on stream 0 is a connection error.
         if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
         if (payload.length !== 5) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PRIORITY frame must be 5 bytes");
+        // RFC 9113 section 5.3.1: a stream cannot depend on itself (a stream error PROTOCOL_ERROR).
+        if ((payload.readUInt32BE(0) & 0x7fffffff) === streamId) {
+          this.writeRst(streamId, ErrorCode.PROTOCOL_ERROR);
+          this.onStreamError(streamId, ErrorCode.PROTOCOL_ERROR);
+        }
         return;
       case FrameType.RST_STREAM:
         if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM frame must be 4 bytes");

@@ -18,6 +18,7 @@ import type { RouterMetrics } from "../metrics";
 import { UNRESOLVED } from "../metrics";
 import type { RegistrySource, Target } from "../../registry/types";
 import { upstreamFailure, type UpstreamPool } from "./upstream";
+import type { Http2Guard } from "./guard";
 import { encodeGrpcMessage, headerListSize, HOP_COUNT_KEY, Status, type RouteRequest, type StatusCode } from "../routing";
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
@@ -38,6 +39,8 @@ export interface ProxyOptions {
   readonly isDraining: () => boolean;
   /** Caller authentication (router/auth); none: every call is allowed (local mode). */
   readonly authenticator?: Authenticator;
+  /** Premature-reset accounting (router/http2/guard.ts); none: not counted. */
+  readonly guard?: Http2Guard;
 }
 
 /** Counts calls in flight; the drain logic and /metrics read it. */
@@ -179,7 +182,9 @@ function downOnClose(this: WithCall<http2.ServerHttp2Stream>): void {
   if (call.timer !== undefined) clearTimeout(call.timer);
   // A client that reset the stream before any status is a cancel; set before the
   // upstream closes so its close handler does not report the agent as failed.
+  const premature = call.code < 0 && !call.down.headersSent;
   if (call.code < 0) call.code = Status.CANCELLED;
+  ctx.guard?.onStreamClosed(call.down, premature);
   const code = call.code;
   // The client gave up (cancel, its deadline, a reset): the agent's call ends too.
   const up = call.up;
@@ -275,6 +280,7 @@ export function createStreamHandler(opts: ProxyOptions, state: ProxyState): (str
     const call = new Call(ctx, stream, headers, rawHeaders, performance.now());
     (stream as WithCall<http2.ServerHttp2Stream>)[kCall] = call;
     state.active++;
+    ctx.guard?.onStream(stream);
     // Errors on the client's stream (a reset) are handled through 'close'.
     stream.on("error", noop);
     stream.on("close", downOnClose);

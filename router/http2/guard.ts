@@ -1,0 +1,140 @@
+/**
+ * The `http2` engine's protocol limits (issue 13 item 6): Node's http2 (nghttp2) already bounds most
+ * floods; this names every option the router relies on, adds what Node lacks (premature-reset accounting,
+ * as Envoy does), and gives nghttp2's connection errors their RFC 9113 code on the GOAWAY (Node sends
+ * INTERNAL_ERROR for all of them). Each limit an abuser hits goes to the injected reporter: the same
+ * `pixell_router_protocol_limit_total{limit}` labels as the frames engine and a rate-limited `warn` line.
+ * docs/relay.md "Protocol limits on the http2 engine" lists what Node provides, what this adds, and the gaps.
+ */
+import * as http2 from "node:http2";
+import type { LimitReporter, ProtocolLimit } from "../limit-report";
+
+/** Where a hit limit goes (router/limit-report.ts's LimitReporter in the router). */
+export type LimitSink = Pick<LimitReporter, "hit">;
+
+/**
+ * Node http2 server options, explicit and named. Values equal to Node's default are stated anyway so a
+ * change of Node's default cannot loosen the router silently.
+ */
+export const HTTP2_SERVER_LIMITS = {
+  /** Invalid frames (RFC 9113 section 5.4) tolerated before Node closes the session (Node default 1000). */
+  maxSessionInvalidFrames: 100,
+  /** Streams refused on creation (ENHANCE_YOUR_CALM each) before Node closes the session (Node default 100). */
+  maxSessionRejectedStreams: 100,
+  /** Unacknowledged PINGs the router itself may have outstanding (Node default 10). */
+  maxOutstandingPings: 10,
+  /** Entries per SETTINGS frame (Node default 32); nghttp2 ends a session that floods SETTINGS. */
+  maxSettings: 32,
+  /** Header fields per block, pseudo-headers included (Node default 128); past it the stream is refused. */
+  maxHeaderListPairs: 128,
+  /** Per-session memory in MB: past it new streams are refused (Node default 10). */
+  maxSessionMemory: 64,
+  /** Decoded header list bytes (RFC 9113 section 6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE; nghttp2 stops decoding past it). */
+  maxHeaderListSize: 64 * 1024,
+  /** Concurrent streams a client may open (SETTINGS_MAX_CONCURRENT_STREAMS, as the frames engine). */
+  maxConcurrentStreams: 10_000,
+  /** Concurrent streams the router assumes an agent-side peer allows before its SETTINGS arrive (Node default 100). */
+  peerMaxConcurrentStreams: 100,
+} as const;
+
+/**
+ * Premature resets (CVE-2023-44487 "rapid reset"): a stream the client resets before the router started a
+ * response. As Envoy (`overload.premature_reset_total_stream_count` 500, closed when at least half of the
+ * connection's streams were reset early): past `minStreams` premature resets, when they are at least
+ * `ratio` of the streams opened, GOAWAY ENHANCE_YOUR_CALM. Ordinary cancels (deadlines) are a small ratio.
+ */
+export const PREMATURE_RESET_LIMIT = { minStreams: 500, ratio: 0.5 } as const;
+
+const { NGHTTP2_PROTOCOL_ERROR, NGHTTP2_FRAME_SIZE_ERROR, NGHTTP2_COMPRESSION_ERROR, NGHTTP2_FLOW_CONTROL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+/**
+ * nghttp2's library error (the `errno` of Node's ERR_HTTP2_ERROR) -> the RFC 9113 section 7 code for the
+ * GOAWAY, and the limit name when it is a flood. nghttp2's own numbers (nghttp2.h, `NGHTTP2_ERR_*`).
+ */
+const NGHTTP2_ERRORS: ReadonlyMap<number, { code: number; limit?: ProtocolLimit }> = new Map([
+  [-505, { code: NGHTTP2_PROTOCOL_ERROR }], // NGHTTP2_ERR_PROTO
+  [-903, { code: NGHTTP2_PROTOCOL_ERROR }], // NGHTTP2_ERR_BAD_CLIENT_MAGIC (section 3.4)
+  [-536, { code: NGHTTP2_PROTOCOL_ERROR }], // NGHTTP2_ERR_SETTINGS_EXPECTED (section 3.4)
+  [-522, { code: NGHTTP2_FRAME_SIZE_ERROR }], // NGHTTP2_ERR_FRAME_SIZE_ERROR (section 4.2)
+  [-523, { code: NGHTTP2_COMPRESSION_ERROR }], // NGHTTP2_ERR_HEADER_COMP (section 4.3)
+  [-524, { code: NGHTTP2_FLOW_CONTROL_ERROR }], // NGHTTP2_ERR_FLOW_CONTROL (section 6.9.1)
+  [-904, { code: NGHTTP2_ENHANCE_YOUR_CALM, limit: "outbound_control_frames" }], // NGHTTP2_ERR_FLOODED: queued ACKs for a non-reader
+  [-905, { code: NGHTTP2_ENHANCE_YOUR_CALM, limit: "continuation_frames" }], // NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+  [-537, { code: NGHTTP2_ENHANCE_YOUR_CALM, limit: "frames_without_progress" }], // NGHTTP2_ERR_TOO_MANY_SETTINGS
+]);
+
+interface SessionCounts { opened: number; premature: number; ended: boolean; readonly peer: string }
+
+export class Http2Guard {
+  private readonly sessions = new WeakMap<http2.Http2Session, SessionCounts>();
+  /** Each stream's session: Node clears `stream.session` once the stream is closed. */
+  private readonly streams = new WeakMap<http2.ServerHttp2Stream, { session: http2.Http2Session; counts: SessionCounts }>();
+
+  constructor(private readonly reporter: LimitSink) {}
+
+  /** The options for http2.createServer (window sizes are the server's own business). */
+  serverOptions(settings: http2.Settings = {}): http2.ServerOptions {
+    const l = HTTP2_SERVER_LIMITS;
+    return {
+      maxSessionInvalidFrames: l.maxSessionInvalidFrames,
+      maxSessionRejectedStreams: l.maxSessionRejectedStreams,
+      maxOutstandingPings: l.maxOutstandingPings,
+      maxSettings: l.maxSettings,
+      maxHeaderListPairs: l.maxHeaderListPairs,
+      maxSessionMemory: l.maxSessionMemory,
+      peerMaxConcurrentStreams: l.peerMaxConcurrentStreams,
+      settings: { maxHeaderListSize: l.maxHeaderListSize, maxConcurrentStreams: l.maxConcurrentStreams, ...settings },
+    };
+  }
+
+  /** Call from the server's `session` event. */
+  onSession(session: http2.ServerHttp2Session): void {
+    const peer = `${session.socket?.remoteAddress ?? "?"}:${session.socket?.remotePort ?? "?"}`;
+    this.sessions.set(session, { opened: 0, premature: 0, ended: false, peer });
+    // Node ends a session on nghttp2's connection errors with destroy(err), whose GOAWAY says INTERNAL_ERROR
+    // (lib/internal/http2/core.js); the peer is owed the RFC's code (RFC 9113 section 5.4.1).
+    const destroy = session.destroy.bind(session);
+    session.destroy = (err?: Error, code?: number): void => {
+      const mapped = code === undefined ? mapNghttp2Error(err) : undefined;
+      if (mapped?.limit !== undefined) this.reporter.hit(mapped.limit, peer, err?.message ?? "");
+      destroy(err, code ?? mapped?.code);
+    };
+  }
+
+  /** Call for every stream the client opens. */
+  onStream(stream: http2.ServerHttp2Stream): void {
+    const session = stream.session;
+    const counts = session === undefined ? undefined : this.sessions.get(session);
+    if (session === undefined || counts === undefined) return;
+    counts.opened++;
+    this.streams.set(stream, { session, counts });
+  }
+
+  /**
+   * Call when a client's stream closed: `premature` when the client reset it before the router started
+   * a response. Past the limit the session gets GOAWAY ENHANCE_YOUR_CALM and is destroyed.
+   */
+  onStreamClosed(stream: http2.ServerHttp2Stream, premature: boolean): void {
+    if (!premature) return;
+    const entry = this.streams.get(stream);
+    if (entry === undefined) return;
+    const { session, counts: s } = entry;
+    if (s.ended) return;
+    s.premature++;
+    if (s.premature < PREMATURE_RESET_LIMIT.minStreams || s.premature < PREMATURE_RESET_LIMIT.ratio * s.opened) return;
+    s.ended = true;
+    this.reporter.hit("premature_resets", s.peer, `${s.premature} of ${s.opened} streams reset by the client before a response`);
+    if (!session.destroyed) {
+      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from("too many premature resets"));
+      // destroy() after the GOAWAY is written: setImmediate lets nghttp2 flush it first.
+      setImmediate(() => { if (!session.destroyed) session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM); });
+    }
+  }
+}
+
+/** nghttp2's error behind a Node ERR_HTTP2_ERROR, if it is one of a known connection error. */
+function mapNghttp2Error(err: Error | undefined): { code: number; limit?: ProtocolLimit } | undefined {
+  if (err === undefined || (err as NodeJS.ErrnoException).code !== "ERR_HTTP2_ERROR") return undefined;
+  const errno = (err as NodeJS.ErrnoException).errno;
+  return errno === undefined ? undefined : NGHTTP2_ERRORS.get(errno);
+}
