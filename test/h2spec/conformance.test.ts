@@ -38,6 +38,28 @@ const headers = (streamId: number, block: Buffer, flags: number): Buffer => raw(
 const EH = Flag.END_HEADERS;
 const ES = Flag.END_STREAM;
 
+/**
+ * Where Node's http2 (nghttp2 behind node:http2) departs from the RFC and the router cannot change it
+ * without reaching into Node's internals: what Node does instead. On the `http2` engine these cases
+ * assert that the RFC's expectation still fails, so a Node upgrade that fixes one makes this test fail
+ * and the entry (and docs/relay.md "Protocol limits on the http2 engine") is removed. The frames engine
+ * passes every case.
+ */
+const NODE_HTTP2_GAPS: ReadonlyMap<string, string> = new Map([
+  ["5.1 half-closed (remote): DATA after END_STREAM is a stream error STREAM_CLOSED", "ignored"],
+  ["5.1 half-closed (remote): HEADERS after END_STREAM is a stream error STREAM_CLOSED", "ignored"],
+  ["5.1 closed: DATA after RST_STREAM is a stream error STREAM_CLOSED", "ignored"],
+  ["5.1 closed: HEADERS after RST_STREAM is a stream error STREAM_CLOSED", "ignored"],
+  ["5.1 closed: DATA on a stream closed by END_STREAM both ways is a stream error STREAM_CLOSED", "ignored"],
+  ["5.1 closed: HEADERS on a stream closed by END_STREAM both ways is a stream error STREAM_CLOSED", "ignored"],
+  ["5.1.1 a stream id lower than one already opened is a connection error PROTOCOL_ERROR", "ignored"],
+  ["5.4.1 after a connection error the router sends GOAWAY and closes the TCP connection", "GOAWAY sent, TCP left open until the idle timeout"],
+  ["6.7 a PING with ACK is not answered", "an unsolicited PING ACK ends the session"],
+  ["6.9.2 a SETTINGS_INITIAL_WINDOW_SIZE that overflows an open stream's window is a connection error FLOW_CONTROL_ERROR", "ignored"],
+  ["8.2.1 a field name with a space is malformed", "the field is dropped, the request goes on without it"],
+  ["8.2.1 a field value with a leading space is malformed", "the field is dropped, the request goes on without it"],
+]);
+
 interface Outcome { goaway?: number; rst?: number; closed: boolean }
 
 /** Waits for the first GOAWAY, RST_STREAM on `streamId`, or the close. */
@@ -94,13 +116,21 @@ for (const engine of ENGINES) {
     };
     /** HEADERS of a request to the agent that stays open (the Hang method never answers). */
     const hanging = (streamId: number, endStream = false): Buffer => headers(streamId, requestBlock("atk", "Hang"), EH | (endStream ? ES : 0));
+    /** A case as the RFC says it; on the http2 engine, a known Node gap is asserted to still be one. */
+    const rfc = (title: string, fn: () => Promise<void>): void => {
+      const gap = engine === "http2" ? NODE_HTTP2_GAPS.get(title) : undefined;
+      if (gap === undefined) { it(title, fn); return; }
+      it(`${title} [Node's http2: ${gap}]`, async () => {
+        await assert.rejects(fn, "Node's http2 now does what the RFC says: remove this case from NODE_HTTP2_GAPS and docs/relay.md");
+      });
+    };
 
     before(async () => { bed = await startAttackBed(engine); });
     afterEach(() => { for (const c of open.splice(0)) c.close(); });
     after(async () => { await bed.close(); });
 
     // ---- RFC 9113 section 3.4: the connection preface
-    it("3.4 an invalid connection preface is a connection error PROTOCOL_ERROR", async () => {
+    rfc("3.4 an invalid connection preface is a connection error PROTOCOL_ERROR", async () => {
       const c = await RawH2.connect(bed.router.port, false);
       open.push(c);
       c.send(Buffer.from("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"), settings());
@@ -108,41 +138,41 @@ for (const engine of ENGINES) {
     });
 
     // ---- section 4.1: frame format
-    it("4.1 a frame of an unknown type is ignored", async () => {
+    rfc("4.1 a frame of an unknown type is ignored", async () => {
       const c = await connect();
       c.send(raw(0x16, 0, 0, Buffer.from("unknown")));
       await expectPingAck(c);
     });
-    it("4.1 undefined flags are ignored", async () => {
+    rfc("4.1 undefined flags are ignored", async () => {
       const c = await connect();
       c.send(ping(Buffer.from("flags!!!"), 0x16));
       await expectPingAck(c, Buffer.from("flags!!!"));
     });
-    it("4.1 the reserved bit of the stream id is ignored", async () => {
+    rfc("4.1 the reserved bit of the stream id is ignored", async () => {
       const c = await connect();
       c.send(headers(0x80000001, requestBlock("atk"), EH), grpcData(1, "r"));
       await expectResponse(c, 1);
     });
 
     // ---- section 4.2: frame size
-    it("4.2 DATA larger than SETTINGS_MAX_FRAME_SIZE is a FRAME_SIZE_ERROR", async () => {
+    rfc("4.2 DATA larger than SETTINGS_MAX_FRAME_SIZE is a FRAME_SIZE_ERROR", async () => {
       const c = await connect();
       c.send(hanging(1), raw(FrameType.DATA, 0, 1, Buffer.alloc(16_385)));
       await expectStreamError(c, 1, E.FRAME_SIZE_ERROR);
     });
-    it("4.2 HEADERS larger than SETTINGS_MAX_FRAME_SIZE is a connection error FRAME_SIZE_ERROR", async () => {
+    rfc("4.2 HEADERS larger than SETTINGS_MAX_FRAME_SIZE is a connection error FRAME_SIZE_ERROR", async () => {
       const c = await connect();
       c.send(headers(1, Buffer.concat([requestBlock("atk"), encodeHeaderList(["x-big", "a".repeat(16_400)])]), EH | ES));
       await expectConnectionError(c, E.FRAME_SIZE_ERROR);
     });
 
     // ---- section 4.3: field section compression and decompression
-    it("4.3 an undecodable header block is a connection error COMPRESSION_ERROR", async () => {
+    rfc("4.3 an undecodable header block is a connection error COMPRESSION_ERROR", async () => {
       const c = await connect();
       c.send(headers(1, Buffer.concat([requestBlock("atk"), Buffer.from([0x00, 0x05, 0x61])]), EH | ES));
       await expectConnectionError(c, E.COMPRESSION_ERROR);
     });
-    it("4.3 a PRIORITY frame inside a header block is a connection error PROTOCOL_ERROR", async () => {
+    rfc("4.3 a PRIORITY frame inside a header block is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       const block = requestBlock("atk");
       c.send(headers(1, block.subarray(0, 10), 0), raw(FrameType.PRIORITY, 0, 1, Buffer.from([0, 0, 0, 0, 16])),
@@ -151,62 +181,62 @@ for (const engine of ENGINES) {
     });
 
     // ---- section 5.1: stream states
-    it("5.1 idle: DATA on an idle stream is a connection error PROTOCOL_ERROR", async () => {
+    rfc("5.1 idle: DATA on an idle stream is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.DATA, ES, 1, Buffer.from("x")));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("5.1 idle: RST_STREAM on an idle stream is a connection error PROTOCOL_ERROR", async () => {
+    rfc("5.1 idle: RST_STREAM on an idle stream is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.RST_STREAM, 0, 1, u32(E.CANCEL)));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("5.1 idle: WINDOW_UPDATE on an idle stream is a connection error PROTOCOL_ERROR", async () => {
+    rfc("5.1 idle: WINDOW_UPDATE on an idle stream is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.WINDOW_UPDATE, 0, 1, u32(100)));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("5.1 idle: CONTINUATION on an idle stream is a connection error PROTOCOL_ERROR", async () => {
+    rfc("5.1 idle: CONTINUATION on an idle stream is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.CONTINUATION, EH, 1, requestBlock("atk")));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("5.1 half-closed (remote): DATA after END_STREAM is a stream error STREAM_CLOSED", async () => {
+    rfc("5.1 half-closed (remote): DATA after END_STREAM is a stream error STREAM_CLOSED", async () => {
       const c = await connect();
       c.send(hanging(1, true));
       await new Promise((r) => setTimeout(r, 100));
       c.send(raw(FrameType.DATA, 0, 1, Buffer.from("late")));
       await expectStreamError(c, 1, E.STREAM_CLOSED);
     });
-    it("5.1 half-closed (remote): HEADERS after END_STREAM is a stream error STREAM_CLOSED", async () => {
+    rfc("5.1 half-closed (remote): HEADERS after END_STREAM is a stream error STREAM_CLOSED", async () => {
       const c = await connect();
       c.send(hanging(1, true));
       await new Promise((r) => setTimeout(r, 100));
       c.send(headers(1, encodeHeaderList(["x-late", "1"]), EH | ES));
       await expectStreamError(c, 1, E.STREAM_CLOSED);
     });
-    it("5.1 closed: DATA after RST_STREAM is a stream error STREAM_CLOSED", async () => {
+    rfc("5.1 closed: DATA after RST_STREAM is a stream error STREAM_CLOSED", async () => {
       const c = await connect();
       c.send(hanging(1), raw(FrameType.RST_STREAM, 0, 1, u32(E.CANCEL)));
       await new Promise((r) => setTimeout(r, 100));
       c.send(raw(FrameType.DATA, 0, 1, Buffer.from("late")));
       await expectStreamError(c, 1, E.STREAM_CLOSED);
     });
-    it("5.1 closed: HEADERS after RST_STREAM is a stream error STREAM_CLOSED", async () => {
+    rfc("5.1 closed: HEADERS after RST_STREAM is a stream error STREAM_CLOSED", async () => {
       const c = await connect();
       c.send(hanging(1), raw(FrameType.RST_STREAM, 0, 1, u32(E.CANCEL)));
       await new Promise((r) => setTimeout(r, 100));
       c.send(headers(1, requestBlock("atk"), EH | ES));
       await expectStreamError(c, 1, E.STREAM_CLOSED);
     });
-    it("5.1 closed: DATA on a stream closed by END_STREAM both ways is a stream error STREAM_CLOSED", async () => {
+    rfc("5.1 closed: DATA on a stream closed by END_STREAM both ways is a stream error STREAM_CLOSED", async () => {
       const c = await connect();
       c.send(headers(1, requestBlock("atk"), EH), grpcData(1, "done"));
       await c.final(1);
       c.send(raw(FrameType.DATA, 0, 1, Buffer.from("late")));
       await expectStreamError(c, 1, E.STREAM_CLOSED);
     });
-    it("5.1 closed: HEADERS on a stream closed by END_STREAM both ways is a stream error STREAM_CLOSED", async () => {
+    rfc("5.1 closed: HEADERS on a stream closed by END_STREAM both ways is a stream error STREAM_CLOSED", async () => {
       const c = await connect();
       c.send(headers(1, requestBlock("atk"), EH), grpcData(1, "done"));
       await c.final(1);
@@ -215,12 +245,12 @@ for (const engine of ENGINES) {
     });
 
     // ---- section 5.1.1: stream identifiers
-    it("5.1.1 an even stream id from a client is a connection error PROTOCOL_ERROR", async () => {
+    rfc("5.1.1 an even stream id from a client is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(headers(2, requestBlock("atk"), EH | ES));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("5.1.1 a stream id lower than one already opened is a connection error PROTOCOL_ERROR", async () => {
+    rfc("5.1.1 a stream id lower than one already opened is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(hanging(5));
       await new Promise((r) => setTimeout(r, 100));
@@ -229,19 +259,19 @@ for (const engine of ENGINES) {
     });
 
     // ---- section 5.3.1: a stream cannot depend on itself
-    it("5.3.1 HEADERS whose priority depends on its own stream is a stream error PROTOCOL_ERROR", async () => {
+    rfc("5.3.1 HEADERS whose priority depends on its own stream is a stream error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(headers(1, Buffer.concat([Buffer.from([0, 0, 0, 1, 16]), requestBlock("atk")]), EH | ES | Flag.PRIORITY));
       await expectStreamError(c, 1, E.PROTOCOL_ERROR);
     });
-    it("5.3.1 PRIORITY that makes a stream depend on itself is a stream error PROTOCOL_ERROR", async () => {
+    rfc("5.3.1 PRIORITY that makes a stream depend on itself is a stream error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(hanging(1), raw(FrameType.PRIORITY, 0, 1, Buffer.from([0, 0, 0, 1, 16])));
       await expectStreamError(c, 1, E.PROTOCOL_ERROR);
     });
 
     // ---- section 5.4.1: connection error handling
-    it("5.4.1 after a connection error the router sends GOAWAY and closes the TCP connection", async () => {
+    rfc("5.4.1 after a connection error the router sends GOAWAY and closes the TCP connection", async () => {
       const c = await connect();
       c.send(raw(FrameType.PING, 0, 0, Buffer.alloc(7)));
       await expectConnectionError(c, E.FRAME_SIZE_ERROR);
@@ -249,7 +279,7 @@ for (const engine of ENGINES) {
     });
 
     // ---- section 5.5: extending HTTP/2
-    it("5.5 an unknown extension frame inside a header block is a connection error PROTOCOL_ERROR", async () => {
+    rfc("5.5 an unknown extension frame inside a header block is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       const block = requestBlock("atk");
       c.send(headers(1, block.subarray(0, 10), 0), raw(0x16, 0, 1, Buffer.from("ext")), raw(FrameType.CONTINUATION, EH, 1, block.subarray(10)));
@@ -257,96 +287,96 @@ for (const engine of ENGINES) {
     });
 
     // ---- section 6.1: DATA
-    it("6.1 DATA on stream 0 is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.1 DATA on stream 0 is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.DATA, 0, 0, Buffer.from("x")));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.1 DATA whose padding is as long as the payload is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.1 DATA whose padding is as long as the payload is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(hanging(1), raw(FrameType.DATA, Flag.PADDED, 1, Buffer.from([6, 0, 0, 0, 0, 0])));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
 
     // ---- section 6.2: HEADERS
-    it("6.2 HEADERS on stream 0 is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.2 HEADERS on stream 0 is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(headers(0, requestBlock("atk"), EH | ES));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.2 HEADERS whose padding is as long as the payload is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.2 HEADERS whose padding is as long as the payload is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       const block = requestBlock("atk");
       c.send(headers(1, Buffer.concat([Buffer.from([block.length + 1]), block]), EH | ES | Flag.PADDED));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.2 HEADERS without END_HEADERS followed by DATA is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.2 HEADERS without END_HEADERS followed by DATA is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(headers(1, requestBlock("atk"), 0), raw(FrameType.DATA, ES, 1, Buffer.from("x")));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
 
     // ---- section 6.3: PRIORITY
-    it("6.3 PRIORITY on stream 0 is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.3 PRIORITY on stream 0 is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.PRIORITY, 0, 0, Buffer.from([0, 0, 0, 3, 16])));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.3 PRIORITY of length 4 is a stream error FRAME_SIZE_ERROR", async () => {
+    rfc("6.3 PRIORITY of length 4 is a stream error FRAME_SIZE_ERROR", async () => {
       const c = await connect();
       c.send(hanging(1), raw(FrameType.PRIORITY, 0, 1, Buffer.from([0, 0, 0, 3])));
       await expectStreamError(c, 1, E.FRAME_SIZE_ERROR);
     });
 
     // ---- section 6.4: RST_STREAM
-    it("6.4 RST_STREAM on stream 0 is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.4 RST_STREAM on stream 0 is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.RST_STREAM, 0, 0, u32(E.CANCEL)));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.4 RST_STREAM of length 3 is a connection error FRAME_SIZE_ERROR", async () => {
+    rfc("6.4 RST_STREAM of length 3 is a connection error FRAME_SIZE_ERROR", async () => {
       const c = await connect();
       c.send(hanging(1), raw(FrameType.RST_STREAM, 0, 1, Buffer.from([0, 0, 8])));
       await expectConnectionError(c, E.FRAME_SIZE_ERROR);
     });
 
     // ---- section 6.5: SETTINGS
-    it("6.5 SETTINGS with ACK and a payload is a connection error FRAME_SIZE_ERROR", async () => {
+    rfc("6.5 SETTINGS with ACK and a payload is a connection error FRAME_SIZE_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.SETTINGS, Flag.ACK, 0, Buffer.alloc(6)));
       await expectConnectionError(c, E.FRAME_SIZE_ERROR);
     });
-    it("6.5 SETTINGS on a non-zero stream is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.5 SETTINGS on a non-zero stream is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.SETTINGS, 0, 1, Buffer.alloc(0)));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.5 SETTINGS whose length is not a multiple of 6 is a connection error FRAME_SIZE_ERROR", async () => {
+    rfc("6.5 SETTINGS whose length is not a multiple of 6 is a connection error FRAME_SIZE_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.SETTINGS, 0, 0, Buffer.alloc(3)));
       await expectConnectionError(c, E.FRAME_SIZE_ERROR);
     });
-    it("6.5.2 SETTINGS_ENABLE_PUSH of 2 is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.5.2 SETTINGS_ENABLE_PUSH of 2 is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(settings([Setting.ENABLE_PUSH, 2]));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.5.2 SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 is a connection error FLOW_CONTROL_ERROR", async () => {
+    rfc("6.5.2 SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 is a connection error FLOW_CONTROL_ERROR", async () => {
       const c = await connect();
       c.send(settings([Setting.INITIAL_WINDOW_SIZE, 2 ** 31]));
       await expectConnectionError(c, E.FLOW_CONTROL_ERROR);
     });
-    it("6.5.2 SETTINGS_MAX_FRAME_SIZE below 16384 is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.5.2 SETTINGS_MAX_FRAME_SIZE below 16384 is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(settings([Setting.MAX_FRAME_SIZE, 16_383]));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.5.2 SETTINGS_MAX_FRAME_SIZE above 2^24-1 is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.5.2 SETTINGS_MAX_FRAME_SIZE above 2^24-1 is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(settings([Setting.MAX_FRAME_SIZE, 2 ** 24]));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.5.2 an unknown setting is ignored", async () => {
+    rfc("6.5.2 an unknown setting is ignored", async () => {
       const c = await connect();
       const acks = (): number => c.frames.filter((f) => f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) !== 0).length;
       const before = acks();
@@ -354,7 +384,7 @@ for (const engine of ENGINES) {
       await c.waitFor(() => acks() > before, WAIT_MS, "SETTINGS ACK");
       await expectPingAck(c);
     });
-    it("6.5.3 SETTINGS is acknowledged with an empty SETTINGS ACK", async () => {
+    rfc("6.5.3 SETTINGS is acknowledged with an empty SETTINGS ACK", async () => {
       const c = await connect();
       const acks = (): RawH2["frames"] => c.frames.filter((f) => f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) !== 0);
       const before = acks().length;
@@ -364,61 +394,61 @@ for (const engine of ENGINES) {
     });
 
     // ---- section 6.7: PING
-    it("6.7 PING is answered with an ACK carrying the same payload", async () => {
+    rfc("6.7 PING is answered with an ACK carrying the same payload", async () => {
       const c = await connect();
       await expectPingAck(c, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
     });
-    it("6.7 a PING with ACK is not answered", async () => {
+    rfc("6.7 a PING with ACK is not answered", async () => {
       const c = await connect();
       c.send(ping(Buffer.from("ackedack"), Flag.ACK), ping(Buffer.from("answerme")));
       const f = await c.waitFor((x) => x.type === FrameType.PING && (x.flags & Flag.ACK) !== 0, WAIT_MS, "PING ACK");
       assert.equal(f.payload.toString(), "answerme");
     });
-    it("6.7 PING on a non-zero stream is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.7 PING on a non-zero stream is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.PING, 0, 1, Buffer.alloc(8)));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.7 PING of length 6 is a connection error FRAME_SIZE_ERROR", async () => {
+    rfc("6.7 PING of length 6 is a connection error FRAME_SIZE_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.PING, 0, 0, Buffer.alloc(6)));
       await expectConnectionError(c, E.FRAME_SIZE_ERROR);
     });
 
     // ---- section 6.8: GOAWAY
-    it("6.8 GOAWAY on a non-zero stream is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.8 GOAWAY on a non-zero stream is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.GOAWAY, 0, 1, Buffer.concat([u32(0), u32(E.NO_ERROR)])));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
 
     // ---- section 6.9: WINDOW_UPDATE
-    it("6.9 a connection WINDOW_UPDATE of 0 is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.9 a connection WINDOW_UPDATE of 0 is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.WINDOW_UPDATE, 0, 0, u32(0)));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.9 a stream WINDOW_UPDATE of 0 is a stream error PROTOCOL_ERROR", async () => {
+    rfc("6.9 a stream WINDOW_UPDATE of 0 is a stream error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(hanging(1), raw(FrameType.WINDOW_UPDATE, 0, 1, u32(0)));
       await expectStreamError(c, 1, E.PROTOCOL_ERROR);
     });
-    it("6.9 WINDOW_UPDATE of length 3 is a connection error FRAME_SIZE_ERROR", async () => {
+    rfc("6.9 WINDOW_UPDATE of length 3 is a connection error FRAME_SIZE_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.WINDOW_UPDATE, 0, 0, Buffer.from([0, 0, 1])));
       await expectConnectionError(c, E.FRAME_SIZE_ERROR);
     });
-    it("6.9.1 a connection window past 2^31-1 is a connection error FLOW_CONTROL_ERROR", async () => {
+    rfc("6.9.1 a connection window past 2^31-1 is a connection error FLOW_CONTROL_ERROR", async () => {
       const c = await connect();
       c.send(raw(FrameType.WINDOW_UPDATE, 0, 0, u32(2 ** 31 - 1)), raw(FrameType.WINDOW_UPDATE, 0, 0, u32(2 ** 31 - 1)));
       await expectConnectionError(c, E.FLOW_CONTROL_ERROR);
     });
-    it("6.9.1 a stream window past 2^31-1 is a stream error FLOW_CONTROL_ERROR", async () => {
+    rfc("6.9.1 a stream window past 2^31-1 is a stream error FLOW_CONTROL_ERROR", async () => {
       const c = await connect();
       c.send(hanging(1), raw(FrameType.WINDOW_UPDATE, 0, 1, u32(2 ** 31 - 1)), raw(FrameType.WINDOW_UPDATE, 0, 1, u32(2 ** 31 - 1)));
       await expectStreamError(c, 1, E.FLOW_CONTROL_ERROR);
     });
-    it("6.9.2 a SETTINGS_INITIAL_WINDOW_SIZE that overflows an open stream's window is a connection error FLOW_CONTROL_ERROR", async () => {
+    rfc("6.9.2 a SETTINGS_INITIAL_WINDOW_SIZE that overflows an open stream's window is a connection error FLOW_CONTROL_ERROR", async () => {
       const c = await connect();
       // The stream's send window: 65,535 plus this increment is exactly 2^31-1; one more byte of initial window overflows it.
       c.send(hanging(1), raw(FrameType.WINDOW_UPDATE, 0, 1, u32(2 ** 31 - 1 - 65_535)));
@@ -428,25 +458,25 @@ for (const engine of ENGINES) {
     });
 
     // ---- section 6.10: CONTINUATION
-    it("6.10 a header block in HEADERS and two CONTINUATION frames is one request", async () => {
+    rfc("6.10 a header block in HEADERS and two CONTINUATION frames is one request", async () => {
       const c = await connect();
       const block = requestBlock("atk");
       c.send(headers(1, block.subarray(0, 8), 0), raw(FrameType.CONTINUATION, 0, 1, block.subarray(8, 20)),
         raw(FrameType.CONTINUATION, EH, 1, block.subarray(20)), grpcData(1, "split"));
       await expectResponse(c, 1);
     });
-    it("6.10 CONTINUATION after HEADERS with END_HEADERS is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.10 CONTINUATION after HEADERS with END_HEADERS is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       c.send(hanging(1), raw(FrameType.CONTINUATION, EH, 1, encodeHeaderList(["x-more", "1"])));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.10 CONTINUATION on stream 0 is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.10 CONTINUATION on stream 0 is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       const block = requestBlock("atk");
       c.send(headers(1, block.subarray(0, 10), 0), raw(FrameType.CONTINUATION, EH, 0, block.subarray(10)));
       await expectConnectionError(c, E.PROTOCOL_ERROR);
     });
-    it("6.10 CONTINUATION on another stream is a connection error PROTOCOL_ERROR", async () => {
+    rfc("6.10 CONTINUATION on another stream is a connection error PROTOCOL_ERROR", async () => {
       const c = await connect();
       const block = requestBlock("atk");
       c.send(headers(1, block.subarray(0, 10), 0), raw(FrameType.CONTINUATION, EH, 3, block.subarray(10)));
@@ -455,7 +485,7 @@ for (const engine of ENGINES) {
 
     // ---- RFC 7541 (HPACK): decoding errors are connection errors COMPRESSION_ERROR (RFC 9113 section 4.3)
     const hpackCase = (title: string, bad: number[], atStart = false): void => {
-      it(title, async () => {
+      rfc(title, async () => {
         const c = await connect();
         const parts = atStart ? [Buffer.from(bad), requestBlock("atk")] : [requestBlock("atk"), Buffer.from(bad)];
         c.send(headers(1, Buffer.concat(parts), EH | ES));
@@ -477,7 +507,7 @@ for (const engine of ENGINES) {
     const without = (name: string): string[] => { const b = base(); const i = b.indexOf(name); b.splice(i, 2); return b; };
     const replace = (name: string, value: string): string[] => { const b = base(); b[b.indexOf(name) + 1] = value; return b; };
     const malformed = (title: string, fields: string[], tail?: (c: RawH2) => Buffer[]): void => {
-      it(title, async () => {
+      rfc(title, async () => {
         const before = bed.tap.counts("atk");
         const c = await connect();
         const msg = grpcData(1, "malformed");
@@ -506,7 +536,7 @@ for (const engine of ENGINES) {
     malformed("8.3.1 a duplicate :path is malformed", [":path", "/pixell.test.Echo/Unary", ...base()]);
     malformed("8.3.1 a duplicate :method is malformed", [":method", "POST", ...base()]);
 
-    it("8.1 a pseudo-header in trailers is malformed, and the trailers are not forwarded", async () => {
+    rfc("8.1 a pseudo-header in trailers is malformed, and the trailers are not forwarded", async () => {
       const before = bed.tap.counts("atk");
       const c = await connect();
       c.send(headers(1, requestBlock("atk", "ClientStream"), EH), grpcData(1, "m", false), headers(1, encodeHeaderList([":path", "/x"]), EH | ES));
@@ -514,12 +544,12 @@ for (const engine of ENGINES) {
       await new Promise((r) => setTimeout(r, 150));
       assert.ok(bed.tap.counts("atk").headers - before.headers <= 1, "the trailers reached the agent");
     });
-    it("8.1.1 a content-length that does not match the DATA is malformed", async () => {
+    rfc("8.1.1 a content-length that does not match the DATA is malformed", async () => {
       const c = await connect();
       c.send(headers(1, Buffer.concat([requestBlock("atk"), encodeHeaderList(["content-length", "100"])]), EH), grpcData(1, "short"));
       await expectStreamError(c, 1, E.PROTOCOL_ERROR);
     });
-    it("8.1 a request that is not gRPC gets HTTP 415 (as today)", async () => {
+    rfc("8.1 a request that is not gRPC gets HTTP 415 (as today)", async () => {
       const c = await connect();
       c.send(headers(1, encodeHeaderList(replace("content-type", "text/plain")), EH), raw(FrameType.DATA, ES, 1, Buffer.from("hi")));
       const f = await c.waitFor((x) => x.streamId === 1 && x.type === FrameType.HEADERS, WAIT_MS, "response");
