@@ -94,10 +94,13 @@ export class Http2Guard {
     // Node ends a session on nghttp2's connection errors with destroy(err), whose GOAWAY says INTERNAL_ERROR
     // (lib/internal/http2/core.js); the peer is owed the RFC's code (RFC 9113 section 5.4.1).
     const destroy = session.destroy.bind(session);
-    session.destroy = (err?: Error, code?: number): void => {
+    // Node itself calls destroy(null) on an ordinary close: anything that is not nghttp2's error passes through as it came.
+    session.destroy = (...args: Parameters<http2.Http2Session["destroy"]>): void => {
+      const [err, code] = args;
       const mapped = code === undefined ? mapNghttp2Error(err) : undefined;
-      if (mapped?.limit !== undefined) this.reporter.hit(mapped.limit, peer, err?.message ?? "");
-      destroy(err, code ?? mapped?.code);
+      if (mapped === undefined) return destroy(...args);
+      if (mapped.limit !== undefined) this.reporter.hit(mapped.limit, peer, err?.message ?? "");
+      destroy(err, mapped.code);
     };
   }
 
@@ -133,8 +136,8 @@ export class Http2Guard {
 }
 
 /** nghttp2's error behind a Node ERR_HTTP2_ERROR, if it is one of a known connection error. */
-function mapNghttp2Error(err: Error | undefined): { code: number; limit?: ProtocolLimit } | undefined {
-  if (err === undefined || (err as NodeJS.ErrnoException).code !== "ERR_HTTP2_ERROR") return undefined;
+function mapNghttp2Error(err: Error | null | undefined): { code: number; limit?: ProtocolLimit } | undefined {
+  if (!(err instanceof Error) || (err as NodeJS.ErrnoException).code !== "ERR_HTTP2_ERROR") return undefined;
   const errno = (err as NodeJS.ErrnoException).errno;
   return errno === undefined ? undefined : NGHTTP2_ERRORS.get(errno);
 }
