@@ -5,16 +5,21 @@
  */
 import { ConnectionError, H2Conn } from "./conn";
 import { ErrorCode, MAX_WINDOW } from "./frames";
-import type { RelayStream } from "./stream";
+
+/** What a connection needs of a direction that sends on it (stream.ts's SendingDirection): its credit, and a way to resume it. */
+export interface SendingDirection {
+  sendWindow: number;
+  pump(): void;
+}
 
 export abstract class StreamConn<T> extends H2Conn {
   /** Open streams by id. */
   readonly streams = new Map<number, T>();
   /** Directions that could not send for lack of connection-level credit or socket room. */
-  readonly blocked = new Set<RelayStream>();
+  readonly blocked = new Set<SendingDirection>();
 
   /** The direction of a stream's call that sends on this connection. */
-  protected abstract sending(entry: T): RelayStream;
+  protected abstract sending(entry: T): SendingDirection;
 
   protected onStreamWindowUpdate(streamId: number, increment: number): void {
     const entry = this.streams.get(streamId);
