@@ -31,14 +31,17 @@ export interface FakesCounts {
   readonly type: "counts";
   /** GETs the PAR fake answered (hits and 404s). */
   readonly par: number;
+  /** TCP connections the PAR fake accepted (fetch's keep-alive pool reuses them). */
+  readonly parConnections: number;
   readonly discoverInstances: number;
   readonly discoverInstancesRevision: number;
   readonly listInstances: number;
 }
 
 /** The PAR REST API's health route for `deployments` ids; anything else is 404. */
-async function startFakePar(deployments: number): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+async function startFakePar(deployments: number): Promise<{ url: string; requests: () => number; connections: () => number; close: () => Promise<void> }> {
   let requests = 0;
+  let connections = 0;
   const route = /^\/deployments\/dep-([0-9]{5})\/health$/;
   const server = http.createServer((req, res) => {
     requests++;
@@ -53,11 +56,13 @@ async function startFakePar(deployments: number): Promise<{ url: string; request
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
   });
   server.keepAliveTimeout = 30_000;
+  server.on("connection", () => { connections++; });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     requests: () => requests,
+    connections: () => connections,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
   process.on("message", (m: unknown) => {
     if ((m as { type?: string } | null)?.type !== "counts") return;
     const counts: FakesCounts = {
-      type: "counts", par: par.requests(),
+      type: "counts", par: par.requests(), parConnections: par.connections(),
       discoverInstances: cm.count("DiscoverInstances"), discoverInstancesRevision: cm.count("DiscoverInstancesRevision"), listInstances: cm.count("ListInstances"),
     };
     process.send?.(counts);

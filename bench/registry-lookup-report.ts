@@ -8,6 +8,8 @@ export interface LookupPhase {
   /** Deployments the source's backend holds. */
   readonly deployments: number;
   readonly lookups: number;
+  /** Distinct ids the lookups cycled over (0 for a load). */
+  readonly distinctIds: number;
   /** process.cpuUsage() user + system over the phase, µs. */
   readonly cpuUs: number;
   /** HTTP requests the fake backend saw during the phase. */
@@ -17,10 +19,14 @@ export interface LookupPhase {
 
 export interface RegistryLookupFigures {
   readonly par: {
+    /** The process's first misses, before the cold phase (fetch and the source not yet compiled), on other ids. */
+    readonly firstMisses: LookupPhase;
     readonly cold: LookupPhase;
     readonly warm: LookupPhase;
     /** Lookups in flight at once in the cold phase. */
     readonly concurrency: number;
+    /** TCP connections PAR accepted during the cold phase (0: fetch reused its keep-alive pool). */
+    readonly coldConnections: number;
   };
   readonly cloudMap: {
     /** Cloud Map services (shards) the deployments are spread over, one source each. */
@@ -48,16 +54,22 @@ export function formatWall(ms: number): string {
   return ms < 10 ? `${ms.toFixed(2)} ms` : ms < 100 ? `${ms.toFixed(1)} ms` : `${count(ms)} ms`;
 }
 
+/** "200,000 over 2,000 ids" when the lookups repeat ids, else the count. */
+export function formatLookups(p: LookupPhase): string {
+  return p.distinctIds > 0 && p.distinctIds < p.lookups ? `${count(p.lookups)} over ${count(p.distinctIds)} ids` : count(p.lookups);
+}
+
 /** CPU per lookup in µs; NaN for a phase without lookups. */
 export function cpuPerLookupUs(p: LookupPhase): number {
   return p.lookups > 0 ? p.cpuUs / p.lookups : NaN;
 }
 
-/** The table's rows, in order: PAR cold, PAR warm, Cloud Map load, Cloud Map cold, Cloud Map warm. */
+/** The table's rows, in order: PAR first misses, PAR cold, PAR warm, Cloud Map load, Cloud Map cold, Cloud Map warm. */
 export function registryLookupRows(f: RegistryLookupFigures): string[][] {
   const row = (name: string, p: LookupPhase): string[] =>
-    [name, count(p.deployments), count(p.lookups), formatCpu(cpuPerLookupUs(p)), count(p.requests), formatWall(p.wallMs)];
+    [name, count(p.deployments), formatLookups(p), formatCpu(cpuPerLookupUs(p)), count(p.requests), formatWall(p.wallMs)];
   return [
+    row(`PAR REST, first misses of the process (JIT cold, ${f.par.concurrency} in flight)`, f.par.firstMisses),
     row(`PAR REST, cold (every id a miss, ${f.par.concurrency} in flight)`, f.par.cold),
     row("PAR REST, warm (cache hits)", f.par.warm),
     [`Cloud Map, load (${f.cloudMap.shards} shard${f.cloudMap.shards === 1 ? "" : "s"}, first listing)`, count(f.cloudMap.load.deployments), "–",
@@ -78,11 +90,12 @@ export function renderRegistryLookups(f: RegistryLookupFigures): string {
     line(REGISTRY_LOOKUP_HEADER.map((_, i) => (i === 0 ? "---" : "---:"))),
     ...rows.map(line),
     "",
-    "CPU: process.cpuUsage() (user + system) of the process holding the sources, over the phase, divided by its lookups; "
+    `PAR cold opened ${count(f.par.coldConnections)} new TCP connection${f.par.coldConnections === 1 ? "" : "s"} for its ${count(f.par.cold.requests)} requests (fetch's keep-alive pool). `
+      + "CPU: process.cpuUsage() (user + system) of the process holding the sources, over the phase, divided by its lookups; "
       + "the fake PAR and Cloud Map endpoints run in a child process, so their CPU is not counted. "
       + "Lookups go through the router's RegistryChain built by createSources. "
-      + "PAR cold follows one unmeasured round of misses on other ids (connections open, fetch loaded); its warm phase runs inside the source's 5 s TTL, "
-      + "so any request in that row is a stale entry being refreshed. "
+      + "PAR cold follows the first-misses row, on other ids (connections open, fetch compiled); its warm phase cycles over the ids cached less than 4 s before it, "
+      + "inside the source's 5 s TTL, so any request in that row is a stale entry being refreshed. "
       + "Cloud Map's load row is the CPU of the whole first listing (the SDK's requests and JSON parsing, the snapshot build).",
     "",
   ].join("\n");

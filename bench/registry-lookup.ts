@@ -6,7 +6,8 @@
  * The real sources, built as the router builds them (RegistryChain over createSources, registry/create.ts),
  * against fakes on 127.0.0.1 in a child process (bench/registry-fakes.ts) so that process.cpuUsage() of
  * this process is the sources' CPU alone:
- * - PAR: cold = N distinct ids, each a miss answered by one GET /deployments/{id}/health, C in flight;
+ * - PAR: first misses = the process's first 2,000 misses (fetch not yet compiled), unmeasured ids otherwise;
+ *   cold = N other distinct ids, each a miss answered by one GET /deployments/{id}/health, C in flight;
  *   warm = the same ids again, many times (cache hits inside the source's 5 s TTL).
  * - Cloud Map: load = the sources' start(), one DiscoverInstances per shard of 1,000 (a service holds at most
  *   1,000, registry/cloudmap-listing.ts); cold = each id looked up once after the load; warm = repeated.
@@ -43,6 +44,12 @@ export interface RegistryLookupOptions {
 const START_TIMEOUT_MS = 30_000;
 const HOUR_MS = 3_600_000;
 export const DEFAULT_PAR_COLD_IDS = 2000;
+/** ParSource's default ttlMs (registry/par.ts), which createSources uses. */
+const PAR_TTL_MS = 5000;
+/** Room left in the TTL for the warm phase itself (about 0.1 s here; 1 s for a slow machine). */
+const WARM_MARGIN_MS = 1000;
+/** Unmeasured misses before PAR's cold phase, on ids outside it. */
+const PAR_WARMUP_MISSES = 2000;
 
 /** The fakes' process and a way to read its request counters. */
 interface Fakes {
@@ -104,8 +111,9 @@ function expectTarget(r: Resolution, i: number, what: string): void {
  * `lookups` synchronous lookups cycling over ids 0..n-1 (the warm phase). A lookup that returns a
  * Promise is a miss the warm phase should not have: counted and reported, not awaited.
  */
-function warmPhase(registry: RegistryChain, n: number, lookups: number, deployments: number, what: string): { phase: LookupPhase; misses: number } {
-  const ids = Array.from({ length: n }, (_, i) => deploymentId(i));
+function warmPhase(registry: RegistryChain, indices: readonly number[], lookups: number, deployments: number, what: string): { phase: LookupPhase; misses: number } {
+  const ids = indices.map(deploymentId);
+  const n = ids.length;
   let misses = 0;
   let found = 0;
   const t0 = performance.now();
@@ -118,8 +126,8 @@ function warmPhase(registry: RegistryChain, n: number, lookups: number, deployme
   const wallMs = performance.now() - t0;
   if (found + misses !== lookups) throw new Error(`${what}: ${lookups - found - misses} of ${lookups} warm lookups found nothing`);
   // Spot-check the answers after the timed loop (checking inside it would be measured too).
-  for (const i of [0, n >> 1, n - 1]) { const r = registry.lookup(ids[i]!); if (!(r instanceof Promise)) expectTarget(r, i, what); }
-  return { phase: { deployments, lookups, cpuUs, requests: 0, wallMs }, misses };
+  for (const k of [0, n >> 1, n - 1]) { const r = registry.lookup(ids[k]!); if (!(r instanceof Promise)) expectTarget(r, indices[k]!, what); }
+  return { phase: { deployments, lookups, distinctIds: n, cpuUs, requests: 0, wallMs }, misses };
 }
 
 export async function runRegistryLookupPart(opts: RegistryLookupOptions = {}): Promise<RegistryLookupFigures> {
@@ -138,23 +146,44 @@ export async function runRegistryLookupPart(opts: RegistryLookupOptions = {}): P
     await par.start();
     // Unmeasured: one round of misses on ids outside the measured set, so the cold figure is a miss's
     // steady cost (keep-alive connections open, fetch loaded and compiled), not the process's first fetch.
-    const warmupIds = Array.from({ length: Math.min(concurrency, deployments - parColdIds) }, (_, k) => deployments - 1 - k);
-    await Promise.all(warmupIds.map(async (i) => expectTarget(await par.lookup(deploymentId(i)), i, "PAR warm-up")));
+    // On this machine fetch's CPU per request settles after about 2,000 requests (JIT): from 1-1.5 ms to about 0.5 ms.
+    // Measured too, as its own row: the first misses of a freshly started router.
+    log(`registry: PAR first misses (warm-up), ${Math.min(PAR_WARMUP_MISSES, deployments - parColdIds)} ids`);
+    const cw = await fakes.counts();
+    const tw = performance.now();
+    const cpuw = process.cpuUsage();
+    const warmupIds = Array.from({ length: Math.min(PAR_WARMUP_MISSES, deployments - parColdIds) }, (_, k) => deployments - 1 - k);
+    let nextWarmup = 0;
+    await Promise.all(Array.from({ length: Math.min(concurrency, warmupIds.length) }, async () => {
+      for (let k = nextWarmup++; k < warmupIds.length; k = nextWarmup++) expectTarget(await par.lookup(deploymentId(warmupIds[k]!)), warmupIds[k]!, "PAR warm-up");
+    }));
+    const firstMisses: LookupPhase = { deployments, lookups: warmupIds.length, distinctIds: warmupIds.length, cpuUs: cpuSince(cpuw), requests: 0, wallMs: performance.now() - tw };
     log(`registry: PAR cold, ${parColdIds} ids, ${concurrency} in flight`);
     let c0 = await fakes.counts();
     let t0 = performance.now();
     let cpu0 = process.cpuUsage();
     let next = 0;
+    const resolvedAt = new Array<number>(parColdIds).fill(0);
     await Promise.all(Array.from({ length: Math.min(concurrency, parColdIds) }, async () => {
-      for (let i = next++; i < parColdIds; i = next++) expectTarget(await par.lookup(deploymentId(i)), i, "PAR cold");
+      for (let i = next++; i < parColdIds; i = next++) {
+        expectTarget(await par.lookup(deploymentId(i)), i, "PAR cold");
+        resolvedAt[i] = performance.now();
+      }
     }));
     let cpuUs = cpuSince(cpu0);
     let wallMs = performance.now() - t0;
     let c1 = await fakes.counts();
-    const parCold: LookupPhase = { deployments, lookups: parColdIds, cpuUs, requests: c1.par - c0.par, wallMs };
+    const parColdConnections = c1.parConnections - c0.parConnections;
+    const parFirstMisses: LookupPhase = { ...firstMisses, requests: c0.par - cw.par };
+    const parCold: LookupPhase = { deployments, lookups: parColdIds, distinctIds: parColdIds, cpuUs, requests: c1.par - c0.par, wallMs };
 
-    log(`registry: PAR warm, ${warmLookups} lookups`);
-    const parWarm = warmPhase(par, parColdIds, warmLookups, deployments, "PAR warm");
+    // Hits only: the ids cached recently enough to stay inside the TTL for the whole warm phase (on a
+    // slow machine the first of a long cold phase have gone stale, and a stale hit starts a refresh).
+    const cutoff = performance.now() - (PAR_TTL_MS - WARM_MARGIN_MS);
+    const fresh = resolvedAt.flatMap((at, i) => (at >= cutoff ? [i] : []));
+    if (fresh.length === 0) throw new Error(`PAR warm: every id of the cold phase is older than ${PAR_TTL_MS - WARM_MARGIN_MS} ms; use a smaller --par-cold`);
+    log(`registry: PAR warm, ${warmLookups} lookups over ${fresh.length} ids`);
+    const parWarm = warmPhase(par, fresh, warmLookups, deployments, "PAR warm");
     // Misses here are stale entries (past the 5 s TTL) being refreshed: they show as requests.
     await new Promise((r) => setTimeout(r, 50));
     const c2 = await fakes.counts();
@@ -177,7 +206,7 @@ export async function runRegistryLookupPart(opts: RegistryLookupOptions = {}): P
     if (loaded !== deployments) throw new Error(`Cloud Map load: the sources hold ${loaded} deployments, expected ${deployments}`);
     const cmRequests = (a: FakesCounts, b: FakesCounts): number =>
       (b.discoverInstances - a.discoverInstances) + (b.discoverInstancesRevision - a.discoverInstancesRevision) + (b.listInstances - a.listInstances);
-    const cmLoad: LookupPhase = { deployments, lookups: 0, cpuUs, requests: cmRequests(c0, c1), wallMs };
+    const cmLoad: LookupPhase = { deployments, lookups: 0, distinctIds: 0, cpuUs, requests: cmRequests(c0, c1), wallMs };
 
     log(`registry: Cloud Map cold, ${deployments} lookups`);
     const results: Resolution[] = new Array<Resolution>(deployments);
@@ -188,14 +217,14 @@ export async function runRegistryLookupPart(opts: RegistryLookupOptions = {}): P
     cpuUs = cpuSince(cpu0);
     wallMs = performance.now() - t0;
     for (let i = 0; i < deployments; i++) expectTarget(results[i], i, "Cloud Map cold");
-    const cmCold: LookupPhase = { deployments, lookups: deployments, cpuUs, requests: 0, wallMs };
+    const cmCold: LookupPhase = { deployments, lookups: deployments, distinctIds: deployments, cpuUs, requests: 0, wallMs };
 
     log(`registry: Cloud Map warm, ${warmLookups} lookups`);
-    const cmWarm = warmPhase(cm, deployments, warmLookups, deployments, "Cloud Map warm");
+    const cmWarm = warmPhase(cm, ids.map((_, i) => i), warmLookups, deployments, "Cloud Map warm");
     if (cmWarm.misses > 0) throw new Error(`Cloud Map warm: ${cmWarm.misses} lookups returned a Promise; the Cloud Map source answers from memory only`);
     const c3 = await fakes.counts();
     return {
-      par: { cold: parCold, warm: parWarmPhase, concurrency },
+      par: { firstMisses: parFirstMisses, cold: parCold, warm: parWarmPhase, concurrency, coldConnections: parColdConnections },
       cloudMap: {
         shards: fakes.ready.shards.length,
         load: cmLoad,
