@@ -3,6 +3,7 @@
  * CPU at 10,000 deployments, on fixed figures. Pure: no I/O, no timing.
  */
 import assert from "node:assert/strict";
+import { BENCH_USAGE, parseBenchArgs } from "../../bench/options";
 import {
   cpuPerLookupUs, formatCpu, formatLookups, formatWall, registryLookupRows, renderRegistryLookups,
   REGISTRY_LOOKUP_HEADER, type LookupPhase, type RegistryLookupFigures,
@@ -88,5 +89,11 @@ describe("bench registry-lookup report (issue 17 row c)", () => {
     const md = renderRegistryLookups(one);
     assert.match(md, /Cloud Map, load \(1 shard, first listing\)/);
     assert.match(md, /opened 1 new TCP connection for/);
+  });
+
+  it("npm run bench runs the part by default and --no-registry skips it (in the usage line)", () => {
+    assert.equal(parseBenchArgs([]).registry, true);
+    assert.equal(parseBenchArgs(["--quick", "--no-registry"]).registry, false);
+    assert.match(BENCH_USAGE, /--no-registry/);
   });
 });
