@@ -144,10 +144,9 @@ export async function runRegistryLookupPart(opts: RegistryLookupOptions = {}): P
     const par = new RegistryChain(createSources(`par:${fakes.ready.parUrl}`, silentLogger));
     registries.push(par);
     await par.start();
-    // Unmeasured: one round of misses on ids outside the measured set, so the cold figure is a miss's
-    // steady cost (keep-alive connections open, fetch loaded and compiled), not the process's first fetch.
-    // On this machine fetch's CPU per request settles after about 2,000 requests (JIT): from 1-1.5 ms to about 0.5 ms.
-    // Measured too, as its own row: the first misses of a freshly started router.
+    // First misses, on ids outside the cold set: fetch's CPU per request settles after about 2,000 requests
+    // here (JIT: from 1-1.5 ms to about 0.5 ms), so the cold row is a miss's steady cost (keep-alive connections
+    // open, fetch compiled) and this row the first misses of a freshly started router.
     log(`registry: PAR first misses (warm-up), ${Math.min(PAR_WARMUP_MISSES, deployments - parColdIds)} ids`);
     const cw = await fakes.counts();
     const tw = performance.now();
