@@ -9,6 +9,7 @@
  *   processes.ts    child processes, free ports, /proc readings, apt-get for missing tools
  *   load.ts         h2load runs, the gRPC-OK checks, the streaming client
  *   probe-scale.ts  the probe run against a local CloudWatch endpoint
+ *   registry-lookup.ts  PAR and Cloud Map lookup CPU at 10,000 deployments (its fakes: registry-fakes.ts)
  *   echo-agent.ts   the streaming agent's process
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,6 +25,8 @@ import { BenchUsageError, parseBenchArgs, type BenchOptions } from "./options";
 import { Children, clockTicksPerSecond, cpuTicks, ensureTools, freePort, peakRssBytes, processTree, versionLine, waitForPortLine, type Child, type Tools } from "./processes";
 import { probeDeployments, runProbeScale } from "./probe-scale";
 import { renderReport, type PathFigures, type PathKind, type ProbeFigures } from "./report";
+import { runRegistryLookupPart } from "./registry-lookup";
+import { renderRegistryLookups } from "./registry-lookup-report";
 import { median, percentile } from "./stats";
 
 const REPO = path.resolve(__dirname, "..");
@@ -271,6 +274,12 @@ async function main(): Promise<void> {
     let probe: ProbeFigures[] | string = "Skipped (--no-probe).";
     if (opts.probe) probe = await runProbePart(opts, children, commands, bundle, dir, [a.port, b.port]);
 
+    let registryLookups = "Skipped (--no-registry).";
+    if (opts.registry) {
+      registryLookups = renderRegistryLookups(await runRegistryLookupPart({ log }));
+      commands.push("# registry lookups: runRegistryLookupPart (bench/registry-lookup.ts, also npm run bench:registry), fakes from bench/registry-fakes.ts in a child process");
+    }
+
     const report = renderReport({
       title: `pixell-a2a benchmark${opts.quick ? " (quick)" : ""}`,
       when: new Date(),
@@ -293,6 +302,7 @@ async function main(): Promise<void> {
       ],
       paths: results,
       probe,
+      registryLookups,
       commands,
       files,
     });

@@ -31,13 +31,15 @@ export interface BenchOptions {
   /** Registry sizes the router is measured at (lookup cost must not grow). */
   readonly registrySizes: readonly number[];
   readonly probe: { readonly deployments: number; readonly hungFraction: number; readonly timeoutMs: number; readonly concurrency: number } | undefined;
+  /** Run the registry-lookup part (bench/registry-lookup.ts); `--no-registry` skips it. */
+  readonly registry: boolean;
   /** Where the markdown table is written. */
   readonly out: string;
   /** When set, the main router runs with `node --cpu-prof` and writes its profile here. */
   readonly cpuProfDir: string | undefined;
 }
 
-export const BENCH_USAGE = "usage: npm run bench -- [--quick] [--rounds N] [--duration SECONDS] [--no-probe] [--out PATH] [--cpu-prof DIR]";
+export const BENCH_USAGE = "usage: npm run bench -- [--quick] [--rounds N] [--duration SECONDS] [--no-probe] [--no-registry] [--out PATH] [--cpu-prof DIR]";
 
 export const DEFAULT_OUT = "bench/results/latest.md";
 
@@ -51,7 +53,7 @@ function positiveInt(flag: string, raw: string | undefined, fallback: number, ma
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
-  let values: { quick?: boolean; rounds?: string; duration?: string; "no-probe"?: boolean; out?: string; "cpu-prof"?: string };
+  let values: { quick?: boolean; rounds?: string; duration?: string; "no-probe"?: boolean; "no-registry"?: boolean; out?: string; "cpu-prof"?: string };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -60,6 +62,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         rounds: { type: "string" },
         duration: { type: "string" },
         "no-probe": { type: "boolean" },
+        "no-registry": { type: "boolean" },
         out: { type: "string" },
         "cpu-prof": { type: "string" },
       },
@@ -83,6 +86,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     streamMessageBytes: 1024 * 1024,
     registrySizes: [1, 100, 10_000],
     probe: values["no-probe"] ? undefined : { deployments: 1000, hungFraction: 0.05, timeoutMs: 3000, concurrency: 64 },
+    registry: values["no-registry"] !== true,
     out: values.out ?? DEFAULT_OUT,
     cpuProfDir: values["cpu-prof"],
   };

@@ -48,6 +48,8 @@ export interface ReportInput {
   readonly paths: readonly PathFigures[];
   /** Undefined when the probe part was skipped; the reason then. */
   readonly probe: readonly ProbeFigures[] | string;
+  /** bench/registry-lookup-report.ts's table, or why the part was skipped; absent: no section. */
+  readonly registryLookups?: string;
   readonly commands: readonly string[];
   /** Generated config files, shown in full (the temp dir is removed after the run). */
   readonly files: readonly { readonly name: string; readonly text: string }[];
@@ -146,6 +148,8 @@ export function renderReport(input: ReportInput): string {
     out.push(...table(["run", "deployments", "hung", "timeout (ms)", "concurrency", "wall time (ms)", "healthy", "unhealthy", "PutMetricData requests", "metric data"],
       input.probe.map((p) => [p.label, fmt(p.deployments), fmt(p.hung), fmt(p.timeoutMs), fmt(p.concurrency), fmt(p.wallMs), fmt(p.healthy), fmt(p.unhealthy), fmt(p.putMetricDataRequests), fmt(p.metricData)])), "");
   }
+
+  if (input.registryLookups !== undefined) out.push("## Registry lookups at 10,000 deployments", "", input.registryLookups.trimEnd(), "");
 
   out.push("## Commands", "", "Paths under /tmp/pixell-bench-* are the run's temp dir (removed afterwards); ports are picked free per run.", "", "```", ...input.commands, "```", "");
   for (const f of input.files) out.push(`<details><summary>${f.name}</summary>`, "", "```", f.text.trimEnd(), "```", "", "</details>", "");
