@@ -31,13 +31,15 @@ export interface BenchOptions {
   /** Registry sizes the router is measured at (lookup cost must not grow). */
   readonly registrySizes: readonly number[];
   readonly probe: { readonly deployments: number; readonly hungFraction: number; readonly timeoutMs: number; readonly concurrency: number } | undefined;
+  /** Issue 17's rows (bench/open-streams.ts, bench/churn.ts); undefined with --no-streams. */
+  readonly streams: { readonly idleSeconds: number; readonly unarySeconds: number; readonly churnSeconds: number } | undefined;
   /** Where the markdown table is written. */
   readonly out: string;
   /** When set, the main router runs with `node --cpu-prof` and writes its profile here. */
   readonly cpuProfDir: string | undefined;
 }
 
-export const BENCH_USAGE = "usage: npm run bench -- [--quick] [--rounds N] [--duration SECONDS] [--no-probe] [--out PATH] [--cpu-prof DIR]";
+export const BENCH_USAGE = "usage: npm run bench -- [--quick] [--rounds N] [--duration SECONDS] [--no-probe] [--no-streams] [--churn-seconds S] [--out PATH] [--cpu-prof DIR]";
 
 export const DEFAULT_OUT = "bench/results/latest.md";
 
@@ -51,7 +53,7 @@ function positiveInt(flag: string, raw: string | undefined, fallback: number, ma
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
-  let values: { quick?: boolean; rounds?: string; duration?: string; "no-probe"?: boolean; out?: string; "cpu-prof"?: string };
+  let values: { quick?: boolean; rounds?: string; duration?: string; "no-probe"?: boolean; "no-streams"?: boolean; "churn-seconds"?: string; out?: string; "cpu-prof"?: string };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -60,6 +62,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         rounds: { type: "string" },
         duration: { type: "string" },
         "no-probe": { type: "boolean" },
+        "no-streams": { type: "boolean" },
+        "churn-seconds": { type: "string" },
         out: { type: "string" },
         "cpu-prof": { type: "string" },
       },
@@ -83,6 +87,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     streamMessageBytes: 1024 * 1024,
     registrySizes: [1, 100, 10_000],
     probe: values["no-probe"] ? undefined : { deployments: 1000, hungFraction: 0.05, timeoutMs: 3000, concurrency: 64 },
+    streams: values["no-streams"] ? undefined : {
+      idleSeconds: quick ? 3 : 10, unarySeconds: quick ? 3 : 10,
+      churnSeconds: positiveInt("--churn-seconds", values["churn-seconds"], quick ? 5 : 30, 600),
+    },
     out: values.out ?? DEFAULT_OUT,
     cpuProfDir: values["cpu-prof"],
   };

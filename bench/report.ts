@@ -4,6 +4,7 @@
  * targets, the probe, the machine and the exact commands. Pure: figures in, text out.
  */
 import { ratio } from "./stats";
+import { renderChurn, renderOpenStreams, type ChurnFigures, type OpenStreamsFigures } from "./streams-report";
 
 export type PathKind = "direct" | "router" | "nginx" | "haproxy";
 
@@ -48,6 +49,9 @@ export interface ReportInput {
   readonly paths: readonly PathFigures[];
   /** Undefined when the probe part was skipped; the reason then. */
   readonly probe: readonly ProbeFigures[] | string;
+  /** Issue 17's rows; a string is why they were skipped; absent: not part of this report. */
+  readonly openStreams?: OpenStreamsFigures | string;
+  readonly churn?: ChurnFigures | string;
   readonly commands: readonly string[];
   /** Generated config files, shown in full (the temp dir is removed after the run). */
   readonly files: readonly { readonly name: string; readonly text: string }[];
@@ -146,6 +150,9 @@ export function renderReport(input: ReportInput): string {
     out.push(...table(["run", "deployments", "hung", "timeout (ms)", "concurrency", "wall time (ms)", "healthy", "unhealthy", "PutMetricData requests", "metric data"],
       input.probe.map((p) => [p.label, fmt(p.deployments), fmt(p.hung), fmt(p.timeoutMs), fmt(p.concurrency), fmt(p.wallMs), fmt(p.healthy), fmt(p.unhealthy), fmt(p.putMetricDataRequests), fmt(p.metricData)])), "");
   }
+
+  if (input.openStreams !== undefined) out.push("## 10,000 open streams", "", ...renderOpenStreams(input.openStreams));
+  if (input.churn !== undefined) out.push("## Connection churn", "", ...renderChurn(input.churn));
 
   out.push("## Commands", "", "Paths under /tmp/pixell-bench-* are the run's temp dir (removed afterwards); ports are picked free per run.", "", "```", ...input.commands, "```", "");
   for (const f of input.files) out.push(`<details><summary>${f.name}</summary>`, "", "```", f.text.trimEnd(), "```", "", "</details>", "");
