@@ -24,6 +24,9 @@ import { checkGrpcOk, checkHealthThrough, runH2load, streamThroughput } from "./
 import { BenchUsageError, parseBenchArgs, type BenchOptions } from "./options";
 import { Children, clockTicksPerSecond, cpuTicks, ensureTools, freePort, peakRssBytes, processTree, versionLine, waitForPortLine, type Child, type Tools } from "./processes";
 import { probeDeployments, runProbeScale } from "./probe-scale";
+import { DEFAULT_CHURN, runChurnPart } from "./churn";
+import { DEFAULT_OPEN_STREAMS, runOpenStreamsPart } from "./open-streams";
+import type { ChurnFigures, OpenStreamsFigures } from "./streams-report";
 import { renderReport, type PathFigures, type PathKind, type ProbeFigures } from "./report";
 import { runRegistryLookupPart } from "./registry-lookup";
 import { renderRegistryLookups } from "./registry-lookup-report";
@@ -279,6 +282,16 @@ async function main(): Promise<void> {
       registryLookups = renderRegistryLookups(await runRegistryLookupPart({ log }));
       commands.push("# registry lookups: runRegistryLookupPart (bench/registry-lookup.ts, also npm run bench:registry), fakes from bench/registry-fakes.ts in a child process");
     }
+    let openStreams: OpenStreamsFigures | string = "Skipped (--no-streams).";
+    let churn: ChurnFigures | string = "Skipped (--no-streams).";
+    if (opts.streams) {
+      const s = opts.streams;
+      const open = await runOpenStreamsPart({ ...DEFAULT_OPEN_STREAMS, idleSeconds: s.idleSeconds, unarySeconds: s.unarySeconds, h2load: tools.h2load, children, dir, bundle, log });
+      const ch = await runChurnPart({ ...DEFAULT_CHURN, seconds: s.churnSeconds, children, dir, bundle, log });
+      ({ figures: openStreams } = open);
+      ({ figures: churn } = ch);
+      commands.push(...open.commands, ...ch.commands);
+    }
 
     const report = renderReport({
       title: `pixell-a2a benchmark${opts.quick ? " (quick)" : ""}`,
@@ -303,6 +316,8 @@ async function main(): Promise<void> {
       paths: results,
       probe,
       registryLookups,
+      openStreams,
+      churn,
       commands,
       files,
     });

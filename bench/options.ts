@@ -33,13 +33,15 @@ export interface BenchOptions {
   readonly probe: { readonly deployments: number; readonly hungFraction: number; readonly timeoutMs: number; readonly concurrency: number } | undefined;
   /** Run the registry-lookup part (bench/registry-lookup.ts); `--no-registry` skips it. */
   readonly registry: boolean;
+  /** Issue 17's rows (bench/open-streams.ts, bench/churn.ts); undefined with --no-streams. */
+  readonly streams: { readonly idleSeconds: number; readonly unarySeconds: number; readonly churnSeconds: number } | undefined;
   /** Where the markdown table is written. */
   readonly out: string;
   /** When set, the main router runs with `node --cpu-prof` and writes its profile here. */
   readonly cpuProfDir: string | undefined;
 }
 
-export const BENCH_USAGE = "usage: npm run bench -- [--quick] [--rounds N] [--duration SECONDS] [--no-probe] [--no-registry] [--out PATH] [--cpu-prof DIR]";
+export const BENCH_USAGE = "usage: npm run bench -- [--quick] [--rounds N] [--duration SECONDS] [--no-probe] [--no-registry] [--no-streams] [--churn-seconds S] [--out PATH] [--cpu-prof DIR]";
 
 export const DEFAULT_OUT = "bench/results/latest.md";
 
@@ -53,7 +55,7 @@ function positiveInt(flag: string, raw: string | undefined, fallback: number, ma
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
-  let values: { quick?: boolean; rounds?: string; duration?: string; "no-probe"?: boolean; "no-registry"?: boolean; out?: string; "cpu-prof"?: string };
+  let values: { quick?: boolean; rounds?: string; duration?: string; "no-probe"?: boolean; "no-registry"?: boolean; "no-streams"?: boolean; "churn-seconds"?: string; out?: string; "cpu-prof"?: string };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -63,6 +65,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         duration: { type: "string" },
         "no-probe": { type: "boolean" },
         "no-registry": { type: "boolean" },
+        "no-streams": { type: "boolean" },
+        "churn-seconds": { type: "string" },
         out: { type: "string" },
         "cpu-prof": { type: "string" },
       },
@@ -87,6 +91,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     registrySizes: [1, 100, 10_000],
     probe: values["no-probe"] ? undefined : { deployments: 1000, hungFraction: 0.05, timeoutMs: 3000, concurrency: 64 },
     registry: values["no-registry"] !== true,
+    streams: values["no-streams"] ? undefined : {
+      idleSeconds: quick ? 3 : 10, unarySeconds: quick ? 3 : 10,
+      churnSeconds: positiveInt("--churn-seconds", values["churn-seconds"], quick ? 5 : 30, 600),
+    },
     out: values.out ?? DEFAULT_OUT,
     cpuProfDir: values["cpu-prof"],
   };

@@ -4,6 +4,7 @@
  * targets, the probe, the machine and the exact commands. Pure: figures in, text out.
  */
 import { ratio } from "./stats";
+import { renderChurn, renderOpenStreams, type ChurnFigures, type OpenStreamsFigures } from "./streams-report";
 
 export type PathKind = "direct" | "router" | "nginx" | "haproxy";
 
@@ -50,6 +51,9 @@ export interface ReportInput {
   readonly probe: readonly ProbeFigures[] | string;
   /** bench/registry-lookup-report.ts's table, or why the part was skipped; absent: no section. */
   readonly registryLookups?: string;
+  /** Issue 17's rows; a string is why they were skipped; absent: not part of this report. */
+  readonly openStreams?: OpenStreamsFigures | string;
+  readonly churn?: ChurnFigures | string;
   readonly commands: readonly string[];
   /** Generated config files, shown in full (the temp dir is removed after the run). */
   readonly files: readonly { readonly name: string; readonly text: string }[];
@@ -150,6 +154,8 @@ export function renderReport(input: ReportInput): string {
   }
 
   if (input.registryLookups !== undefined) out.push("## Registry lookups at 10,000 deployments", "", input.registryLookups.trimEnd(), "");
+  if (input.openStreams !== undefined) out.push("## 10,000 open streams", "", ...renderOpenStreams(input.openStreams));
+  if (input.churn !== undefined) out.push("## Connection churn", "", ...renderChurn(input.churn));
 
   out.push("## Commands", "", "Paths under /tmp/pixell-bench-* are the run's temp dir (removed afterwards); ports are picked free per run.", "", "```", ...input.commands, "```", "");
   for (const f of input.files) out.push(`<details><summary>${f.name}</summary>`, "", "```", f.text.trimEnd(), "```", "", "</details>", "");
