@@ -15,7 +15,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import * as path from "node:path";
-import { build } from "esbuild";
 import { startDemoAgent, type DemoAgent } from "../fixtures/demo-agent";
 import { agentServiceDefinition, type ActionRequest } from "../proto";
 import { startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloudwatch";
@@ -27,6 +26,7 @@ import { probeDeployments, runProbeScale } from "./probe-scale";
 import { DEFAULT_CHURN, runChurnPart } from "./churn";
 import { DEFAULT_OPEN_STREAMS, runOpenStreamsPart } from "./open-streams";
 import type { ChurnFigures, OpenStreamsFigures } from "./streams-report";
+import { bundleRouter as bundleRouterFile } from "./streams-setup";
 import { renderReport, type PathFigures, type PathKind, type ProbeFigures } from "./report";
 import { runRegistryLookupPart } from "./registry-lookup";
 import { renderRegistryLookups } from "./registry-lookup-report";
@@ -74,10 +74,7 @@ function invokeBody(): Buffer {
 }
 
 async function bundleRouter(dir: string, commands: string[]): Promise<string> {
-  const outfile = path.join(dir, "router.js");
-  // preserveSymlinks: node_modules may be a symlink to a shared install; resolve within this checkout
-  // rather than next to the link's target (whose package.json is not ours).
-  await build({ entryPoints: [path.join(REPO, "router/main.ts")], bundle: true, platform: "node", target: "node20", outfile, logLevel: "error", preserveSymlinks: true });
+  const outfile = await bundleRouterFile(dir);
   commands.push(`esbuild router/main.ts --bundle --platform=node --target=node20 --preserve-symlinks --outfile=${outfile}`);
   return outfile;
 }

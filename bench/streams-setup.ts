@@ -27,7 +27,8 @@ export function pingFrame(): Buffer {
 
 export async function bundleRouter(dir: string): Promise<string> {
   const outfile = path.join(dir, "router.js");
-  // preserveSymlinks: node_modules may be a symlink to a shared install (as in bench/main.ts).
+  // preserveSymlinks: node_modules may be a symlink to a shared install; resolve within this checkout
+  // rather than next to the link's target (whose package.json is not ours).
   await build({ entryPoints: [path.join(REPO, "router/main.ts")], bundle: true, platform: "node", target: "node20", outfile, logLevel: "error", preserveSymlinks: true });
   return outfile;
 }
