@@ -49,13 +49,14 @@ const { NGHTTP2_PROTOCOL_ERROR, NGHTTP2_FRAME_SIZE_ERROR, NGHTTP2_COMPRESSION_ER
 
 /**
  * nghttp2's library error (the `errno` of Node's ERR_HTTP2_ERROR) -> the RFC 9113 section 7 code for the
- * GOAWAY, and the limit name when it is a flood. nghttp2's own numbers (nghttp2.h, `NGHTTP2_ERR_*`).
+ * GOAWAY, and the limit name when it is a flood. nghttp2's own numbers, checked against
+ * nghttp2/nghttp2 lib/includes/nghttp2/nghttp2.h (`enum nghttp2_error`).
  */
 const NGHTTP2_ERRORS: ReadonlyMap<number, { code: number; limit?: ProtocolLimit }> = new Map([
   [-505, { code: NGHTTP2_PROTOCOL_ERROR }], // NGHTTP2_ERR_PROTO
   [-903, { code: NGHTTP2_PROTOCOL_ERROR }], // NGHTTP2_ERR_BAD_CLIENT_MAGIC (section 3.4)
   [-536, { code: NGHTTP2_PROTOCOL_ERROR }], // NGHTTP2_ERR_SETTINGS_EXPECTED (section 3.4)
-  [-522, { code: NGHTTP2_FRAME_SIZE_ERROR }], // NGHTTP2_ERR_FRAME_SIZE_ERROR (section 4.2)
+  [http2.constants.NGHTTP2_ERR_FRAME_SIZE_ERROR, { code: NGHTTP2_FRAME_SIZE_ERROR }], // -522, the one Node exports (section 4.2)
   [-523, { code: NGHTTP2_COMPRESSION_ERROR }], // NGHTTP2_ERR_HEADER_COMP (section 4.3)
   [-524, { code: NGHTTP2_FLOW_CONTROL_ERROR }], // NGHTTP2_ERR_FLOW_CONTROL (section 6.9.1)
   [-904, { code: NGHTTP2_ENHANCE_YOUR_CALM, limit: "outbound_control_frames" }], // NGHTTP2_ERR_FLOODED: queued ACKs for a non-reader
@@ -63,12 +64,11 @@ const NGHTTP2_ERRORS: ReadonlyMap<number, { code: number; limit?: ProtocolLimit 
   [-537, { code: NGHTTP2_ENHANCE_YOUR_CALM, limit: "frames_without_progress" }], // NGHTTP2_ERR_TOO_MANY_SETTINGS
 ]);
 
-interface SessionCounts { opened: number; premature: number; ended: boolean; readonly peer: string }
+/** One client session's stream accounting; a call keeps it (Node clears `stream.session` once the stream closed). */
+export interface GuardedSession { readonly session: http2.Http2Session; readonly peer: string; opened: number; premature: number; ended: boolean }
 
 export class Http2Guard {
-  private readonly sessions = new WeakMap<http2.Http2Session, SessionCounts>();
-  /** Each stream's session: Node clears `stream.session` once the stream is closed. */
-  private readonly streams = new WeakMap<http2.ServerHttp2Stream, { session: http2.Http2Session; counts: SessionCounts }>();
+  private readonly sessions = new WeakMap<http2.Http2Session, GuardedSession>();
 
   constructor(private readonly reporter: LimitSink) {}
 
@@ -90,7 +90,7 @@ export class Http2Guard {
   /** Call from the server's `session` event. */
   onSession(session: http2.ServerHttp2Session): void {
     const peer = `${session.socket?.remoteAddress ?? "?"}:${session.socket?.remotePort ?? "?"}`;
-    this.sessions.set(session, { opened: 0, premature: 0, ended: false, peer });
+    this.sessions.set(session, { session, peer, opened: 0, premature: 0, ended: false });
     // Node ends a session on nghttp2's connection errors with destroy(err), whose GOAWAY says INTERNAL_ERROR
     // (lib/internal/http2/core.js); the peer is owed the RFC's code (RFC 9113 section 5.4.1).
     const destroy = session.destroy.bind(session);
@@ -104,25 +104,20 @@ export class Http2Guard {
     };
   }
 
-  /** Call for every stream the client opens. */
-  onStream(stream: http2.ServerHttp2Stream): void {
-    const session = stream.session;
-    const counts = session === undefined ? undefined : this.sessions.get(session);
-    if (session === undefined || counts === undefined) return;
-    counts.opened++;
-    this.streams.set(stream, { session, counts });
+  /** Call for every stream the client opens; the call hands what it returns to onStreamClosed. */
+  onStream(stream: http2.ServerHttp2Stream): GuardedSession | undefined {
+    const guarded = stream.session === undefined ? undefined : this.sessions.get(stream.session);
+    if (guarded !== undefined) guarded.opened++;
+    return guarded;
   }
 
   /**
    * Call when a client's stream closed: `premature` when the client reset it before the router started
    * a response. Past the limit the session gets GOAWAY ENHANCE_YOUR_CALM and is destroyed.
    */
-  onStreamClosed(stream: http2.ServerHttp2Stream, premature: boolean): void {
-    if (!premature) return;
-    const entry = this.streams.get(stream);
-    if (entry === undefined) return;
-    const { session, counts: s } = entry;
-    if (s.ended) return;
+  onStreamClosed(s: GuardedSession, premature: boolean): void {
+    if (!premature || s.ended) return;
+    const session = s.session;
     s.premature++;
     if (s.premature < PREMATURE_RESET_LIMIT.minStreams || s.premature < PREMATURE_RESET_LIMIT.ratio * s.opened) return;
     s.ended = true;

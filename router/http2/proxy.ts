@@ -18,7 +18,7 @@ import type { RouterMetrics } from "../metrics";
 import { UNRESOLVED } from "../metrics";
 import type { RegistrySource, Target } from "../../registry/types";
 import { upstreamFailure, type UpstreamPool } from "./upstream";
-import type { Http2Guard } from "./guard";
+import type { GuardedSession, Http2Guard } from "./guard";
 import { encodeGrpcMessage, headerListSize, HOP_COUNT_KEY, Status, type RouteRequest, type StatusCode } from "../routing";
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
@@ -62,6 +62,8 @@ class Call implements PolicyCall {
   errorTrailers: http2.OutgoingHttpHeaders | undefined = undefined;
   wantTrailers = false;
   upClosed = false;
+  /** The client session's premature-reset accounting (router/http2/guard.ts), when guarded. */
+  guarded: GuardedSession | undefined = undefined;
   upError: Error | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
   timeoutMs = 0;
@@ -184,7 +186,7 @@ function downOnClose(this: WithCall<http2.ServerHttp2Stream>): void {
   // upstream closes so its close handler does not report the agent as failed.
   const premature = call.code < 0 && !call.down.headersSent;
   if (call.code < 0) call.code = Status.CANCELLED;
-  ctx.guard?.onStreamClosed(call.down, premature);
+  if (call.guarded !== undefined) ctx.guard?.onStreamClosed(call.guarded, premature);
   const code = call.code;
   // The client gave up (cancel, its deadline, a reset): the agent's call ends too.
   const up = call.up;
@@ -280,7 +282,7 @@ export function createStreamHandler(opts: ProxyOptions, state: ProxyState): (str
     const call = new Call(ctx, stream, headers, rawHeaders, performance.now());
     (stream as WithCall<http2.ServerHttp2Stream>)[kCall] = call;
     state.active++;
-    ctx.guard?.onStream(stream);
+    call.guarded = ctx.guard?.onStream(stream);
     // Errors on the client's stream (a reset) are handled through 'close'.
     stream.on("error", noop);
     stream.on("close", downOnClose);

@@ -20,7 +20,11 @@ function setup(): { session: http2.ServerHttp2Session; calls: unknown[][]; hits:
   return { session, calls, hits };
 }
 
-/** Node's ERR_HTTP2_ERROR carrying nghttp2's library error number (nghttp2.h NGHTTP2_ERR_*). */
+/**
+ * Node's ERR_HTTP2_ERROR carrying nghttp2's library error number. The numbers are nghttp2's, from
+ * nghttp2/nghttp2 lib/includes/nghttp2/nghttp2.h `enum nghttp2_error`: -524 NGHTTP2_ERR_FLOW_CONTROL,
+ * -905 NGHTTP2_ERR_TOO_MANY_CONTINUATIONS; -522 is the one Node exports (http2.constants).
+ */
 function nghttp2Error(errno: number): Error {
   return Object.assign(new Error("nghttp2 error"), { code: "ERR_HTTP2_ERROR", errno });
 }
@@ -51,6 +55,12 @@ describe("http2 guard: session.destroy", () => {
     session.destroy(nghttp2Error(-905));
     assert.equal(calls[0]![1], NGHTTP2_ENHANCE_YOUR_CALM);
     assert.deepEqual(hits, ["continuation_frames"]);
+  });
+  it("maps the error number Node itself exports, NGHTTP2_ERR_FRAME_SIZE_ERROR, to FRAME_SIZE_ERROR (RFC 9113 section 4.2)", () => {
+    const { session, calls } = setup();
+    const err = nghttp2Error(http2.constants.NGHTTP2_ERR_FRAME_SIZE_ERROR);
+    session.destroy(err);
+    assert.deepEqual(calls, [[err, http2.constants.NGHTTP2_FRAME_SIZE_ERROR]]);
   });
   it("passes an error that is not nghttp2's through unchanged", () => {
     const { session, calls } = setup();
