@@ -135,11 +135,7 @@ export class ClientConn extends StreamConn<Call> implements ClientSide {
   private recentlyClosedAs(streamId: number): number {
     const recent = this.recentlyClosed;
     if (recent === undefined) return 0;
-    for (let i = 0; i < recent.length; i++) {
-      if (recent[i] === streamId) return 1;
-      if (recent[i] === -streamId) return -1;
-    }
-    return 0;
+    return recent.includes(streamId) ? 1 : recent.includes(-streamId) ? -1 : 0;
   }
 
   protected isIdleStream(streamId: number): boolean {

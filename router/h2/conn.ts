@@ -123,12 +123,12 @@ export abstract class H2Conn {
   }
 
   protected abstract isClientRole(): boolean;
-  /** A complete header block for a stream (CONTINUATIONs assembled, padding and priority removed). */
   /**
    * The header block being delivered came with a priority that makes its stream depend on itself
    * (RFC 9113 section 5.3.1: a stream error PROTOCOL_ERROR, after the block is decoded for the table).
    */
   protected blockSelfDependent = false;
+  /** A complete header block for a stream (CONTINUATIONs assembled, padding and priority removed). */
   protected abstract onHeaderBlock(streamId: number, block: Buffer, endStream: boolean, tooLarge: boolean): void;
   protected abstract onData(streamId: number, payload: Buffer, flowBytes: number, endStream: boolean): void;
   protected abstract onRstStream(streamId: number, code: number): void;
