@@ -5,7 +5,8 @@
  * assert exactly what reached the agent.
  */
 import * as net from "node:net";
-import { buildFrame, buildSettings, CLIENT_PREFACE, Flag, FrameReader, FrameType, SETTINGS_ACK } from "../../router/h2/frames";
+import { buildFrame, Flag, FrameType } from "../../router/h2/frames";
+import { serveRawH2 } from "./raw-h2-serve";
 import { encodeHeaderList, HpackDecoder, type HeaderList } from "../../router/h2/hpack";
 
 export interface AgentFrame {
@@ -82,8 +83,7 @@ export class RawH2Agent {
     socket.on("close", () => this.sockets.delete(socket));
     const decoder = new HpackDecoder(4096);
     const requestHeaders = new Map<number, HeaderList>();
-    let preface = 0;
-    const reader = new FrameReader(1 << 24, (type, flags, streamId, raw) => {
+    serveRawH2(socket, (type, flags, streamId, raw) => {
       const payload = Buffer.from(raw);
       let headers: HeaderList | undefined;
       if (type === FrameType.HEADERS) {
@@ -96,22 +96,11 @@ export class RawH2Agent {
         if (!requestHeaders.has(streamId)) requestHeaders.set(streamId, headers);
       }
       this.frames.push({ conn, type, flags, streamId, payload, headers });
-      if (type === FrameType.SETTINGS && (flags & Flag.ACK) === 0) socket.write(SETTINGS_ACK);
       if (type === FrameType.PING && (flags & Flag.ACK) === 0) socket.write(buildFrame(FrameType.PING, Flag.ACK, 0, payload));
       if ((type === FrameType.HEADERS || type === FrameType.DATA) && (flags & Flag.END_STREAM) !== 0) {
         for (const f of this.respond(streamId, requestHeaders.get(streamId) ?? [])) socket.write(f);
       }
     }, () => socket.destroy());
-    socket.write(buildSettings([]));
-    socket.on("data", (chunk: Buffer) => {
-      if (preface < CLIENT_PREFACE.length) {
-        const n = Math.min(chunk.length, CLIENT_PREFACE.length - preface);
-        preface += n;
-        chunk = chunk.subarray(n);
-        if (chunk.length === 0) return;
-      }
-      reader.push(chunk);
-    });
   }
 
   async close(): Promise<void> {
