@@ -18,12 +18,11 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { runH2load, type H2loadResult } from "./load";
 import { Children, clockTicksPerSecond, cpuTicks, ensureTools } from "./processes";
+import { MAX_CLIENT_STREAMS } from "../router/h2/limits";
 import { percentile } from "./stats";
 import { renderOpenStreams, type OpenStreamsFigures, type UnaryRun } from "./streams-report";
 import { adminMetric, bundleRouter, fdCount, fdLimit, HOLD_PATH, pingFrame, rssMiB, sleep, startEchoAgents, startRouter, unaryCall, UNARY_PATH } from "./streams-setup";
 
-/** The router's per-connection stream limit (router/h2/client-conn.ts MAX_CLIENT_STREAMS, advertised in SETTINGS by router/h2/conn.ts). */
-const ROUTER_MAX_CLIENT_STREAMS = 10_000;
 const UNARY_ID = "streams-unary";
 /** Connections being opened at once (the router's listen backlog is Node's default, 511). */
 const CONNECT_BATCH = 100;
@@ -164,7 +163,7 @@ export async function runOpenStreamsPart(opts: OpenStreamsOptions): Promise<{ fi
 
     const limit = fdLimit(pid);
     const notes = [
-      `router: the esbuild bundle of router/main.ts (frames engine), one Node process; its per-connection stream limit is ${ROUTER_MAX_CLIENT_STREAMS.toLocaleString("en-US")} (router/h2/client-conn.ts), so ${opts.streamsPerConnection} per connection is far under it`,
+      `router: the esbuild bundle of router/main.ts (frames engine), one Node process; its per-connection stream limit is ${MAX_CLIENT_STREAMS.toLocaleString("en-US")} (router/h2/limits.ts), so ${opts.streamsPerConnection} per connection is far under it`,
       `router's open-files limit: ${limit.toLocaleString("en-US")} (${opts.connections} client connections + ${agents.length} agent connections need ~${(opts.connections + agents.length + 20).toLocaleString("en-US")})`,
       `each client connection carries one stream to each agent: the router multiplexes ${opts.connections.toLocaleString("en-US")} streams onto one connection per agent`,
       `the router's connection to every agent is opened by one unary call before "before" and the streams open ${CONNECT_BATCH} connections at a time: this is the warm case (a cold router taking all 10,000 at once is not measured here)`,

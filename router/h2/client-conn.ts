@@ -9,13 +9,12 @@ import type { LimitReporter, ProtocolLimit } from "../limit-report";
 import type { Target } from "../../registry/types";
 import { ConnectionError, LimitError } from "./conn";
 import { buildGoaway, CLIENT_PREFACE, ErrorCode } from "./frames";
-import { MAX_HEADER_LIST_BYTES, PREMATURE_RESET_MIN_LIFETIME_MS, PREMATURE_RESET_STREAM_COUNT } from "./limits";
+import { MAX_CLIENT_STREAMS, MAX_HEADER_LIST_BYTES, PREMATURE_RESET_MIN_LIFETIME_MS, PREMATURE_RESET_STREAM_COUNT } from "./limits";
 import type { RelayStream } from "./stream";
 import { StreamConn } from "./stream-conn";
 
 /** A client has this long to send the HTTP/2 preface. */
 const PREFACE_TIMEOUT_MS = 10_000;
-const MAX_CLIENT_STREAMS = 10_000;
 /**
  * Recently closed streams remembered per connection: DATA the client sent before it read the router's
  * final status or reset is dropped quietly rather than answered with STREAM_CLOSED (frames in flight),

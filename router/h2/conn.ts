@@ -11,7 +11,7 @@ import {
 } from "./frames";
 import { HpackDecoder, HpackError } from "./hpack";
 import {
-  MAX_CONTINUATION_FRAMES, MAX_HEADER_LIST_BYTES, MAX_OUTBOUND_CONTROL_FRAMES, NO_PROGRESS_FRAME_BUDGET, NO_PROGRESS_REFILL, NO_PROGRESS_WINDOW_MS,
+  MAX_CLIENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_HEADER_LIST_BYTES, MAX_OUTBOUND_CONTROL_FRAMES, NO_PROGRESS_FRAME_BUDGET, NO_PROGRESS_REFILL, NO_PROGRESS_WINDOW_MS,
 } from "./limits";
 import type { ProtocolLimit } from "../limit-report";
 
@@ -112,7 +112,7 @@ export abstract class H2Conn {
   protected initialFrames(): Buffer[] {
     const out = [buildSettings([
       [Setting.HEADER_TABLE_SIZE, 0],
-      [Setting.MAX_CONCURRENT_STREAMS, 10_000],
+      [Setting.MAX_CONCURRENT_STREAMS, MAX_CLIENT_STREAMS],
       [Setting.INITIAL_WINDOW_SIZE, this.windows.streamWindowBytes],
       [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES],
       ...(this.isClientRole() ? [[Setting.ENABLE_PUSH, 0] as const] : []),

@@ -56,3 +56,10 @@ export const MAX_HEADER_LIST_BYTES = 256 << 10;
  * the socket is destroyed. Envoy's `max_outbound_control_frames` default is 1000.
  */
 export const MAX_OUTBOUND_CONTROL_FRAMES = 1000;
+
+/**
+ * Streams one client may have open on a connection, advertised as SETTINGS_MAX_CONCURRENT_STREAMS
+ * (RFC 9113 section 5.1.2); a stream past it is refused (RST_STREAM REFUSED_STREAM). The http2 engine
+ * advertises the same.
+ */
+export const MAX_CLIENT_STREAMS = 10_000;

@@ -8,6 +8,7 @@
  */
 import * as http2 from "node:http2";
 import type { LimitReporter, ProtocolLimit } from "../limit-report";
+import { MAX_CLIENT_STREAMS } from "../h2/limits";
 
 /** Where a hit limit goes (router/limit-report.ts's LimitReporter in the router). */
 export type LimitSink = Pick<LimitReporter, "hit">;
@@ -32,7 +33,7 @@ export const HTTP2_SERVER_LIMITS = {
   /** Decoded header list bytes (RFC 9113 section 6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE; nghttp2 stops decoding past it). */
   maxHeaderListSize: 64 * 1024,
   /** Concurrent streams a client may open (SETTINGS_MAX_CONCURRENT_STREAMS, as the frames engine). */
-  maxConcurrentStreams: 10_000,
+  maxConcurrentStreams: MAX_CLIENT_STREAMS,
   /** Concurrent streams the router assumes an agent-side peer allows before its SETTINGS arrive (Node default 100). */
   peerMaxConcurrentStreams: 100,
 } as const;
