@@ -131,9 +131,18 @@ export class Http2Guard {
   }
 }
 
-/** nghttp2's error behind a Node ERR_HTTP2_ERROR, if it is one of a known connection error. */
+/**
+ * Node's own flood check: past `maxSessionInvalidFrames` invalid frames, or as many empty DATA frames
+ * without END_STREAM, Node fails the session with this code (nodejs/node src/node_http2.cc,
+ * Http2Session::HandleDataFrame and OnInvalidFrame: `custom_recv_error_code_`).
+ */
+const TOO_MANY_INVALID_FRAMES = { code: NGHTTP2_ENHANCE_YOUR_CALM, limit: "frames_without_progress" } as const;
+
+/** The RFC code (and limit) for a connection error Node ends a session with: nghttp2's, or Node's invalid-frame flood. */
 function mapNghttp2Error(err: Error | null | undefined): { code: number; limit?: ProtocolLimit } | undefined {
-  if (!(err instanceof Error) || (err as NodeJS.ErrnoException).code !== "ERR_HTTP2_ERROR") return undefined;
-  const errno = (err as NodeJS.ErrnoException).errno;
-  return errno === undefined ? undefined : NGHTTP2_ERRORS.get(errno);
+  if (!(err instanceof Error)) return undefined;
+  const { code, errno } = err as NodeJS.ErrnoException;
+  if (code === "ERR_HTTP2_TOO_MANY_INVALID_FRAMES") return TOO_MANY_INVALID_FRAMES;
+  if (code !== "ERR_HTTP2_ERROR" || errno === undefined) return undefined;
+  return NGHTTP2_ERRORS.get(errno);
 }

@@ -62,6 +62,13 @@ describe("http2 guard: session.destroy", () => {
     session.destroy(err);
     assert.deepEqual(calls, [[err, http2.constants.NGHTTP2_FRAME_SIZE_ERROR]]);
   });
+  it("ends Node's own invalid-frame flood (empty DATA without END_STREAM) with ENHANCE_YOUR_CALM, counted", () => {
+    // nodejs/node src/node_http2.cc Http2Session::HandleDataFrame sets custom_recv_error_code_ "ERR_HTTP2_TOO_MANY_INVALID_FRAMES".
+    const { session, calls, hits } = setup();
+    session.destroy(Object.assign(new Error("Too many invalid HTTP/2 frames"), { code: "ERR_HTTP2_TOO_MANY_INVALID_FRAMES" }));
+    assert.equal(calls[0]![1], NGHTTP2_ENHANCE_YOUR_CALM);
+    assert.deepEqual(hits, ["frames_without_progress"]);
+  });
   it("passes an error that is not nghttp2's through unchanged", () => {
     const { session, calls } = setup();
     const err = new Error("socket hang up");
