@@ -7,6 +7,7 @@
  * steady client had no errors. The stress version at the issue's scale is `npm run stress:h2-attacks`.
  */
 import { strict as assert } from "node:assert";
+import { PREMATURE_RESET_STREAM_COUNT } from "../../router/h2/limits";
 import { ErrorCode } from "../../router/h2/frames";
 import { ENGINES, errorName, startAttackBed } from "./kit";
 import {
@@ -46,7 +47,10 @@ for (const engine of ENGINES) {
     it("10.5 rapid reset: 1,000 streams HEADERS + RST_STREAM end the connection before all reach the agent", async () => {
       const r = await run(engine, rapidReset(1000));
       assertEnded(r);
-      assert.ok(r.agent.headers < 1000, `all ${r.agent.headers} reset streams reached the agent`);
+      // frames: the connection ends at 250 premature resets, and a stream reset in the read that opened it never
+      // reaches the agent; http2: Node opens each agent stream as it emits the client's, the guard ends at 500.
+      const bound = engine === "frames" ? PREMATURE_RESET_STREAM_COUNT / 2 : 1000;
+      assert.ok(r.agent.headers < bound, `${r.agent.headers} reset streams reached the agent (bound ${bound})`);
       assertSteady(r);
     });
 
@@ -77,7 +81,8 @@ for (const engine of ENGINES) {
     it("6.1 / 10.5 empty DATA flood: 50,000 zero-length DATA frames end the connection and are not all relayed", async () => {
       const r = await run(engine, emptyDataFlood(50_000));
       assertEnded(r);
-      assert.ok(r.agent.data < 50_000, `${r.agent.data} empty DATA frames reached the agent`);
+      // At most the request's own end (END_STREAM): an empty DATA frame that ends nothing is never relayed.
+      assert.ok(r.agent.data <= 1, `${r.agent.data} DATA frames reached the agent`);
       assertSteady(r);
     });
 
