@@ -125,8 +125,10 @@ export class Http2Guard {
     this.reporter.hit("premature_resets", s.peer, `${s.premature} of ${s.opened} streams reset by the client before a response`);
     if (!session.destroyed) {
       session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from("too many premature resets"));
-      // destroy() after the GOAWAY is written: setImmediate lets nghttp2 flush it first.
-      setImmediate(() => { if (!session.destroyed) session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM); });
+      // close(), not destroy(): the GOAWAY is written before the socket ends (destroying at once raced it);
+      // a peer that does not read is cut off after a second, as the frames engine does.
+      session.close();
+      setTimeout(() => { if (!session.destroyed) session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM); }, 1000).unref();
     }
   }
 }
