@@ -94,7 +94,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     const ctx = this.ctx;
     ctx.state.active++;
     if (endStream) this.toAgent.remoteEnded = true;
-    this.request = readRequestInfo(decoded.headers);
+    this.request = readRequestInfo(decoded.headers, decoded.badValueAt);
     this.decoded = decoded;
     this.block = block;
     if (tooLarge) return ctx.policy.refuse(this, refusals.headerBlockTooLarge(block.length, ctx.win.maxHeaderBlockBytes));
@@ -176,7 +176,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     if (this.finished || this.code >= 0) return;
     if (tooLarge) return this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} sent response headers over ${this.ctx.win.maxHeaderBlockBytes} bytes`);
     if (!this.respHeadersSent) {
-      const head = checkResponseHead(decoded.headers);
+      const head = checkResponseHead(decoded.headers, decoded.badValueAt);
       if (head.rule !== undefined) return this.malformedResponse(head.rule);
       if (head.status < 200) {
         // RFC 9113 8.1: informational responses (101 was refused above) precede the final one; gRPC has no use for them.
@@ -198,7 +198,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     }
     // Trailers: they follow any DATA still waiting for the client's window.
     if (!endStream) return this.malformedResponse(TRAILERS_NOT_LAST_RULE);
-    const rule = checkTrailers(decoded.headers) ?? (this.respSeen < this.respLength ? contentLengthShortRule(this.respLength, this.respSeen) : undefined);
+    const rule = checkTrailers(decoded.headers, decoded.badValueAt) ?? (this.respSeen < this.respLength ? contentLengthShortRule(this.respLength, this.respSeen) : undefined);
     if (rule !== undefined) return this.malformedResponse(rule);
     this.toClient.remoteEnded = true;
     this.code = grpcStatusOf(decoded.headers);
@@ -279,7 +279,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     toAgent.remoteEnded = true;
     if (toAgent.localEnded || this.code >= 0) return;
     // RFC 9113 8.1: no pseudo-header in trailers, the same field rules as headers; content-length is due by now.
-    const rule = checkTrailers(decoded.headers) ?? (this.reqSeen < this.reqLength ? contentLengthShortRule(this.reqLength, this.reqSeen) : undefined);
+    const rule = checkTrailers(decoded.headers, decoded.badValueAt) ?? (this.reqSeen < this.reqLength ? contentLengthShortRule(this.reqLength, this.reqSeen) : undefined);
     if (rule !== undefined) return this.malformedRequest(rule);
     toAgent.pushTrailers(Buffer.from(forwardable(decoded, block)));
   }

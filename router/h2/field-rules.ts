@@ -4,9 +4,10 @@
  * its section) or undefined. Messages quote at most a short, escaped prefix of what the peer sent.
  *
  * The request side runs inside readRequestInfo's one loop (request-info.ts); the response
- * and trailer checks below are one loop each. Names are checked by a table lookup per charCode; values by native indexOf scans (no regex).
+ * and trailer checks below are one loop each. Value checks run once per decoded string in the HPACK
+ * decoder (DecodeResult.badValueAt); given a plain list, these functions check each value themselves. Names are checked by a table lookup per charCode; values by native indexOf scans (no regex).
  */
-import type { HeaderList } from "./hpack";
+import type { HeaderList } from "./header-list";
 
 /** What a peer sent, quoted for a message: escaped, at most 40 characters. */
 function q(s: string): string {
@@ -68,11 +69,6 @@ export function connectionFieldRule(name: string, value: string): string | undef
   }
 }
 
-/** Everything RFC 9113 8.2 asks of one regular field: name, value, not connection-specific. */
-export function regularFieldRule(name: string, value: string): string | undefined {
-  return nameRule(name) ?? valueRule(value) ?? connectionFieldRule(name, value);
-}
-
 /** content-length as a number: 1*DIGIT (RFC 9110 8.6), at most 15 digits (a safe integer); -1 when invalid. */
 export function parseContentLength(value: string): number {
   const n = value.length;
@@ -130,14 +126,15 @@ export interface ResponseHead {
  * no other pseudo-header, regular fields valid, no connection-specific field, a valid content-length.
  * A 101 is malformed (HTTP/2 has no Upgrade, 8.6); other 1xx are left to the caller (dropped, 8.1).
  */
-export function checkResponseHead(h: HeaderList): ResponseHead {
+export function checkResponseHead(h: HeaderList, badValueAt?: number): ResponseHead {
   let status = -1;
   let contentLength = -1;
   let regular = false;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
     const value = h[i + 1]!;
-    let rule: string | undefined;
+    let rule = badValueAt === undefined ? valueRule(value) : i === badValueAt ? BAD_VALUE_RULE : undefined;
+    if (rule !== undefined) return { rule, status, contentLength };
     if (name.charCodeAt(0) === 0x3a) {
       if (name !== ":status") rule = unknownPseudoRule(name, "response");
       else if (regular) rule = pseudoAfterRegularRule(name);
@@ -146,7 +143,7 @@ export function checkResponseHead(h: HeaderList): ResponseHead {
       else if (status === 101) rule = "101 Switching Protocols is not allowed in HTTP/2 (RFC 9113 8.6)";
     } else {
       regular = true;
-      rule = regularFieldRule(name, value);
+      rule = nameRule(name) ?? connectionFieldRule(name, value);
       if (rule === undefined && name === "content-length") {
         const n = parseContentLength(value);
         if (n < 0 || (contentLength >= 0 && n !== contentLength)) rule = badContentLengthRule(value);
@@ -165,11 +162,12 @@ export const INFORMATIONAL_END_RULE = "informational (1xx) response with END_STR
 export const TRAILERS_NOT_LAST_RULE = "trailers without END_STREAM (RFC 9113 8.1)";
 
 /** Trailers: no pseudo-header at all (RFC 9113 8.1), and the same rules for each field as headers (8.2). */
-export function checkTrailers(h: HeaderList): string | undefined {
+export function checkTrailers(h: HeaderList, badValueAt?: number): string | undefined {
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
     if (name.charCodeAt(0) === 0x3a) return `pseudo-header ${q(name)} in trailers (RFC 9113 8.1)`;
-    const rule = regularFieldRule(name, h[i + 1]!);
+    const value = h[i + 1]!;
+    const rule = nameRule(name) ?? (badValueAt === undefined ? valueRule(value) : i === badValueAt ? BAD_VALUE_RULE : undefined) ?? connectionFieldRule(name, value);
     if (rule !== undefined) return rule;
   }
   return undefined;

@@ -4,17 +4,16 @@
  * (literals without indexing, no Huffman) for the few blocks the relay must rewrite.
  * Names and values are latin1 strings so any byte survives a decode/encode round trip.
  */
-import { HUFFMAN_CODE as HUFFMAN_CODES, STATIC_TABLE as STATIC_ENTRIES } from "./hpack-data";
+import { STATIC_TABLE as STATIC_ENTRIES } from "./hpack-data";
+import { valueRule } from "./field-rules";
+import type { HeaderList } from "./header-list";
+import { HpackError } from "./hpack-error";
+import { HpackStringCache } from "./hpack-strings";
 
-export class HpackError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "HpackError";
-  }
-}
+export { HpackError } from "./hpack-error";
+export { huffmanDecode } from "./hpack-huffman";
 
-/** A decoded header list: names and values alternate (name0, value0, name1, value1, ...). */
-export type HeaderList = string[];
+export type { HeaderList } from "./header-list";
 
 const STATIC_COUNT = STATIC_ENTRIES.length; // 61
 const STATIC_NAMES = STATIC_ENTRIES.map((e) => e[0]);
@@ -22,87 +21,6 @@ const STATIC_VALUES = STATIC_ENTRIES.map((e) => e[1]);
 /** First static index for each name, for the encoder. */
 const STATIC_NAME_INDEX = new Map<string, number>();
 STATIC_NAMES.forEach((n, i) => { if (!STATIC_NAME_INDEX.has(n)) STATIC_NAME_INDEX.set(n, i + 1); });
-
-// ---- Huffman: a binary tree in flat arrays, built once. Node 0 is the root;
-// child[2n + bit] is the next node, or ~symbol (negative) at a leaf.
-const huffChild = new Int32Array(2 * 512).fill(0);
-let huffNodes = 1;
-for (let sym = 0; sym < HUFFMAN_CODES.length; sym++) {
-  const [bits, code] = HUFFMAN_CODES[sym]!;
-  let node = 0;
-  for (let i = bits - 1; i >= 0; i--) {
-    const bit = Math.floor(code / 2 ** i) & 1; // codes reach 30 bits: avoid 32-bit shifts on sign
-    const slot = 2 * node + bit;
-    if (i === 0) {
-      huffChild[slot] = ~sym;
-    } else {
-      if (huffChild[slot] === 0) huffChild[slot] = huffNodes++;
-      node = huffChild[slot]!;
-    }
-  }
-}
-const EOS = 256;
-
-// A 4-bit state machine over the tree, built once: for each node and nibble, the node reached and the
-// symbol completed on the way (a nibble completes at most one: the shortest code is 5 bits).
-const nodeDepth = new Int8Array(huffNodes);
-const nodeAllOnes = new Uint8Array(huffNodes).fill(1);
-for (let n = 0; n < huffNodes; n++) {
-  for (let bit = 0; bit < 2; bit++) {
-    const c = huffChild[2 * n + bit]!;
-    if (c > 0) {
-      nodeDepth[c] = nodeDepth[n]! + 1;
-      nodeAllOnes[c] = nodeAllOnes[n]! & bit;
-    }
-  }
-}
-const NIB_NEXT = new Int16Array(huffNodes * 16);
-/** Symbol completed by the nibble, -1 for none, EOS (256) for an invalid string. */
-const NIB_SYM = new Int16Array(huffNodes * 16).fill(-1);
-for (let n = 0; n < huffNodes; n++) {
-  for (let nib = 0; nib < 16; nib++) {
-    let node = n;
-    for (let b = 3; b >= 0; b--) {
-      const next = huffChild[2 * node + ((nib >> b) & 1)]!;
-      if (next < 0) {
-        NIB_SYM[n * 16 + nib] = ~next === EOS ? EOS : ~next;
-        node = 0;
-      } else {
-        node = next;
-      }
-    }
-    NIB_NEXT[n * 16 + nib] = node;
-  }
-}
-/** A string may end in this state: at a symbol boundary, or inside fewer than 8 bits of ones (padding). */
-const ACCEPTS = new Uint8Array(huffNodes);
-for (let n = 0; n < huffNodes; n++) ACCEPTS[n] = n === 0 || (nodeAllOnes[n] === 1 && nodeDepth[n]! <= 7) ? 1 : 0;
-
-/** Decodes a Huffman string (RFC 7541 section 5.2) into a latin1 string. */
-export function huffmanDecode(buf: Buffer, start: number, end: number): string {
-  const out = Buffer.allocUnsafe((end - start) * 2);
-  let n = 0;
-  let state = 0;
-  for (let i = start; i < end; i++) {
-    const byte = buf[i]!;
-    let k = state * 16 + (byte >> 4);
-    let sym = NIB_SYM[k]!;
-    state = NIB_NEXT[k]!;
-    if (sym >= 0) {
-      if (sym === EOS) throw new HpackError("Huffman string contains EOS");
-      out[n++] = sym;
-    }
-    k = state * 16 + (byte & 15);
-    sym = NIB_SYM[k]!;
-    state = NIB_NEXT[k]!;
-    if (sym >= 0) {
-      if (sym === EOS) throw new HpackError("Huffman string contains EOS");
-      out[n++] = sym;
-    }
-  }
-  if (ACCEPTS[state] !== 1) throw new HpackError("Huffman string has invalid padding");
-  return out.toString("latin1", 0, n);
-}
 
 export interface DecodeResult {
   readonly headers: HeaderList;
@@ -115,6 +33,11 @@ export interface DecodeResult {
    * field that crossed it, the rest of the block was only parsed to keep the dynamic table in sync.
    */
   readonly overLimit: boolean;
+  /**
+   * Index in `headers` of the first name whose value breaks RFC 9113 8.2.1 (NUL, CR, LF, or whitespace
+   * at either end), or -1: the check is made as each string is decoded, once per distinct string.
+   */
+  readonly badValueAt: number;
 }
 
 /** An HPACK decoder for one direction of one connection. */
@@ -124,6 +47,9 @@ export class HpackDecoder {
   private values: string[] = [];
   private size = 0;
   private maxSize: number;
+  /** Where decode() is in the current block. */
+  private pos = 0;
+  private readonly strings = new HpackStringCache();
 
   /**
    * `settingsMax`: the SETTINGS_HEADER_TABLE_SIZE the peer may use (what we advertised, or 4096 before it applied ours).
@@ -152,66 +78,62 @@ export class HpackDecoder {
     let sizeUpdateBytes = 0;
     let listBytes = 0;
     let overLimit = false;
-    let i = 0;
     const end = block.length;
     let sawHeader = false;
-    while (i < end) {
-      const b = block[i]!;
+    let badValueAt = -1;
+    this.pos = 0;
+    while (this.pos < end) {
+      const b = block[this.pos]!;
       if (b & 0x80) {
         // Indexed header field.
-        const r = readInt(block, i, 7);
-        i = r.next;
-        const idx = r.value;
+        const idx = this.int(block, 7);
         if (idx === 0) throw new HpackError("indexed header field with index 0");
         if (idx > STATIC_COUNT) usedDynamic = true;
         const name = this.nameAt(idx);
         sawHeader = true;
         if (overLimit) continue;
         const value = this.valueAt(idx);
+        // Static values are clean; a dynamic entry's value is checked again (the router advertises no table).
+        if (badValueAt < 0 && idx > STATIC_COUNT && valueRule(value) !== undefined) badValueAt = headers.length;
         headers.push(name, value);
         listBytes += name.length + value.length + 32;
         if (listBytes > this.maxListBytes) overLimit = true;
       } else if ((b & 0xe0) === 0x20) {
         // Dynamic table size update: only at the start of a block.
         if (sawHeader) throw new HpackError("dynamic table size update after a header field");
-        const r = readInt(block, i, 5);
-        i = r.next;
-        if (r.value > this.settingsMax) throw new HpackError(`table size update to ${r.value} exceeds the limit of ${this.settingsMax}`);
-        this.maxSize = r.value;
+        const size = this.int(block, 5);
+        if (size > this.settingsMax) throw new HpackError(`table size update to ${size} exceeds the limit of ${this.settingsMax}`);
+        this.maxSize = size;
         this.evict(0);
-        sizeUpdateBytes = i;
+        sizeUpdateBytes = this.pos;
       } else {
         // Literal: with incremental indexing (01), without indexing (0000) or never indexed (0001).
         const indexing = (b & 0xc0) === 0x40;
-        const r = readInt(block, i, indexing ? 6 : 4);
-        i = r.next;
+        const nameIdx = this.int(block, indexing ? 6 : 4);
         sawHeader = true;
         if (overLimit && !indexing) {
           // Nothing to build and nothing for the table: only find where the field ends.
-          if (r.value === 0) i = this.skipString(block, i);
-          else this.nameAt(r.value);
-          i = this.skipString(block, i);
+          if (nameIdx === 0) this.skipString(block);
+          else this.nameAt(nameIdx);
+          this.skipString(block);
           continue;
         }
         let name: string;
-        if (r.value === 0) {
-          const s = this.readString(block, i);
-          name = s.value;
-          i = s.next;
-        } else {
-          if (r.value > STATIC_COUNT) usedDynamic = true;
-          name = this.nameAt(r.value);
+        if (nameIdx === 0) name = this.string(block);
+        else {
+          if (nameIdx > STATIC_COUNT) usedDynamic = true;
+          name = this.nameAt(nameIdx);
         }
-        const v = this.readString(block, i);
-        i = v.next;
-        if (indexing) this.insert(name, v.value);
+        const value = this.string(block);
+        if (indexing) this.insert(name, value);
         if (overLimit) continue;
-        headers.push(name, v.value);
-        listBytes += name.length + v.value.length + 32;
+        if (badValueAt < 0 && !this.strings.lastValueOk) badValueAt = headers.length;
+        headers.push(name, value);
+        listBytes += name.length + value.length + 32;
         if (listBytes > this.maxListBytes) overLimit = true;
       }
     }
-    return { headers, usedDynamic, sizeUpdateBytes, overLimit };
+    return { headers, usedDynamic, sizeUpdateBytes, overLimit, badValueAt };
   }
 
   /** The peer acknowledged our SETTINGS_HEADER_TABLE_SIZE: it may no longer use a larger table. */
@@ -230,24 +152,45 @@ export class HpackDecoder {
     return this.values[idx - STATIC_COUNT - 1]!;
   }
 
-  private readString(buf: Buffer, i: number): { value: string; next: number } {
-    if (i >= buf.length) throw new HpackError("header block ends inside a string");
-    const huffman = (buf[i]! & 0x80) !== 0;
-    const r = readInt(buf, i, 7);
-    const start = r.next;
-    const stop = start + r.value;
-    if (r.value > this.maxStringBytes) throw new HpackError(`string of ${r.value} bytes exceeds the limit`);
-    if (stop > buf.length) throw new HpackError("string length runs past the header block");
-    return { value: huffman ? huffmanDecode(buf, start, stop) : buf.toString("latin1", start, stop), next: stop };
+  /** Reads the integer at the cursor with an N-bit prefix (RFC 7541 section 5.1) and moves past it. */
+  private int(buf: Buffer, prefixBits: number): number {
+    const max = (1 << prefixBits) - 1;
+    let i = this.pos;
+    let value = buf[i++]! & max;
+    if (value === max) {
+      let shift = 0;
+      for (;;) {
+        if (i >= buf.length) throw new HpackError("header block ends inside an integer");
+        const b = buf[i++]!;
+        value += (b & 0x7f) * 2 ** shift;
+        shift += 7;
+        if ((b & 0x80) === 0) break;
+        if (shift > 28) throw new HpackError("integer too large");
+      }
+    }
+    this.pos = i;
+    return value;
   }
 
-  /** Where a string that is not needed ends (its bytes are not decoded). */
-  private skipString(buf: Buffer, i: number): number {
-    if (i >= buf.length) throw new HpackError("header block ends inside a string");
-    const r = readInt(buf, i, 7);
-    const stop = r.next + r.value;
+  /** Reads the string literal at the cursor (RFC 7541 section 5.2) and moves past it. */
+  private string(buf: Buffer): string {
+    if (this.pos >= buf.length) throw new HpackError("header block ends inside a string");
+    const huffman = (buf[this.pos]! & 0x80) !== 0;
+    const length = this.int(buf, 7);
+    const start = this.pos;
+    const stop = start + length;
+    if (length > this.maxStringBytes) throw new HpackError(`string of ${length} bytes exceeds the limit`);
     if (stop > buf.length) throw new HpackError("string length runs past the header block");
-    return stop;
+    this.pos = stop;
+    return this.strings.get(buf, start, stop, huffman);
+  }
+
+  /** Moves past a string that is not needed (its bytes are not decoded). */
+  private skipString(buf: Buffer): void {
+    if (this.pos >= buf.length) throw new HpackError("header block ends inside a string");
+    const stop = this.pos + this.int(buf, 7);
+    if (stop > buf.length) throw new HpackError("string length runs past the header block");
+    this.pos = stop;
   }
 
   private insert(name: string, value: string): void {

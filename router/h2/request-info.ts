@@ -7,11 +7,11 @@
 import { CALLER_HEADER } from "../auth";
 import type { CallRequest } from "../call-policy";
 import {
-  badContentLengthRule, connectionSpecificRule, duplicatePseudoRule, MISSING_METHOD_RULE, MISSING_PATH_RULE, MISSING_SCHEME_RULE,
+  BAD_VALUE_RULE, badContentLengthRule, connectionSpecificRule, duplicatePseudoRule, MISSING_METHOD_RULE, MISSING_PATH_RULE, MISSING_SCHEME_RULE,
   nameRule, parseContentLength, pseudoAfterRegularRule, teRule, unknownPseudoRule, valueRule,
 } from "./field-rules";
 import { HOP_COUNT_KEY } from "../routing";
-import type { HeaderList } from "./hpack";
+import type { HeaderList } from "./header-list";
 
 export interface RequestInfo extends CallRequest {
   method: string | undefined;
@@ -35,7 +35,11 @@ const SCHEME = 2;
 const PATH = 4;
 const AUTHORITY = 8;
 
-export function readRequestInfo(h: HeaderList): RequestInfo {
+/**
+ * `badValueAt`: where the decoder found the first invalid value (DecodeResult.badValueAt, -1 for none);
+ * without it each value is checked here.
+ */
+export function readRequestInfo(h: HeaderList, badValueAt?: number): RequestInfo {
   const info: RequestInfo = { method: undefined, path: undefined, contentType: undefined, hasHops: false, hasCaller: false, malformed: undefined, contentLength: -1, headerListBytes: 0, headers: {} };
   let seen = 0;
   let regular = false;
@@ -44,8 +48,10 @@ export function readRequestInfo(h: HeaderList): RequestInfo {
     const name = h[i]!;
     const value = h[i + 1]!;
     info.headerListBytes += name.length + value.length + 32;
-    bad = valueRule(value);
-    if (bad !== undefined) break;
+    if (badValueAt === undefined ? valueRule(value) !== undefined : i === badValueAt) {
+      bad = BAD_VALUE_RULE;
+      break;
+    }
     let pseudo = 0;
     switch (name) {
       case ":method": pseudo = METHOD; info.method = value; break;

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { buildFrame, buildGoaway, buildSettings, Flag, FrameReader, FrameType, parseSettings } from "../../router/h2/frames";
+import { valueRule } from "../../router/h2/field-rules";
 import { encodeHeaderList, encodeLiteral, HpackDecoder, HpackError, huffmanDecode, readInt } from "../../router/h2/hpack";
 import { STATIC_TABLE } from "../../router/h2/hpack-data";
 
@@ -130,6 +131,42 @@ describe("relay: HPACK", () => {
         for (const h of [headers, headers]) assert.deepEqual(pairs(d.decode(compress(c, h, huffman)).headers), h);
       }
     }), { numRuns: 150 });
+  });
+
+  // The decoder remembers decoded literals per connection (router/h2/hpack-strings.ts): a long-lived decoder
+  // must give what a fresh one gives for every block, whatever hits, misses and slot collisions happen, and
+  // badValueAt must name the first value RFC 9113 8.2.1 rejects, as valueRule over the list would.
+  it("a long-lived decoder (its literal cache hit, missed and collided) decodes and value-checks as a fresh one", () => {
+    const name = fc.constantFrom("x-a", "x-b", "content-type", "te", "x-deployment-id", "user-agent");
+    const value = fc.oneof(
+      fc.constantFrom("", "a", " a", "a ", "x\0y", "a\rb", "a\nb", "application/grpc", "trailers", "\t", "bench-a"),
+      fc.string({ unit: fc.integer({ min: 0, max: 0xff }).map((n) => String.fromCharCode(n)), maxLength: 60 }),
+    );
+    fc.assert(fc.property(fc.array(fc.array(fc.tuple(name, value), { maxLength: 10 }), { minLength: 1, maxLength: 30 }), (blocks) => {
+      const longLived = new HpackDecoder(4096);
+      for (const headers of blocks) {
+        for (const huffman of [true, false]) {
+          // A fresh encoder per block: each block stands alone, as blocks do once our table size of 0 is in force.
+          const block = compress(hpackjs.compressor.create({ table: { size: 4096 } }), headers, huffman);
+          const got = longLived.decode(block);
+          const fresh = new HpackDecoder(4096).decode(block);
+          assert.deepEqual(got.headers, fresh.headers);
+          const firstBad = got.headers.findIndex((v, i) => i % 2 === 1 && valueRule(v) !== undefined);
+          assert.equal(got.badValueAt, firstBad < 0 ? -1 : firstBad - 1);
+          assert.equal(fresh.badValueAt, got.badValueAt);
+        }
+      }
+    }), { numRuns: 200 });
+  });
+
+  it("keeps a Huffman literal and a raw literal of the same bytes apart (RFC 7541 5.2: the H bit changes the meaning)", () => {
+    const d = new HpackDecoder(0);
+    // 0x00 literal without indexing, new name; "a" raw is 0x61; Huffman 0x1f is also "a" but 0x61 Huffman is other text.
+    const raw = Buffer.from([0x00, 0x01, 0x78, 0x01, 0x1f]);
+    const huff = Buffer.from([0x00, 0x01, 0x78, 0x81, 0x1f]);
+    assert.deepEqual(d.decode(raw).headers, ["x", "\x1f"]);
+    assert.deepEqual(d.decode(huff).headers, ["x", "a"]);
+    assert.deepEqual(d.decode(raw).headers, ["x", "\x1f"]);
   });
 
   it("applies table size updates, evicts the oldest entries, and limits updates to the advertised size", () => {
