@@ -63,6 +63,7 @@ export class ClientConn extends StreamConn<Call> implements ClientSide {
       if (this.streams.size > 0 || this.closed) return;
       this.sendGoaway();
       // end(): the GOAWAY goes out before the FIN; a peer that never reads is cut off soon after.
+      this.flushNow();
       socket.end();
       setTimeout(() => socket.destroy(), 5000).unref();
     });

@@ -7,9 +7,10 @@
 import type * as net from "node:net";
 import {
   buildFrame, buildGoaway, buildSettings, buildWindowUpdate, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW,
-  ErrorCode, Flag, FRAME_HEADER_SIZE, FrameReader, FrameType, MAX_WINDOW, parseSettings, Setting, writeFrameHeader,
+  ErrorCode, Flag, FrameReader, FrameType, MAX_WINDOW, parseSettings, Setting,
 } from "./frames";
 import { HpackDecoder, HpackError } from "./hpack";
+import { OutBatch } from "./out-batch";
 import {
   MAX_CLIENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_HEADER_LIST_BYTES, MAX_OUTBOUND_CONTROL_FRAMES, NO_PROGRESS_FRAME_BUDGET, NO_PROGRESS_REFILL, NO_PROGRESS_WINDOW_MS,
 } from "./limits";
@@ -48,9 +49,6 @@ export class LimitError extends ConnectionError {
   }
 }
 
-/** Size of the buffer control frames are coalesced into (PING and SETTINGS ACKs, RST_STREAM, WINDOW_UPDATE). */
-const CONTROL_BUFFER_BYTES = 4096;
-
 // Writes issued while handling one socket read are corked and flushed together (one writev).
 const corked: H2Conn[] = [];
 let flushScheduled = false;
@@ -59,7 +57,7 @@ function flushCorked(): void {
   for (let i = 0; i < corked.length; i++) {
     const c = corked[i]!;
     c.corked = false;
-    c.flushControl();
+    c.batch.flush();
     c.socket.uncork();
   }
   corked.length = 0;
@@ -91,9 +89,8 @@ export abstract class H2Conn {
   /** Frames without progress the peer may still send (limits.ts), and when the budget was last refilled in full. */
   private noProgressBudget = NO_PROGRESS_FRAME_BUDGET;
   private noProgressRefilledAt = performance.now();
-  /** Control frames of this tick, coalesced into one write (a 17-byte PING ACK is not a write of its own). */
-  private ctrl: Buffer | undefined = undefined;
-  private ctrlLen = 0;
+  /** This tick's frames, copied into one write (out-batch.ts). */
+  readonly batch: OutBatch;
   /** More than WRITE_HIGH_WATER we sent earlier was still unsent when the peer's latest bytes arrived. */
   private backlogged = false;
   /** Control replies (PING/SETTINGS ACK, RST_STREAM) queued since the peer last read everything. */
@@ -101,6 +98,7 @@ export abstract class H2Conn {
 
   constructor(readonly socket: net.Socket, readonly windows: WindowOptions) {
     this.recvWindow = Math.max(windows.connectionWindowBytes, DEFAULT_WINDOW);
+    this.batch = new OutBatch(socket);
     // Streams that waited for the socket to drain continue as for a connection WINDOW_UPDATE.
     socket.on("drain", () => { if (!this.closed) this.onConnectionWindow(); });
     this.reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE, (t, f, s, p) => this.onFrame(t, f, s, p), (len) => {
@@ -151,21 +149,33 @@ export abstract class H2Conn {
 
   /** The peer reads slower than we write: DATA waits (TCP backpressure on top of HTTP/2 flow control). */
   get congested(): boolean {
-    return this.socket.writableLength > WRITE_HIGH_WATER;
+    return this.socket.writableLength + this.batch.pending > WRITE_HIGH_WATER;
   }
 
+  /** Queues a whole frame (or frames) already built, after this tick's earlier frames. */
   write(buf: Buffer): void {
-    if (this.closed) return;
+    if (!this.writable()) return;
+    this.batch.bytes(buf);
+  }
+
+  /** The connection may take more output: not closed, and the peer has not left WRITE_HARD_LIMIT unread (else it is cut off). */
+  private writable(): boolean {
+    if (this.closed) return false;
     if (this.socket.writableLength > WRITE_HARD_LIMIT) {
       this.closed = true;
       this.reader.stopped = true;
-      this.ctrl = undefined;
+      this.batch.drop();
       this.socket.destroy();
       this.onClosed(new Error(`peer stopped reading with ${this.socket.writableLength} bytes unsent`));
-      return;
+      return false;
     }
     this.cork();
-    this.socket.write(buf);
+    return true;
+  }
+
+  /** Gives this tick's frames to the socket now (before an end() or a GOAWAY that must go first). */
+  flushNow(): void {
+    this.batch.flush();
   }
 
   private cork(): void {
@@ -180,8 +190,7 @@ export abstract class H2Conn {
   }
 
   /**
-   * Appends a small control frame to this tick's control buffer (written once, when the tick's writes
-   * are flushed). `reply`: it answers the peer (PING/SETTINGS ACK, RST_STREAM) and counts against
+   * Appends a small control frame to this tick's batch (a 17-byte PING ACK is not a write of its own). `reply`: it answers the peer (PING/SETTINGS ACK, RST_STREAM) and counts against
    * MAX_OUTBOUND_CONTROL_FRAMES while the peer is not reading.
    */
   private control(type: number, flags: number, streamId: number, payload: Buffer | undefined, u32: number, reply: boolean): void {
@@ -191,27 +200,11 @@ export abstract class H2Conn {
       this.goaway(ErrorCode.ENHANCE_YOUR_CALM, `more than ${MAX_OUTBOUND_CONTROL_FRAMES} control frames owed to a peer that does not read`, 0, true);
       return;
     }
-    const len = FRAME_HEADER_SIZE + (payload === undefined ? (u32 >= 0 ? 4 : 0) : payload.length);
-    if (this.ctrl !== undefined && this.ctrlLen + len > this.ctrl.length) this.flushControl();
-    if (this.ctrl === undefined) {
-      this.ctrl = Buffer.allocUnsafe(CONTROL_BUFFER_BYTES);
-      this.ctrlLen = 0;
-    }
-    const out = this.ctrl;
-    writeFrameHeader(out, this.ctrlLen, len - FRAME_HEADER_SIZE, type, flags, streamId);
-    if (payload !== undefined) payload.copy(out, this.ctrlLen + FRAME_HEADER_SIZE);
-    else if (u32 >= 0) out.writeUInt32BE(u32, this.ctrlLen + FRAME_HEADER_SIZE);
-    this.ctrlLen += len;
+    const batch = this.batch;
+    batch.frameHeader(payload === undefined ? (u32 >= 0 ? 4 : 0) : payload.length, type, flags, streamId);
+    if (payload !== undefined) batch.bytes(payload);
+    else if (u32 >= 0) batch.u32(u32);
     this.cork();
-  }
-
-  /** Writes the coalesced control frames (the buffer then belongs to the socket). */
-  flushControl(): void {
-    const buf = this.ctrl;
-    if (buf === undefined || this.ctrlLen === 0) return;
-    this.ctrl = undefined;
-    if (this.closed || this.socket.destroyed) return;
-    this.socket.write(buf.subarray(0, this.ctrlLen));
   }
 
   /** Sends a WINDOW_UPDATE (coalesced with this tick's other control frames). */
@@ -219,13 +212,12 @@ export abstract class H2Conn {
     this.control(FrameType.WINDOW_UPDATE, 0, streamId, undefined, increment, false);
   }
 
-  /** Sends DATA: a fresh 9-byte header and the payload slice as it is. */
+  /** Sends DATA: the header batched, the payload copied when small, else passed on as the slice it is. */
   writeData(streamId: number, payload: Buffer, endStream: boolean): void {
-    const head = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
-    writeFrameHeader(head, 0, payload.length, FrameType.DATA, endStream ? Flag.END_STREAM : 0, streamId);
-    this.write(head);
-    if (payload.length > 0) this.write(payload);
     this.sendWindow -= payload.length;
+    if (!this.writable()) return;
+    this.batch.frameHeader(payload.length, FrameType.DATA, endStream ? Flag.END_STREAM : 0, streamId);
+    if (payload.length > 0) this.batch.bytes(payload);
   }
 
   /** Sends a header block, split into HEADERS + CONTINUATION when it exceeds the peer's frame size. */
@@ -234,11 +226,11 @@ export abstract class H2Conn {
     const max = this.peerMaxFrameSize;
     const es = endStream ? Flag.END_STREAM : 0;
     if (total <= max) {
-      const head = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
-      writeFrameHeader(head, 0, total, FrameType.HEADERS, es | Flag.END_HEADERS, streamId);
-      this.write(head);
-      this.write(block);
-      if (extra !== undefined) this.write(extra);
+      if (!this.writable()) return;
+      const batch = this.batch;
+      batch.frameHeader(total, FrameType.HEADERS, es | Flag.END_HEADERS, streamId);
+      batch.bytes(block);
+      if (extra !== undefined) batch.bytes(extra);
       return;
     }
     const all = extra === undefined ? block : Buffer.concat([block, extra]);
@@ -268,11 +260,10 @@ export abstract class H2Conn {
   /** Ends the connection with GOAWAY and closes the socket (`now`: at once, for a peer that does not read). */
   goaway(code: number, reason: string, lastStreamId = 0, now = false): void {
     if (this.closed) return;
-    this.flushControl();
     this.write(buildGoaway(lastStreamId, code, reason.slice(0, 200)));
+    this.batch.flush();
     this.closed = true;
     this.reader.stopped = true;
-    this.ctrl = undefined;
     if (now) this.socket.destroy();
     else {
       this.socket.end();

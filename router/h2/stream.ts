@@ -13,7 +13,6 @@
  * Payloads are forwarded as the slices they arrived in; nothing is decoded here.
  */
 import type { H2Conn } from "./conn";
-import { buildWindowUpdate } from "./frames";
 import type { StreamConn } from "./stream-conn";
 
 /** One item waiting to be sent: DATA (maybe ending the stream) or a final header block (trailers). */
@@ -218,7 +217,7 @@ export class RelayStream {
     if (this.remoteEnded || this.senderReset) return;
     this.recvUnacked += bytes;
     if (this.recvUnacked >= this.windowBytes >>> 2) {
-      this.from!.write(buildWindowUpdate(this.fromId, this.recvUnacked));
+      this.from!.writeWindowUpdate(this.fromId, this.recvUnacked);
       this.recvWindow += this.recvUnacked;
       this.recvUnacked = 0;
     }

@@ -6,7 +6,6 @@
  */
 import { strict as assert } from "node:assert";
 import type { H2Conn } from "../../router/h2/conn";
-import { FrameType } from "../../router/h2/frames";
 import { BufferBudget, RelayStream, type StreamOwner } from "../../router/h2/stream";
 import type { StreamConn } from "../../router/h2/stream-conn";
 
@@ -17,9 +16,9 @@ class Sender {
   connectionCredit = 0;
   streamCredit = 0;
   creditConnection(bytes: number): void { this.connectionCredit += bytes; }
-  write(frame: Buffer): void {
-    assert.equal(frame[3], FrameType.WINDOW_UPDATE);
-    this.streamCredit += frame.readUInt32BE(9) & 0x7fffffff;
+  writeWindowUpdate(streamId: number, increment: number): void {
+    assert.ok(streamId > 0, "stream-level credit names its stream");
+    this.streamCredit += increment;
   }
 }
 
