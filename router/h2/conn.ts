@@ -49,25 +49,25 @@ export class LimitError extends ConnectionError {
   }
 }
 
-// Writes issued while handling one socket read are corked and flushed together (one writev).
-const corked: H2Conn[] = [];
+// Connections written to in this tick; their batches are flushed together once the tick's work is done.
+const pendingConns: H2Conn[] = [];
 let flushScheduled = false;
-function flushCorked(): void {
+function flushPending(): void {
   flushScheduled = false;
-  for (let i = 0; i < corked.length; i++) {
-    const c = corked[i]!;
-    c.corked = false;
-    c.batch.flush();
-    c.socket.uncork();
+  for (let i = 0; i < pendingConns.length; i++) {
+    const c = pendingConns[i]!;
+    c.pending = false;
+    c.batch.endTick();
   }
-  corked.length = 0;
+  pendingConns.length = 0;
 }
 
 export abstract class H2Conn {
   readonly reader: FrameReader;
   /** Decodes the peer's header blocks; we advertise a table size of 0, so after the SETTINGS ACK blocks are stateless. */
   readonly decoder = new HpackDecoder(4096, 1 << 20, MAX_HEADER_LIST_BYTES);
-  corked = false;
+  /** Written to in this tick: its batch is flushed at the end of the tick. */
+  pending = false;
   closed = false;
   /** Peer's settings that govern what we send. */
   peerInitialWindow = DEFAULT_WINDOW;
@@ -169,7 +169,7 @@ export abstract class H2Conn {
       this.onClosed(new Error(`peer stopped reading with ${this.socket.writableLength} bytes unsent`));
       return false;
     }
-    this.cork();
+    this.schedule();
     return true;
   }
 
@@ -178,14 +178,13 @@ export abstract class H2Conn {
     this.batch.flush();
   }
 
-  private cork(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.socket.cork();
-    corked.push(this);
+  private schedule(): void {
+    if (this.pending) return;
+    this.pending = true;
+    pendingConns.push(this);
     if (!flushScheduled) {
       flushScheduled = true;
-      process.nextTick(flushCorked);
+      process.nextTick(flushPending);
     }
   }
 
@@ -204,7 +203,7 @@ export abstract class H2Conn {
     batch.frameHeader(payload === undefined ? (u32 >= 0 ? 4 : 0) : payload.length, type, flags, streamId);
     if (payload !== undefined) batch.bytes(payload);
     else if (u32 >= 0) batch.u32(u32);
-    this.cork();
+    this.schedule();
   }
 
   /** Sends a WINDOW_UPDATE (coalesced with this tick's other control frames). */

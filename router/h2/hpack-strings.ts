@@ -34,8 +34,11 @@ export class HpackStringCache {
       this.lastValueOk = valueRule(value) === undefined;
       return value;
     }
-    let h = huffman ? 0x811c9dc5 : 0x050c5d1f; // FNV-1a
-    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    // The slot from the length and three sampled bytes (the compare below checks every byte): hashing
+    // every byte cost as much as the compare itself.
+    let h = (huffman ? 0x100 : 0) | len | (buf[start]! << 9) | (buf[start + (len >> 1)]! << 17) | ((buf[end - 1]! & 0x7f) << 25);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b); // murmur3's finalizer: every input bit moves the slot
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
     const slot = (h ^ (h >>> 16)) & (SLOTS - 1);
     const tag = 2 * len + (huffman ? 1 : 0);
     const keys = this.keys;

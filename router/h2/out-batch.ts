@@ -4,7 +4,9 @@
  * writes are flushed. A Node stream write costs far more than copying a few hundred bytes (a chunk
  * record, then an iovec per chunk in writev), and a unary call is a dozen such pieces. Payloads
  * larger than COPY_MAX_BYTES are not copied: they follow the bytes before them as their own chunk.
- * Flushed bytes belong to the socket; the buffer's free tail keeps serving later ticks.
+ * Flushed bytes belong to the socket; the buffer's free tail keeps serving later ticks. The socket is
+ * corked only in a tick that passes a large payload (so its header, payload and what follows leave in
+ * one writev): a tick of small frames is one plain write, without the cork's buffering.
  */
 import type * as net from "node:net";
 import { FRAME_HEADER_SIZE, writeFrameHeader } from "./frames";
@@ -20,7 +22,9 @@ export class OutBatch {
   private start = 0;
   private end = 0;
 
-  constructor(private readonly socket: Pick<net.Socket, "write" | "destroyed">) {}
+  private corked = false;
+
+  constructor(private readonly socket: Pick<net.Socket, "write" | "destroyed" | "cork" | "uncork">) {}
 
   /** Bytes batched and not yet written to the socket. */
   get pending(): number {
@@ -56,6 +60,10 @@ export class OutBatch {
   bytes(src: Buffer): void {
     const n = src.length;
     if (n > COPY_MAX_BYTES) {
+      if (!this.corked) {
+        this.corked = true;
+        this.socket.cork();
+      }
       this.flush();
       this.socket.write(src);
       return;
@@ -71,6 +79,15 @@ export class OutBatch {
     const chunk = this.buf!.subarray(this.start, this.end);
     this.start = this.end;
     if (!this.socket.destroyed) this.socket.write(chunk);
+  }
+
+  /** The tick is over: the batched bytes to the socket, and the socket uncorked if a large payload corked it. */
+  endTick(): void {
+    this.flush();
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
   }
 
   /** Forgets what is batched (the connection is being torn down). */

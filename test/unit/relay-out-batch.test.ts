@@ -8,6 +8,9 @@ import { OutBatch, COPY_MAX_BYTES } from "../../router/h2/out-batch";
 import { FrameType } from "../../router/h2/frames";
 
 class FakeSocket {
+  corks = 0;
+  cork(): void { this.corks++; }
+  uncork(): void { this.corks--; }
   destroyed = false;
   readonly chunks: Buffer[] = [];
   write(chunk: Uint8Array | string): boolean {
@@ -27,7 +30,8 @@ describe("relay: output batch", () => {
     b.u32(65535);
     assert.equal(sock.chunks.length, 0, "nothing reaches the socket before the flush");
     assert.equal(b.pending, 9 + 3 + 9 + 4);
-    b.flush();
+    b.endTick();
+    assert.equal(sock.corks, 0, "a tick of small frames is one plain write, never corked");
     assert.equal(sock.chunks.length, 1);
     assert.equal(sock.chunks[0]!.toString("hex"), "000003000000000001" + "616263" + "000004080000000000" + "0000ffff");
     assert.equal(b.pending, 0);
@@ -40,7 +44,9 @@ describe("relay: output batch", () => {
     b.frameHeader(big.length, FrameType.DATA, 0, 3);
     b.bytes(big);
     b.frameHeader(0, FrameType.DATA, 1, 3);
-    b.flush();
+    assert.equal(sock.corks, 1, "a tick with a large payload corks the socket: header, payload and the rest leave in one writev");
+    b.endTick();
+    assert.equal(sock.corks, 0, "and uncorks it at the end of the tick");
     assert.equal(sock.chunks.length, 3);
     assert.equal(sock.chunks[0]!.length, 9);
     assert.equal(sock.chunks[1], big, "not copied");
