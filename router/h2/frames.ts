@@ -125,7 +125,8 @@ export type FrameHandler = (type: number, flags: number, streamId: number, paylo
 
 /**
  * Cuts a byte stream into frames. Frames that lie whole inside one chunk are passed as
- * subarrays of it; only a frame split across chunks is copied (once) into its own buffer.
+ * subarrays of it; only a frame split across chunks is copied (once) into its own buffer, and the
+ * rest of the chunk that completed it is read in place again.
  */
 export class FrameReader {
   private pending: Buffer[] = [];
@@ -141,19 +142,34 @@ export class FrameReader {
   ) {}
 
   push(chunk: Buffer): void {
+    if (this.stopped) return;
     let buf = chunk;
     if (this.pendingBytes > 0) {
+      // A frame began in an earlier chunk: copy just that frame together, then read the rest of this chunk in place.
+      const before = this.pendingBytes;
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
-      // Wait for the whole frame before copying the pieces together.
-      const first = this.pending[0]!;
       if (this.pendingBytes < FRAME_HEADER_SIZE) return;
+      const first = this.pending[0]!;
       const head = first.length >= FRAME_HEADER_SIZE ? first : Buffer.concat(this.pending, this.pendingBytes);
-      const need = FRAME_HEADER_SIZE + ((head[0]! << 16) | (head[1]! << 8) | head[2]!);
-      if (this.pendingBytes < need && need <= FRAME_HEADER_SIZE + this.maxFrameSize) return;
-      buf = Buffer.concat(this.pending, this.pendingBytes);
+      const length = (head[0]! << 16) | (head[1]! << 8) | head[2]!;
+      if (length > this.maxFrameSize) {
+        this.stopped = true;
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.onOversize(length);
+        return;
+      }
+      const need = FRAME_HEADER_SIZE + length;
+      if (this.pendingBytes < need) return;
+      const frame = Buffer.allocUnsafe(need);
+      let at = 0;
+      for (let i = 0; i < this.pending.length - 1; i++) at += this.pending[i]!.copy(frame, at);
+      chunk.copy(frame, at, 0, need - before);
       this.pending = [];
       this.pendingBytes = 0;
+      this.deliver(frame, 0, need);
+      buf = chunk.subarray(need - before);
     }
     let off = 0;
     const end = buf.length;
@@ -166,15 +182,20 @@ export class FrameReader {
       }
       const frameEnd = off + FRAME_HEADER_SIZE + length;
       if (frameEnd > end) break;
-      const type = buf[off + 3]!;
-      const flags = buf[off + 4]!;
-      const streamId = ((buf[off + 5]! & 0x7f) << 24 | (buf[off + 6]! << 16) | (buf[off + 7]! << 8) | buf[off + 8]!) >>> 0;
-      this.onFrame(type, flags, streamId, buf.subarray(off + FRAME_HEADER_SIZE, frameEnd));
+      this.deliver(buf, off, frameEnd);
       off = frameEnd;
     }
     if (off < end && !this.stopped) {
       this.pending.push(off === 0 ? buf : buf.subarray(off));
       this.pendingBytes = end - off;
     }
+  }
+
+  /** Passes the whole frame buf[off, frameEnd) to the handler, its payload as a view. */
+  private deliver(buf: Buffer, off: number, frameEnd: number): void {
+    const type = buf[off + 3]!;
+    const flags = buf[off + 4]!;
+    const streamId = ((buf[off + 5]! & 0x7f) << 24 | (buf[off + 6]! << 16) | (buf[off + 7]! << 8) | buf[off + 8]!) >>> 0;
+    this.onFrame(type, flags, streamId, buf.subarray(off + FRAME_HEADER_SIZE, frameEnd));
   }
 }

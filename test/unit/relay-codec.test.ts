@@ -66,6 +66,30 @@ describe("relay: frame codec", () => {
     assert.deepEqual(views.map(String), ["hello", "world"]);
   });
 
+  it("copies only the frame that spans two chunks: the frames after it are views of the second chunk", () => {
+    // Over 4 KiB each, so no two of these buffers are slices of Node's shared allocation pool.
+    const a = buildFrame(FrameType.DATA, 0, 1, Buffer.alloc(5000, 1));
+    const b = buildFrame(FrameType.DATA, 0, 3, Buffer.alloc(50, 2));
+    const c = buildFrame(FrameType.DATA, 0, 5, Buffer.alloc(70, 3));
+    const first = a.subarray(0, 40);
+    const second = Buffer.concat([a.subarray(40), b, c, Buffer.alloc(5000)]).subarray(0, a.length - 40 + b.length + c.length);
+    const views: Buffer[] = [];
+    const reader = new FrameReader(16384, (_t, _f, _s, p) => views.push(p), () => assert.fail("not oversize"));
+    reader.push(first);
+    assert.equal(views.length, 0);
+    reader.push(second);
+    assert.deepEqual(views.map((v) => v.length), [5000, 50, 70]);
+    assert.notEqual(views[0]!.buffer, second.buffer, "the spanning frame is copied together");
+    assert.equal(views[1]!.buffer, second.buffer, "the next frames are not copied");
+    assert.equal(views[2]!.buffer, second.buffer);
+  });
+
+  it("reports a frame longer than the maximum frame size when its header arrives split", () => {
+    const head = Buffer.from([0x01, 0x00, 0x00, 0, 0, 0, 0, 0, 1]); // 65536 bytes announced
+    const got = readAll([head.subarray(0, 4), head.subarray(4), Buffer.alloc(100)], 16384);
+    assert.deepEqual(got.map((f) => f.type), [-1]);
+  });
+
   it("reassembles frames split at every possible point", () => {
     fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(2000), { maxLength: 8 }), (payloads, cuts) => {
       const whole = Buffer.concat(payloads.map((p, i) => buildFrame(FrameType.DATA, 0, 2 * i + 1, Buffer.from(p))));
