@@ -29,6 +29,7 @@ export async function bundleRouter(outDir: string): Promise<RouterBundle> {
     sourcemap: true, // stack traces in the logs point at the TypeScript source
     sourcesContent: false,
     minifySyntax: true,
+    minifyWhitespace: true,
     legalComments: "none",
     metafile: true,
     logLevel: "warning",
