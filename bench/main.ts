@@ -31,6 +31,7 @@ import { renderReport, type PathFigures, type PathKind, type ProbeFigures } from
 import { runRegistryLookupPart } from "./registry-lookup";
 import { renderRegistryLookups } from "./registry-lookup-report";
 import { median, percentile } from "./stats";
+import { ROUTER_NODE_FLAGS } from "../lib/router-node-flags";
 
 const REPO = path.resolve(__dirname, "..");
 const INVOKE_PATH = "/pixell.agent.AgentService/Invoke";
@@ -90,7 +91,8 @@ async function spawnRouter(children: Children, commands: string[], bundle: strin
   const registryFile = path.join(dir, `${name}.registry.json`);
   writeFileSync(registryFile, registry);
   const [port, admin] = [await freePort(), await freePort()];
-  const args = [...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(cpuProfDir)}`] : []), bundle, "--listen", `127.0.0.1:${port}`, "--admin", `127.0.0.1:${admin}`, "--registry", `file:${registryFile}`];
+  // The production image's Node flags (router/Dockerfile CMD): the bench measures the router as it runs there.
+  const args = [...ROUTER_NODE_FLAGS, ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(cpuProfDir)}`] : []), bundle, "--listen", `127.0.0.1:${port}`, "--admin", `127.0.0.1:${admin}`, "--registry", `file:${registryFile}`];
   commands.push(`LOG_LEVEL=info node ${args.join(" ")}`);
   return { child: children.start(name, process.execPath, args, { env: { ...process.env, LOG_LEVEL: "info" } }), port };
 }

@@ -12,6 +12,7 @@ import { build } from "esbuild";
 import { metricValue } from "../fixtures/child-router";
 import { grpcFrame } from "./configs";
 import { freePort, waitForPortLine, type Child, type Children } from "./processes";
+import { ROUTER_NODE_FLAGS } from "../lib/router-node-flags";
 
 export const REPO = path.resolve(__dirname, "..");
 export const UNARY_PATH = "/pixell.test.Echo/Unary";
@@ -50,7 +51,8 @@ export async function startRouter(children: Children, bundle: string, dir: strin
   const registry = path.join(dir, `${name}.registry.json`);
   writeFileSync(registry, JSON.stringify({ deployments: agents.map((a) => ({ id: a.id, port: a.port })) }));
   const [port, admin] = [await freePort(), await freePort()];
-  const args = [bundle, "--listen", `127.0.0.1:${port}`, "--admin", `127.0.0.1:${admin}`, "--registry", `file:${registry}`];
+  // The production image's Node flags (router/Dockerfile CMD).
+  const args = [...ROUTER_NODE_FLAGS, bundle, "--listen", `127.0.0.1:${port}`, "--admin", `127.0.0.1:${admin}`, "--registry", `file:${registry}`];
   const child = children.start(name, process.execPath, args, { env: { ...process.env, LOG_LEVEL: "info" } });
   const until = Date.now() + START_TIMEOUT_MS;
   let last: UnaryResult | undefined;

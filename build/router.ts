@@ -27,7 +27,9 @@ export async function bundleRouter(outDir: string): Promise<RouterBundle> {
     target: "node20",
     format: "cjs",
     sourcemap: true, // stack traces in the logs point at the TypeScript source
+    sourcesContent: false,
     minifySyntax: true,
+    minifyWhitespace: true,
     legalComments: "none",
     metafile: true,
     logLevel: "warning",

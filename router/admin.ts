@@ -3,8 +3,6 @@
  * a live health check per deployment, and Prometheus metrics.
  */
 import * as http from "node:http";
-import * as grpc from "@grpc/grpc-js";
-import { checkHealth } from "../lib/health";
 import type { Logger } from "../lib/log";
 import type { RouterMetrics } from "./metrics";
 import type { RegistrySource } from "../registry/types";
@@ -39,6 +37,10 @@ export function createAdminServer(opts: AdminOptions): http.Server {
     }
     if (!target) return sendJson(res, 404, { deploymentId: id, healthy: false, code: "NOT_FOUND", message: `deployment ${id} is not registered` });
     const address = `${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
+    // grpc-js and the agent proto load on the first live check, not at start: they would add ~12 MiB of RSS
+    // to every router for an operator's endpoint (docs/decisions/router-memory.md). Typed lazy requires; Node caches them.
+    const grpc = require("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
+    const { checkHealth } = require("../lib/health") as typeof import("../lib/health");
     // Straight to the agent: this asks whether the agent answers, not whether the router does.
     const client = new grpc.Client(address, grpc.credentials.createInsecure());
     try {

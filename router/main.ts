@@ -4,11 +4,25 @@
  */
 import { ConfigError, parseRouterConfig } from "./config";
 import { createLogger } from "../lib/log";
-import { cloudMapSourceFactory } from "../registry/cloudmap";
+import type { SourceFactory } from "../registry/create";
 import { startRouter } from "./server";
 import { buildAuthenticator } from "./auth";
 import { startXdsIfConfigured } from "./xds/attach";
 import { startEmfPublisher } from "./emf";
+
+/**
+ * cloudmap: entries get a Cloud Map client from the task's environment (region, role). The SDK loads
+ * only when the registry names a cloudmap: source: it costs ~12 MiB of RSS (docs/decisions/router-memory.md).
+ */
+function lazyCloudMapSourceFactory(pollIntervalMs: number): SourceFactory {
+  let cloudMap: SourceFactory | undefined;
+  return (spec, logger) => {
+    if (spec.kind !== "cloudmap") return undefined;
+    // A typed lazy require: esbuild keeps registry/cloudmap's init (and the SDK's) behind this call.
+    cloudMap ??= (require("../registry/cloudmap") as typeof import("../registry/cloudmap")).cloudMapSourceFactory({ pollIntervalMs });
+    return cloudMap(spec, logger);
+  };
+}
 
 async function main(): Promise<void> {
   let config;
@@ -35,8 +49,7 @@ async function main(): Promise<void> {
     idleTimeoutMs: config.idleTimeoutMs,
     agentKeepalive: config.agentKeepalive,
     agentConnectTimeoutMs: config.agentConnectTimeoutMs,
-    // cloudmap: entries get a Cloud Map client from the task's environment (region, role).
-    sourceFactory: cloudMapSourceFactory({ pollIntervalMs: config.cloudMapPollMs }),
+    sourceFactory: lazyCloudMapSourceFactory(config.cloudMapPollMs),
     engine: config.engine,
     logger,
   });

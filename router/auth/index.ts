@@ -10,11 +10,12 @@
  *   parseBearer                   the `authorization` metadata              (header.ts)
  *   prepareForwardedHeaders       drop the credential, name the caller for the agent  (forward.ts)
  */
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { silentLogger, type Logger } from "../../lib/log";
 import { BearerAuthenticator } from "./bearer";
 import type { AuthConfig } from "./config";
 import { JwtAuthenticator } from "./jwt";
+import { secretsManagerSdk } from "./secrets-manager-sdk";
 import { FileTokenSource, SecretsManagerTokenSource, type TokenSource } from "./token-sources";
 import type { Authenticator, Principal } from "./types";
 
@@ -60,7 +61,7 @@ export async function buildAuthenticator(config: AuthConfig, options: BuildAuthe
       const source: TokenSource =
         config.tokens.kind === "file"
           ? new FileTokenSource(config.tokens.path, logger, { pollMs: options.filePollMs })
-          : new SecretsManagerTokenSource(config.tokens.secretId, options.secretsManager ?? new SecretsManagerClient({}), logger, {
+          : new SecretsManagerTokenSource(config.tokens.secretId, options.secretsManager ?? new (secretsManagerSdk().SecretsManagerClient)({}), logger, {
               refreshMs: config.refreshMs,
               ownsClient: options.secretsManager === undefined,
             });

@@ -5,8 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { watchFile, unwatchFile, type Stats } from "node:fs";
-import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Logger } from "../../lib/log";
+import { secretsManagerSdk } from "./secrets-manager-sdk";
 import { parseTokensDocument, type TokenTable } from "./tokens";
 
 export interface TokenSource {
@@ -114,6 +115,7 @@ export class SecretsManagerTokenSource extends ReloadingTokenSource {
   }
 
   protected async fetch(): Promise<string> {
+    const { GetSecretValueCommand } = secretsManagerSdk();
     let out;
     try {
       out = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));

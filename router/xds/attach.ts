@@ -5,7 +5,7 @@
 import type { Logger } from "../../lib/log";
 import type { RouterConfig } from "../config";
 import type { RunningRouter } from "../server";
-import { startXdsServer, type XdsServer, type XdsServerOptions } from "./server";
+import type { XdsServer, XdsServerOptions } from "./server";
 
 /** Wildcard listen addresses are not addresses Envoy can send to: it reaches the router over loopback. */
 function reachable(host: string): string {
@@ -35,5 +35,9 @@ export function xdsOptionsFor(config: Pick<RouterConfig, "listen" | "xds">, boun
  */
 export async function startXdsIfConfigured(config: Pick<RouterConfig, "listen" | "xds">, router: Pick<RunningRouter, "port" | "adminPort" | "registry" | "metrics">, logger: Logger): Promise<XdsServer | undefined> {
   const opts = xdsOptionsFor(config, router, logger);
-  return opts ? startXdsServer(opts) : undefined;
+  if (!opts) return undefined;
+  // Loaded only in xDS mode: grpc-js and Envoy's protos cost the router ~15 MiB of RSS (docs/decisions/router-memory.md).
+  // A lazy require, typed by the module's own declarations: esbuild keeps the module's init behind this call.
+  const { startXdsServer } = require("./server") as typeof import("./server");
+  return startXdsServer(opts);
 }

@@ -9,6 +9,7 @@ import { bundleRouter } from "../../build/router";
 import { containerDefinitions, ROUTER_HEALTH_COMMAND, type ContainerInputs } from "../../infra/containers";
 import { imageBuildSpecs } from "../../infra/images";
 import { ROUTER_ADMIN_PORT, XDS_SOCKET, XDS_SOCKET_DIR } from "../../lib/ports";
+import { ROUTER_NODE_FLAGS } from "../../lib/router-node-flags";
 import { TYPE_URLS } from "../../envoy/config";
 import { BUNDLED_PROTO_DIR, messageType } from "../../envoy/proto";
 import { ADS_METHOD_PATH } from "../../router/xds";
@@ -174,7 +175,7 @@ describe("infra router image: built from exactly its context, run as its CMD", f
     assert.equal(build.image.base, "node:20-bookworm-slim");
     assert.deepEqual(build.image.config.env, { NODE_ENV: "production" });
     assert.equal(build.image.config.user, "node");
-    assert.deepEqual(build.image.config.cmd, ["node", "--enable-source-maps", "/app/main.js"]);
+    assert.deepEqual(build.image.config.cmd, ["node", "--enable-source-maps", ...ROUTER_NODE_FLAGS, "/app/main.js"]);
     const app = build.inImage("/app");
     assert.deepEqual(fs.readdirSync(app).sort(), ["agent.proto", BUNDLED_PROTO_DIR, "main.js", "main.js.map"]);
     assert.deepEqual(fs.readdirSync(build.imageRoot).sort(), ["app", "var"]);
