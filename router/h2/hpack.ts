@@ -154,21 +154,8 @@ export class HpackDecoder {
 
   /** Reads the integer at the cursor with an N-bit prefix (RFC 7541 section 5.1) and moves past it. */
   private int(buf: Buffer, prefixBits: number): number {
-    const max = (1 << prefixBits) - 1;
-    let i = this.pos;
-    let value = buf[i++]! & max;
-    if (value === max) {
-      let shift = 0;
-      for (;;) {
-        if (i >= buf.length) throw new HpackError("header block ends inside an integer");
-        const b = buf[i++]!;
-        value += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-        if ((b & 0x80) === 0) break;
-        if (shift > 28) throw new HpackError("integer too large");
-      }
-    }
-    this.pos = i;
+    const value = decodeInt(buf, this.pos, prefixBits);
+    this.pos = intEnd;
     return value;
   }
 
@@ -217,22 +204,32 @@ export class HpackDecoder {
   }
 }
 
+/** Where the integer decodeInt() last read ends (no result object on the decoder's per-field path). */
+let intEnd = 0;
+
+/** Decodes the HPACK integer at buf[i] with an N-bit prefix (RFC 7541 section 5.1); its end is left in intEnd. */
+function decodeInt(buf: Buffer, i: number, prefixBits: number): number {
+  const max = (1 << prefixBits) - 1;
+  let value = buf[i++]! & max;
+  if (value === max) {
+    let shift = 0;
+    for (;;) {
+      if (i >= buf.length) throw new HpackError("header block ends inside an integer");
+      const b = buf[i++]!;
+      value += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((b & 0x80) === 0) break;
+      if (shift > 28) throw new HpackError("integer too large");
+    }
+  }
+  intEnd = i;
+  return value;
+}
+
 /** Reads an HPACK integer with an N-bit prefix (RFC 7541 section 5.1). */
 export function readInt(buf: Buffer, i: number, prefixBits: number): { value: number; next: number } {
-  const max = (1 << prefixBits) - 1;
-  let value = buf[i]! & max;
-  i++;
-  if (value < max) return { value, next: i };
-  let shift = 0;
-  for (;;) {
-    if (i >= buf.length) throw new HpackError("header block ends inside an integer");
-    const b = buf[i++]!;
-    value += (b & 0x7f) * 2 ** shift;
-    shift += 7;
-    if ((b & 0x80) === 0) break;
-    if (shift > 28) throw new HpackError("integer too large");
-  }
-  return { value, next: i };
+  const value = decodeInt(buf, i, prefixBits);
+  return { value, next: intEnd };
 }
 
 /** Writes an HPACK integer; `first` holds the representation's pattern bits above the prefix. */
