@@ -99,7 +99,7 @@ export async function runChurnPart(opts: ChurnOptions): Promise<{ figures: Churn
     `client: this Node process (node:http2.connect per call, 127.0.0.1), sharing the machine's cores with the router and the agent; a call is OK with HTTP 200, grpc-status 0 and a message; timeout ${opts.callTimeoutMs} ms`,
     `pacing: a ${TICK_MS} ms timer starts the connections the schedule owes; at most ${burst} per tick and ${opts.maxInFlight} calls in flight${capped > 0 ? ` (the cap held the schedule back on ${capped} ticks)` : " (never reached)"}`,
     `CPU from the first connection to the last answer (${busySeconds.toFixed(1)} s): router ${routerCpu.toFixed(0)}% of a core, this client process ${clientCpu.toFixed(0)}%, its event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms (load average ${loadavg()[0]!.toFixed(1)} at the end)`,
-    `router: the esbuild bundle of router/main.ts, one Node process; fds from /proc/<pid>/fd (listening sockets, the agent connection and the log pipes included)`,
+    `router: the image's bundle (build/router.ts), flags and environment (lib/router-node-flags.ts), one Node process; fds from /proc/<pid>/fd (listening sockets, the agent connection and the log pipes included)`,
   ];
   return {
     figures: {

@@ -21,17 +21,17 @@ import { startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloud
 import { grpcFrame, haproxyConfig, haproxyMap, nginxConfig, parseNginxVersion, registryJson, type BenchDeployment } from "./configs";
 import { checkGrpcOk, checkHealthThrough, runH2load, streamThroughput } from "./load";
 import { BenchUsageError, parseBenchArgs, type BenchOptions } from "./options";
-import { Children, clockTicksPerSecond, cpuTicks, ensureTools, freePort, peakRssBytes, processTree, versionLine, waitForPortLine, type Child, type Tools } from "./processes";
+import { Children, clockTicksPerSecond, cpuTicks, ensureTools, freePort, peakRssBytes, processTree, resetPeakRss, rssSplitBytes, versionLine, waitForPortLine, type Child, type Tools } from "./processes";
 import { probeDeployments, runProbeScale } from "./probe-scale";
 import { DEFAULT_CHURN, runChurnPart } from "./churn";
 import { DEFAULT_OPEN_STREAMS, runOpenStreamsPart } from "./open-streams";
 import type { ChurnFigures, OpenStreamsFigures } from "./streams-report";
-import { bundleRouter as bundleRouterFile } from "./streams-setup";
+import { bundleRouter as bundleRouterFile, routerCommand } from "./streams-setup";
 import { renderReport, type PathFigures, type PathKind, type ProbeFigures } from "./report";
 import { runRegistryLookupPart } from "./registry-lookup";
 import { renderRegistryLookups } from "./registry-lookup-report";
 import { median, percentile } from "./stats";
-import { ROUTER_NODE_FLAGS } from "../lib/router-node-flags";
+import { ROUTER_ENV, ROUTER_NODE_FLAGS } from "../lib/router-node-flags";
 
 const REPO = path.resolve(__dirname, "..");
 const INVOKE_PATH = "/pixell.agent.AgentService/Invoke";
@@ -58,6 +58,8 @@ interface BenchPath {
 
 interface RoundSample {
   rps: number; c1: number[]; c64: number[]; cpuUsPerRequest: number; streamMBps: number; errors: number;
+  /** VmHWM over the c=64 run alone (reset after the warm-up), and RssAnon at its end, bytes. */
+  c64PeakRss: number; c64Anon: number;
 }
 
 /** "model name" from /proc/cpuinfo (what os.cpus() reports elsewhere). */
@@ -76,7 +78,7 @@ function invokeBody(): Buffer {
 
 async function bundleRouter(dir: string, commands: string[]): Promise<string> {
   const outfile = await bundleRouterFile(dir);
-  commands.push(`esbuild router/main.ts --bundle --platform=node --target=node20 --preserve-symlinks --outfile=${outfile}`);
+  commands.push(`npx tsx build/router.ts ${path.dirname(outfile)}   # the image's bundle step`);
   return outfile;
 }
 
@@ -93,8 +95,8 @@ async function spawnRouter(children: Children, commands: string[], bundle: strin
   const [port, admin] = [await freePort(), await freePort()];
   // The production image's Node flags (router/Dockerfile CMD): the bench measures the router as it runs there.
   const args = [...ROUTER_NODE_FLAGS, ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(cpuProfDir)}`] : []), bundle, "--listen", `127.0.0.1:${port}`, "--admin", `127.0.0.1:${admin}`, "--registry", `file:${registryFile}`];
-  commands.push(`LOG_LEVEL=info node ${args.join(" ")}`);
-  return { child: children.start(name, process.execPath, args, { env: { ...process.env, LOG_LEVEL: "info" } }), port };
+  commands.push(routerCommand(args));
+  return { child: children.start(name, process.execPath, args, { env: { ...process.env, ...ROUTER_ENV, LOG_LEVEL: "info" } }), port };
 }
 
 /** Fails with the child's output when it has exited; used after a readiness check failed. */
@@ -109,9 +111,12 @@ async function measurePath(p: BenchPath, opts: BenchOptions, tools: Tools, body:
   await runH2load({ ...common, connections: opts.connections, streamsPerConnection: opts.streamsPerConnection, requests: opts.warmupRequests });
 
   const pids = processTree(p.pid);
+  if (!resetPeakRss(pids)) throw new Error(`path "${p.name}": cannot reset its peak RSS (/proc/PID/clear_refs)`);
   const ticksBefore = cpuTicks(pids);
   const sat = await runH2load({ ...common, connections: opts.connections, streamsPerConnection: opts.streamsPerConnection, seconds: opts.saturationSeconds });
   const ticksAfter = cpuTicks(pids);
+  const c64PeakRss = peakRssBytes(pids);
+  const c64Anon = rssSplitBytes(pids).anon;
   if (sat.summary.succeeded === 0 || sat.latenciesUs.length === 0) throw new Error(`path "${p.name}" is broken: no successful request in the c=64 run (${JSON.stringify(sat.summary)})`);
 
   const c1 = await runH2load({ ...common, connections: 1, streamsPerConnection: 1, seconds: opts.latencySeconds });
@@ -133,12 +138,18 @@ async function measurePath(p: BenchPath, opts: BenchOptions, tools: Tools, body:
     cpuUsPerRequest: ((ticksAfter - ticksBefore) / ticksPerSecond) * 1e6 / sat.summary.succeeded,
     streamMBps,
     errors: errors(sat) + errors(c1),
+    c64PeakRss,
+    c64Anon,
   };
 }
 
 function figures(p: BenchPath, samples: readonly RoundSample[]): Omit<PathFigures, "peakRssMiB"> {
   const med = (f: (s: RoundSample) => number): number => median(samples.map(f));
+  const mib = (bytes: number): number => bytes / (1024 * 1024);
   return {
+    // A peak is the highest round's, not the median.
+    c64PeakRssMiB: mib(Math.max(...samples.map((s) => s.c64PeakRss))),
+    c64AnonMiB: mib(Math.max(...samples.map((s) => s.c64Anon))),
     name: p.name,
     kind: p.kind,
     ...(p.registrySize !== undefined ? { registrySize: p.registrySize } : {}),
@@ -306,9 +317,9 @@ async function main(): Promise<void> {
         `unary: Invoke (${invokeBody().length}-byte gRPC frame) to deployment ${LOADED}; rounds: ${opts.rounds} (paths alternated, order rotated each round); figures are medians over rounds`,
         `c=64: h2load -c ${opts.connections} -m ${opts.streamsPerConnection} -t 1 for ${opts.saturationSeconds} s (requests/s, p50/p99 latency, CPU per request); c=1: h2load -c 1 -m 1 for ${opts.latencySeconds} s; each after an unmeasured warm-up of ${opts.warmupRequests} requests`,
         "latency: h2load's per-request log (--log-file, µs), HTTP 200 answers only; every path was first checked to answer this exact request with grpc-status 0 (node:http2) and Health from the right agent (checkHealth, grpc-js)",
-        `CPU per request: utime + stime from /proc/<pid>/stat of the proxy's process tree over the c=64 run, divided by its successful requests; for direct, the loaded agent's. Peak RSS: VmHWM summed over the same processes at the end`,
+        `CPU per request: utime + stime from /proc/<pid>/stat of the proxy's process tree over the c=64 run, divided by its successful requests; for direct, the loaded agent's. Peak RSS: VmHWM summed over the same processes, over each c=64 run alone (reset after the warm-up through /proc/<pid>/clear_refs; the highest round) and over the whole run at the end (streaming included); anon: RssAnon at the end of the c=64 run (the rest of RSS is mapped files: for the router, ~40 MiB of the node binary's pages)`,
         `streaming: one grpc-js server-streaming call of ${opts.streamMessages} × ${opts.streamMessageBytes / (1024 * 1024)} MiB messages from bench/echo-agent.ts; MB = 10^6 bytes`,
-        "router: esbuild bundle, one Node process, LOG_LEVEL=info; nginx: 1 worker, grpc_pass with upstream keepalive; HAProxy: nbthread 1, map lookup on x-deployment-id, h2 to the agents",
+        "router: the image's bundle (build/router.ts) with its Node flags and malloc environment (lib/router-node-flags.ts), one Node process, LOG_LEVEL=info; nginx: 1 worker, grpc_pass with upstream keepalive; HAProxy: nbthread 1, map lookup on x-deployment-id, h2 to the agents",
         `router registry sizes: ${opts.registrySizes.join(", ")} (fillers point at ${OTHER}); the main "router" row has the ${real.length} real deployments`,
         "agents: fixtures/demo-agent.ts and bench/echo-agent.ts, each in its own process",
       ],

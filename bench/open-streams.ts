@@ -163,7 +163,7 @@ export async function runOpenStreamsPart(opts: OpenStreamsOptions): Promise<{ fi
 
     const limit = fdLimit(pid);
     const notes = [
-      `router: the esbuild bundle of router/main.ts (frames engine), one Node process; its per-connection stream limit is ${MAX_CLIENT_STREAMS.toLocaleString("en-US")} (router/h2/limits.ts), so ${opts.streamsPerConnection} per connection is far under it`,
+      `router: the image's bundle (build/router.ts), flags and environment (lib/router-node-flags.ts), frames engine, one Node process; its per-connection stream limit is ${MAX_CLIENT_STREAMS.toLocaleString("en-US")} (router/h2/limits.ts), so ${opts.streamsPerConnection} per connection is far under it`,
       `router's open-files limit: ${limit.toLocaleString("en-US")} (${opts.connections} client connections + ${agents.length} agent connections need ~${(opts.connections + agents.length + 20).toLocaleString("en-US")})`,
       `each client connection carries one stream to each agent: the router multiplexes ${opts.connections.toLocaleString("en-US")} streams onto one connection per agent`,
       `the router's connection to every agent is opened by one unary call before "before" and the streams open ${CONNECT_BATCH} connections at a time: this is the warm case (a cold router taking all 10,000 at once is not measured here)`,

@@ -3,9 +3,9 @@
  * ports, /proc readings of a process tree, and the Debian tools it installs when missing.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { accessSync, constants, readFileSync, readdirSync } from "node:fs";
+import { accessSync, constants, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
-import { descendants, parseProcStat, parseVmHwmBytes } from "./stats";
+import { descendants, parseProcStat, parseRssSplitBytes, parseVmHwmBytes } from "./stats";
 
 /** A free TCP port on 127.0.0.1 (bound, read, released: a small race we accept on loopback). */
 export function freePort(): Promise<number> {
@@ -122,6 +122,33 @@ export function peakRssBytes(pids: readonly number[]): number {
     try { sum += parseVmHwmBytes(readFileSync(`/proc/${pid}/status`, "utf8")) || 0; } catch { /* gone */ }
   }
   return sum;
+}
+
+/**
+ * Resets the peak (VmHWM) of `pids` to their current RSS, so a later peakRssBytes is the peak of what ran
+ * in between (proc(5), /proc/PID/clear_refs: "5" resets the high water mark, Linux 4.0 and later).
+ * Returns false when a process refused it (not ours, or gone).
+ */
+export function resetPeakRss(pids: readonly number[]): boolean {
+  let ok = true;
+  for (const pid of pids) {
+    try { writeFileSync(`/proc/${pid}/clear_refs`, "5"); } catch { ok = false; }
+  }
+  return ok;
+}
+
+/** RssAnon and RssFile now, summed over `pids`, in bytes. */
+export function rssSplitBytes(pids: readonly number[]): { anon: number; file: number } {
+  let anon = 0;
+  let file = 0;
+  for (const pid of pids) {
+    try {
+      const s = parseRssSplitBytes(readFileSync(`/proc/${pid}/status`, "utf8"));
+      anon += s.anon || 0;
+      file += s.file || 0;
+    } catch { /* gone */ }
+  }
+  return { anon, file };
 }
 
 export function clockTicksPerSecond(): number {

@@ -21,8 +21,12 @@ export interface PathFigures {
   readonly c64P99Us: number;
   /** CPU (user + system) of the proxy's processes per request, µs; the agent's for direct. */
   readonly cpuUsPerRequest: number;
-  /** Peak resident set (VmHWM) of the proxy's processes at the end, MiB; the agent's for direct. */
+  /** Peak resident set (VmHWM) of the proxy's processes over the whole run (streaming included), MiB; the agent's for direct. */
   readonly peakRssMiB: number;
+  /** Peak resident set over a c=64 run alone (the highest round), MiB. */
+  readonly c64PeakRssMiB: number;
+  /** RssAnon (private memory, no mapped files) at the end of a c=64 run (the highest round), MiB. */
+  readonly c64AnonMiB: number;
   readonly streamMBps: number;
   /** Requests h2load counted as failed, errored or timed out, summed over all runs. */
   readonly errors: number;
@@ -68,6 +72,9 @@ export function addedLatencyUs(path: PathFigures, direct: PathFigures | undefine
   return direct ? path.c1P50Us - direct.c1P50Us : NaN;
 }
 
+/** Issue 17's memory goal for the router under the c=64 load. */
+export const PEAK_RSS_GOAL_MIB = 64;
+
 export interface TargetCheck {
   readonly target: string;
   readonly router: number;
@@ -76,8 +83,9 @@ export interface TargetCheck {
 }
 
 /**
- * The router's targets from issue 7, in this run: CPU per request at or below nginx's,
- * throughput at or above nginx's, added p50 latency at c=1 within 2x HAProxy's.
+ * The router's targets in this run. Issue 7: CPU per request at or below nginx's, throughput at or
+ * above nginx's, added p50 latency at c=1 within 2x HAProxy's. Issue 17: CPU per request at or below
+ * HAProxy's, 1 MiB streaming at or above HAProxy's, peak RSS under the c=64 load at most 64 MiB.
  */
 export function targetChecks(paths: readonly PathFigures[]): TargetCheck[] {
   const find = (kind: PathKind): PathFigures | undefined => paths.find((p) => p.kind === kind && p.registrySize === undefined) ?? paths.find((p) => p.kind === kind);
@@ -92,6 +100,9 @@ export function targetChecks(paths: readonly PathFigures[]): TargetCheck[] {
     check("CPU per request (µs) ≤ nginx's", router.cpuUsPerRequest, nginx.cpuUsPerRequest, (r, ref) => r <= ref),
     check("requests/s at c=64 ≥ nginx's", router.requestsPerSecond, nginx.requestsPerSecond, (r, ref) => r >= ref),
     check("added p50 latency at c=1 (µs) ≤ 2 × HAProxy's", addedLatencyUs(router, direct), 2 * addedLatencyUs(haproxy, direct), (r, ref) => r <= ref),
+    check("CPU per request (µs) ≤ HAProxy's", router.cpuUsPerRequest, haproxy.cpuUsPerRequest, (r, ref) => r <= ref),
+    check("1 MiB streaming (MB/s) ≥ HAProxy's", router.streamMBps, haproxy.streamMBps, (r, ref) => r >= ref),
+    check("peak RSS under c=64 (MiB) ≤ 64", router.c64PeakRssMiB, PEAK_RSS_GOAL_MIB, (r, ref) => r <= ref),
   ];
 }
 
@@ -109,12 +120,13 @@ function ratioRows(paths: readonly PathFigures[], base: PathFigures, direct: Pat
     fmtRatio(ratio(p.c64P50Us, base.c64P50Us)),
     fmtRatio(ratio(p.c64P99Us, base.c64P99Us)),
     fmtRatio(ratio(p.cpuUsPerRequest, base.cpuUsPerRequest)),
+    fmtRatio(ratio(p.c64PeakRssMiB, base.c64PeakRssMiB)),
     fmtRatio(ratio(p.peakRssMiB, base.peakRssMiB)),
     fmtRatio(ratio(p.streamMBps, base.streamMBps)),
   ]);
 }
 
-const RATIO_HEADER = ["path", "req/s", "p50 c=1", "p99 c=1", "added p50 c=1", "p50 c=64", "p99 c=64", "CPU/req", "peak RSS", "stream MB/s"];
+const RATIO_HEADER = ["path", "req/s", "p50 c=1", "p99 c=1", "added p50 c=1", "p50 c=64", "p99 c=64", "CPU/req", "peak RSS c=64", "peak RSS run", "stream MB/s"];
 
 export function renderReport(input: ReportInput): string {
   const direct = input.paths.find((p) => p.kind === "direct");
@@ -123,7 +135,7 @@ export function renderReport(input: ReportInput): string {
 
   out.push("## Figures (median over rounds)", "");
   out.push(...table(
-    ["path", "req/s (c=64)", "p50 / p99 c=1 (µs)", "added p50 c=1 (µs)", "p50 / p99 c=64 (µs)", "CPU µs/req", "peak RSS (MiB)", "stream MB/s", "errors"],
+    ["path", "req/s (c=64)", "p50 / p99 c=1 (µs)", "added p50 c=1 (µs)", "p50 / p99 c=64 (µs)", "CPU µs/req", "peak RSS c=64 / run (MiB)", "anon c=64 (MiB)", "stream MB/s", "errors"],
     input.paths.map((p) => [
       p.name,
       fmt(p.requestsPerSecond),
@@ -131,7 +143,8 @@ export function renderReport(input: ReportInput): string {
       p.kind === "direct" ? "–" : fmt(addedLatencyUs(p, direct)),
       `${fmt(p.c64P50Us)} / ${fmt(p.c64P99Us)}`,
       fmt(p.cpuUsPerRequest, 1),
-      fmt(p.peakRssMiB, 1),
+      `${fmt(p.c64PeakRssMiB, 1)} / ${fmt(p.peakRssMiB, 1)}`,
+      fmt(p.c64AnonMiB, 1),
       fmt(p.streamMBps, 0),
       fmt(p.errors),
     ]),

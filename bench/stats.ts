@@ -86,6 +86,15 @@ export function parseVmHwmBytes(status: string): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
+/** `RssAnon:` and `RssFile:` from /proc/<pid>/status, in bytes (private memory vs mapped files such as the node binary); NaN when absent. */
+export function parseRssSplitBytes(status: string): { anon: number; file: number } {
+  const kb = (key: string): number => {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(status);
+    return m ? Number(m[1]) * 1024 : NaN;
+  };
+  return { anon: kb("RssAnon"), file: kb("RssFile") };
+}
+
 /** `root` and every descendant of it, given (pid, ppid) pairs. */
 export function descendants(root: number, procs: readonly { pid: number; ppid: number }[]): number[] {
   const children = new Map<number, number[]>();

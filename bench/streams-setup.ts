@@ -8,11 +8,11 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as path from "node:path";
-import { build } from "esbuild";
+import { bundleRouter as bundleShipped } from "../build/router";
 import { metricValue } from "../fixtures/child-router";
 import { grpcFrame } from "./configs";
 import { freePort, waitForPortLine, type Child, type Children } from "./processes";
-import { ROUTER_NODE_FLAGS } from "../lib/router-node-flags";
+import { ROUTER_ENV, ROUTER_NODE_FLAGS } from "../lib/router-node-flags";
 
 export const REPO = path.resolve(__dirname, "..");
 export const UNARY_PATH = "/pixell.test.Echo/Unary";
@@ -26,12 +26,14 @@ export function pingFrame(): Buffer {
   return grpcFrame(Buffer.from("ping"));
 }
 
+/** The router as the image ships it (build/router.ts: minified bundle, source map beside it, not loaded). */
 export async function bundleRouter(dir: string): Promise<string> {
-  const outfile = path.join(dir, "router.js");
-  // preserveSymlinks: node_modules may be a symlink to a shared install; resolve within this checkout
-  // rather than next to the link's target (whose package.json is not ours).
-  await build({ entryPoints: [path.join(REPO, "router/main.ts")], bundle: true, platform: "node", target: "node20", outfile, logLevel: "error", preserveSymlinks: true });
-  return outfile;
+  return (await bundleShipped(path.join(dir, "router"))).file;
+}
+
+/** The environment and flags of the router's command line, as a shell would take them. */
+export function routerCommand(args: readonly string[]): string {
+  return [...Object.entries(ROUTER_ENV).map(([k, v]) => `${k}=${v}`), "LOG_LEVEL=info", "node", ...args].join(" ");
 }
 
 export interface Agent { readonly id: string; readonly port: number; readonly child: Child }
@@ -53,12 +55,12 @@ export async function startRouter(children: Children, bundle: string, dir: strin
   const [port, admin] = [await freePort(), await freePort()];
   // The production image's Node flags (router/Dockerfile CMD).
   const args = [...ROUTER_NODE_FLAGS, bundle, "--listen", `127.0.0.1:${port}`, "--admin", `127.0.0.1:${admin}`, "--registry", `file:${registry}`];
-  const child = children.start(name, process.execPath, args, { env: { ...process.env, LOG_LEVEL: "info" } });
+  const child = children.start(name, process.execPath, args, { env: { ...process.env, ...ROUTER_ENV, LOG_LEVEL: "info" } });
   const until = Date.now() + START_TIMEOUT_MS;
   let last: UnaryResult | undefined;
   while (Date.now() < until && child.exited === undefined) {
     last = await unaryCall(port, agents[0]!.id, 2000);
-    if (last.ok) return { child, port, admin, command: `LOG_LEVEL=info node ${args.join(" ")}` };
+    if (last.ok) return { child, port, admin, command: routerCommand(args) };
     await sleep(200);
   }
   throw new Error(`the router (${name}) did not answer a unary call within ${START_TIMEOUT_MS} ms (last: ${last?.kind ?? "none"}); output:\n${child.output()}`);

@@ -33,6 +33,8 @@ export async function bundleRouter(outDir: string): Promise<RouterBundle> {
     legalComments: "none",
     metafile: true,
     logLevel: "warning",
+    // node_modules may be a symlink to a shared install (a worktree): resolve within this checkout.
+    preserveSymlinks: true,
   });
   // proto/index.ts finds agent.proto next to itself (__dirname): in the bundle that is outDir.
   fs.copyFileSync(path.join(REPO_ROOT, "proto", "agent.proto"), path.join(outDir, "agent.proto"));

@@ -12,7 +12,7 @@ import { startDemoAgent, type DemoAgent } from "../../fixtures/demo-agent";
 import { agentServiceDefinition } from "../../proto";
 import { grpcFrame, haproxyConfig, haproxyMap, nginxConfig, parseNginxVersion, type BenchDeployment } from "../../bench/configs";
 import { checkGrpcOk, checkHealthThrough, runH2load, streamThroughput } from "../../bench/load";
-import { Children, cpuTicks, freePort, peakRssBytes, processTree, versionLine, waitForPortLine } from "../../bench/processes";
+import { Children, cpuTicks, freePort, peakRssBytes, processTree, resetPeakRss, rssSplitBytes, versionLine, waitForPortLine } from "../../bench/processes";
 import { startEchoServer, type EchoServer } from "../../fixtures/echo-server";
 
 const INVOKE = "/pixell.agent.AgentService/Invoke";
@@ -73,6 +73,21 @@ describe("bench harness against real proxies", function () {
     assert.ok(tree.length >= 2, "master and one worker");
     assert.ok(cpuTicks(tree) >= 0);
     assert.ok(peakRssBytes(tree) > 0);
+  });
+
+  it("resets a process's peak RSS to its current RSS, so a phase's peak is its own (proc(5) clear_refs \"5\")", async () => {
+    // A child that touches 64 MiB, frees it, and waits: its peak stays high until reset.
+    const child = children.start("rss-child", process.execPath, ["--expose-gc", "-e", "let b = Buffer.alloc(64 * 1024 * 1024, 1); b = null; global.gc(); console.log(JSON.stringify({ port: 0 })); setInterval(() => {}, 1000);"]);
+    await waitForPortLine(child, 10_000);
+    const pids = [child.pid];
+    const before = peakRssBytes(pids);
+    assert.ok(before > 64 * 1024 * 1024, `peak ${before} bytes includes the 64 MiB buffer`);
+    assert.equal(resetPeakRss(pids), true);
+    const after = peakRssBytes(pids);
+    const { anon, file } = rssSplitBytes(pids);
+    assert.ok(after < before - 32 * 1024 * 1024, `peak after reset ${after} < ${before} - 32 MiB`);
+    assert.ok(after >= anon + file - 1024 * 1024, "the reset peak is at least the current RSS (anon + file)");
+    assert.equal(resetPeakRss([2 ** 22 + 12345]), false, "a pid that does not exist is refused, not ignored");
   });
 
   it("routes through HAProxy with the generated config", async function () {

@@ -6,7 +6,7 @@ import { grpcFrame, haproxyConfig, haproxyMap, nginxConfig, parseNginxVersion, r
 import { BenchUsageError, parseBenchArgs } from "../../bench/options";
 import { probeDeployments } from "../../bench/probe-scale";
 import { addedLatencyUs, renderReport, targetChecks, type PathFigures } from "../../bench/report";
-import { descendants, median, parseH2loadLog, parseH2loadSummary, parseProcStat, parseVmHwmBytes, percentile, ratio } from "../../bench/stats";
+import { descendants, median, parseH2loadLog, parseH2loadSummary, parseProcStat, parseRssSplitBytes, parseVmHwmBytes, percentile, ratio } from "../../bench/stats";
 
 const H2LOAD_OUTPUT = `finished in 2.00s, 21416.00 req/s, 1.33MB/s
 requests: 42832 total, 42896 started, 42832 done, 42830 succeeded, 2 failed, 0 errored, 1 timeout
@@ -147,6 +147,10 @@ describe("bench stats", () => {
     assert.equal(parseVmHwmBytes("Name:\tnode\nVmHWM:\t   2048 kB\nVmRSS:\t 1024 kB\n"), 2048 * 1024);
     assert.ok(Number.isNaN(parseVmHwmBytes("Name:\tzombie\n")));
     assert.ok(parseVmHwmBytes(readFileSync("/proc/self/status", "utf8")) > 0);
+    // proc(5): RssAnon + RssFile + RssShmem = VmRSS.
+    assert.deepEqual(parseRssSplitBytes("VmRSS:\t 3072 kB\nRssAnon:\t    1024 kB\nRssFile:\t    2048 kB\nRssShmem:\t 0 kB\n"), { anon: 1024 * 1024, file: 2048 * 1024 });
+    const self = parseRssSplitBytes(readFileSync("/proc/self/status", "utf8"));
+    assert.ok(self.anon > 0 && self.file > 0, "this node process has private memory and mapped files");
   });
 
   it("finds a process's descendants", () => {
@@ -159,7 +163,7 @@ describe("bench stats", () => {
 describe("bench report", () => {
   const row = (name: string, kind: PathFigures["kind"], f: Partial<PathFigures>): PathFigures => ({
     name, kind, requestsPerSecond: 1000, c1P50Us: 100, c1P99Us: 200, c64P50Us: 1000, c64P99Us: 2000,
-    cpuUsPerRequest: 10, peakRssMiB: 20, streamMBps: 100, errors: 0, ...f,
+    cpuUsPerRequest: 10, peakRssMiB: 20, c64PeakRssMiB: 18, c64AnonMiB: 9, streamMBps: 100, errors: 0, ...f,
   });
   const direct = row("direct", "direct", { c1P50Us: 80, requestsPerSecond: 20_000 });
   const haproxy = row("HAProxy", "haproxy", { c1P50Us: 130, cpuUsPerRequest: 5, requestsPerSecond: 15_000 });
@@ -168,10 +172,14 @@ describe("bench report", () => {
   it("checks the router's targets against nginx and HAProxy of the same run", () => {
     const good = row("router", "router", { c1P50Us: 170, cpuUsPerRequest: 25, requestsPerSecond: 10_000 });
     assert.equal(addedLatencyUs(good, direct), 90);
-    assert.deepEqual(targetChecks([direct, good, nginx, haproxy]).map((c) => c.met), [true, true, true]);
-    const bad = row("router", "router", { c1P50Us: 200, cpuUsPerRequest: 31, requestsPerSecond: 8_999 });
+    // Issue 7's three, then issue 17's: CPU ≤ HAProxy's (25 vs 5: not met), streaming ≥ HAProxy's, peak RSS at c=64 ≤ 64 MiB.
+    assert.deepEqual(targetChecks([direct, good, nginx, haproxy]).map((c) => c.met), [true, true, true, false, true, true]);
+    const bad = row("router", "router", { c1P50Us: 200, cpuUsPerRequest: 31, requestsPerSecond: 8_999, streamMBps: 99, c64PeakRssMiB: 64.5 });
     const checks = targetChecks([direct, bad, nginx, haproxy]);
-    assert.deepEqual(checks.map((c) => c.met), [false, false, false]);
+    assert.deepEqual(checks.map((c) => c.met), [false, false, false, false, false, false]);
+    assert.deepEqual([checks[5]!.router, checks[5]!.reference], [64.5, 64], "the c=64 peak, not the whole run's, against 64 MiB");
+    const lean = row("router", "router", { cpuUsPerRequest: 5, c64PeakRssMiB: 64 });
+    assert.deepEqual(targetChecks([direct, lean, nginx, haproxy]).slice(3).map((c) => c.met), [true, true, true], "equal meets ≤ and ≥");
     assert.equal(checks[2]!.router, 120);
     assert.equal(checks[2]!.reference, 100, "2 x HAProxy's 50 µs");
     assert.deepEqual(targetChecks([direct, nginx]), [], "no router, no targets");
@@ -194,7 +202,7 @@ describe("bench report", () => {
       const from = text.indexOf(section);
       return text.slice(from).split("\n").find((l) => l.startsWith(`| ${name} |`))!;
     };
-    assert.match(line("## Figures", "router"), /^\| router \| 10,000 \| 100 \/ 200 \| 20 \| 1,000 \/ 2,000 \| 25\.0 \| 20\.0 \| – \| 0 \|$/);
+    assert.match(line("## Figures", "router"), /^\| router \| 10,000 \| 100 \/ 200 \| 20 \| 1,000 \/ 2,000 \| 25\.0 \| 18\.0 \/ 20\.0 \| 9\.0 \| – \| 0 \|$/);
     assert.match(line("### Ratio to direct", "router"), /^\| router \| 0\.50× \|/);
     assert.match(line("### Ratio to HAProxy", "router"), /^\| router \| 0\.67× \| 0\.77× \| 1\.00× \| 0\.40× \|/);
     assert.match(line("## Probe", "all healthy"), /\| 1,000 \| 0 \| 3,000 \| 64 \| 900 \| 1,000 \| 0 \| 3 \| 2,005 \|$/);

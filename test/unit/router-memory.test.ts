@@ -1,6 +1,6 @@
 /**
  * The router's memory decisions (docs/decisions/router-memory.md), held in place:
- * - router/Dockerfile's CMD runs node with exactly lib/router-node-flags.ts (after --enable-source-maps);
+ * - router/Dockerfile's CMD runs node with exactly lib/router-node-flags.ts's flags, and its ENV sets ROUTER_ENV;
  * - the router's start-up import graph (static, value imports from router/main.ts) reaches no package that
  *   only some configurations need: the AWS SDKs and grpc-js load behind typed lazy requires.
  * Memory itself is measured in bench, not here (no timing or size assertions in unit tests).
@@ -9,7 +9,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ts from "typescript";
-import { ROUTER_NODE_FLAGS } from "../../lib/router-node-flags";
+import { ROUTER_ENV, ROUTER_NODE_FLAGS } from "../../lib/router-node-flags";
 import { parseDockerfile, planStages } from "../helpers/dockerfile";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -68,11 +68,13 @@ function startupGraph(entry: string): { files: Set<string>; packages: Map<string
 }
 
 describe("router memory decisions", () => {
-  it("router/Dockerfile's CMD is node --enable-source-maps, then exactly ROUTER_NODE_FLAGS, then the bundle", () => {
+  it("router/Dockerfile's CMD is node, exactly ROUTER_NODE_FLAGS, then the bundle; its ENV sets ROUTER_ENV", () => {
     const stages = planStages(parseDockerfile(fs.readFileSync(path.join(ROOT, "router", "Dockerfile"), "utf8")));
-    const cmd = stages[stages.length - 1]!.config.cmd;
-    assert.deepEqual(cmd, ["node", "--enable-source-maps", ...ROUTER_NODE_FLAGS, "/app/main.js"]);
-    assert.ok(ROUTER_NODE_FLAGS.includes("--max-semi-space-size=2"), "the young-generation cap is the flag the measurements chose");
+    const config = stages[stages.length - 1]!.config;
+    assert.deepEqual(config.cmd, ["node", ...ROUTER_NODE_FLAGS, "/app/main.js"]);
+    assert.deepEqual(ROUTER_NODE_FLAGS, ["--max-semi-space-size=2", "--heap-growing-percent=30"], "the heap bounds the measurements chose");
+    assert.ok(!config.cmd!.includes("--enable-source-maps"), "source maps are opt-in through NODE_OPTIONS (they cost 5-9 MiB)");
+    for (const [k, v] of Object.entries(ROUTER_ENV)) assert.equal(config.env[k], v, `ENV ${k}`);
   });
 
   it("reads load-time imports: type-only imports and lazy requires are not load-time", () => {
