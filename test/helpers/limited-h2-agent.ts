@@ -26,6 +26,8 @@ export interface LimitedAgentOptions {
   readonly answerDelayMs: number;
   /** Also refuse a stream with REFUSED_STREAM when this says so (`call`: its x-call header; `attempt`: 1 for the first stream of that call). */
   readonly refuse?: (call: string, attempt: number) => boolean;
+  /** When `refuse` refuses: at the stream's HEADERS (default), or once the whole request was read (so the router has sent its DATA). */
+  readonly refuseAt?: "headers" | "end";
 }
 
 export interface LimitedAgent {
@@ -47,7 +49,7 @@ export interface LimitedAgent {
   stop(): Promise<void>;
 }
 
-interface Open { call: string; body: Buffer[] }
+interface Open { call: string; body: Buffer[]; refuseAtEnd: boolean }
 
 export async function startLimitedAgent(opts: LimitedAgentOptions): Promise<LimitedAgent> {
   const sockets = new Set<net.Socket>();
@@ -85,6 +87,16 @@ function serve(socket: net.Socket, opts: LimitedAgentOptions, agent: LimitedAgen
     }
     socket.write(b);
   };
+  const refuse = (id: number): void => {
+    agent.refused++;
+    write(buildRstStream(id, ErrorCode.REFUSED_STREAM));
+  };
+  const ended = (id: number): void => {
+    const s = open.get(id);
+    if (s?.refuseAtEnd !== true) return void setTimeout(answer, opts.answerDelayMs, id);
+    open.delete(id);
+    refuse(id);
+  };
   const answer = (id: number): void => {
     const s = open.get(id);
     if (s === undefined) return;
@@ -115,15 +127,14 @@ function serve(socket: net.Socket, opts: LimitedAgentOptions, agent: LimitedAgen
           settingsTimer = setTimeout(() => write(Buffer.alloc(0)), opts.settingsDelayMs);
         }
         const overLimit = open.size >= opts.maxStreams && (opts.mode === "strict" || acked);
-        if (overLimit || opts.refuse?.(call, attempt) === true) {
+        const refused = opts.refuse?.(call, attempt) === true;
+        if (overLimit || (refused && opts.refuseAt !== "end")) {
           if (overLimit) agent.refusedOverLimit++;
-          agent.refused++;
-          write(buildRstStream(streamId, ErrorCode.REFUSED_STREAM));
-          return;
+          return refuse(streamId);
         }
-        open.set(streamId, { call, body: [] });
+        open.set(streamId, { call, body: [], refuseAtEnd: refused });
         if (acked) agent.maxOpenAfterAck = Math.max(agent.maxOpenAfterAck, open.size);
-        if ((flags & Flag.END_STREAM) !== 0) setTimeout(answer, opts.answerDelayMs, streamId);
+        if ((flags & Flag.END_STREAM) !== 0) ended(streamId);
         return;
       }
       case FrameType.DATA: {
@@ -135,7 +146,7 @@ function serve(socket: net.Socket, opts: LimitedAgentOptions, agent: LimitedAgen
         }
         if (s === undefined) return; // a refused stream's DATA
         s.body.push(Buffer.from(payload));
-        if ((flags & Flag.END_STREAM) !== 0) setTimeout(answer, opts.answerDelayMs, streamId);
+        if ((flags & Flag.END_STREAM) !== 0) ended(streamId);
         return;
       }
       case FrameType.RST_STREAM:
