@@ -1,5 +1,5 @@
 /**
- * `npm run bench:open-streams [-- --connections N --streams-per-connection M --idle-seconds S --unary-seconds S]`
+ * `npm run bench:open-streams [-- --connections N --streams-per-connection M --idle-seconds S --unary-seconds S --cold]`
  * (issue 17, part of `npm run bench`): 10,000 server-streaming calls held open and idle through the router
  * bundle (1,000 client connections × 10 streams, one stream per connection to each of 10 agents), its RSS,
  * CPU and fds while they are held, and unary latency through the same router with them and without them
@@ -38,6 +38,8 @@ export interface OpenStreamsOptions {
   /** Seconds of each unary run (with and without the streams). */
   readonly unarySeconds: number;
   readonly unaryConnections: number;
+  /** The router's connections to the hold agents are not opened first: the first streams to each find it cold (router/h2/limits.ts STREAMS_BEFORE_PEER_SETTINGS). */
+  readonly cold?: boolean;
   readonly h2load: string;
   readonly children: Children;
   /** Temp dir for the registry and h2load's files. */
@@ -122,8 +124,9 @@ export async function runOpenStreamsPart(opts: OpenStreamsOptions): Promise<{ fi
   const bodyFile = path.join(opts.dir, "ping.bin");
   writeFileSync(bodyFile, pingFrame());
   const load = { h2load: opts.h2load, port: router.port, path: UNARY_PATH, bodyFile, deploymentId: UNARY_ID, connections: opts.unaryConnections, streamsPerConnection: 1, logFile: path.join(opts.dir, "streams-h2load.log") };
-  // Every agent connection opened first, so the fds before and after count the same upstream sockets.
-  for (const id of holdIds) {
+  // Every agent connection opened first, so the fds before and after count the same upstream sockets
+  // (cold: not, so "before" lacks them; startRouter's own check call still warms the first agent).
+  for (const id of opts.cold === true ? [] : holdIds) {
     const r = await unaryCall(router.port, id, 5000);
     if (!r.ok) throw new Error(`open streams: a unary call to ${id} through the router failed (${r.kind}); output:\n${router.child.output()}`);
   }
@@ -166,7 +169,9 @@ export async function runOpenStreamsPart(opts: OpenStreamsOptions): Promise<{ fi
       `router: the image's bundle (build/router.ts), flags and environment (lib/router-node-flags.ts), frames engine, one Node process; its per-connection stream limit is ${MAX_CLIENT_STREAMS.toLocaleString("en-US")} (router/h2/limits.ts), so ${opts.streamsPerConnection} per connection is far under it`,
       `router's open-files limit: ${limit.toLocaleString("en-US")} (${opts.connections} client connections + ${agents.length} agent connections need ~${(opts.connections + agents.length + 20).toLocaleString("en-US")})`,
       `each client connection carries one stream to each agent: the router multiplexes ${opts.connections.toLocaleString("en-US")} streams onto one connection per agent`,
-      `the router's connection to every agent is opened by one unary call before "before" and the streams open ${CONNECT_BATCH} connections at a time: this is the warm case (a cold router taking all 10,000 at once is not measured here)`,
+      opts.cold === true
+        ? `cold: the router's connections to the hold agents (but the first, which its start-up check called) are opened by the streams themselves, ${CONNECT_BATCH} client connections at a time; fds "before" do not include them`
+        : `the router's connection to every agent is opened by one unary call before "before" and the streams open ${CONNECT_BATCH} connections at a time: this is the warm case (a cold router taking all 10,000 at once is not measured here)`,
       `RSS: VmRSS before opening, the highest 1 s sample while held, and 1 s after the router counted 0 active streams; CPU: utime + stime of the router over the ${opts.idleSeconds} s idle hold`,
       ...(held.failures.size > 0 ? [`failures while opening: ${[...held.failures].map(([k, n]) => `${k}: ${n}`).join(", ")}`] : []),
     ];
@@ -196,7 +201,7 @@ if (require.main === module) {
     if (!Number.isInteger(n) || n < min || n > max) { process.stderr.write(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}\n`); process.exit(2); }
     return n;
   };
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { connections: { type: "string" }, "streams-per-connection": { type: "string" }, "idle-seconds": { type: "string" }, "unary-seconds": { type: "string" } }, strict: true });
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { connections: { type: "string" }, "streams-per-connection": { type: "string" }, "idle-seconds": { type: "string" }, "unary-seconds": { type: "string" }, cold: { type: "boolean" } }, strict: true });
   const d = DEFAULT_OPEN_STREAMS;
   const children = new Children();
   process.on("exit", () => children.killAllNow());
@@ -208,7 +213,7 @@ if (require.main === module) {
       connections: int(values.connections, d.connections, 1, 5000, "connections"),
       streamsPerConnection: int(values["streams-per-connection"], d.streamsPerConnection, 1, 100, "streams-per-connection"),
       agents: d.agents, idleSeconds: int(values["idle-seconds"], d.idleSeconds, 1, 300, "idle-seconds"),
-      unarySeconds: int(values["unary-seconds"], d.unarySeconds, 1, 300, "unary-seconds"), unaryConnections: d.unaryConnections,
+      unarySeconds: int(values["unary-seconds"], d.unarySeconds, 1, 300, "unary-seconds"), unaryConnections: d.unaryConnections, cold: values.cold === true,
       h2load: tools.h2load, children, dir, bundle, log,
     });
     process.stdout.write(["## Open streams", "", ...renderOpenStreams(figures)].join("\n") + "\n");

@@ -70,6 +70,9 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
   readonly toClient: RelayStream;
   up: AgentConn | undefined = undefined;
   waitingOn: AgentConn | undefined = undefined;
+  /** Where the call is forwarded, for its one retry (retryRefused). */
+  private target: Target | undefined = undefined;
+  private retried = false;
   private upId = 0;
   private upReset = false;
   private respHeadersSent = false;
@@ -136,6 +139,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
 
   forward(target: Target): void {
     this.deployment = this.id;
+    this.target = target;
     this.address = `${target.host}:${target.port}`;
     if (this.timeoutMs > 0 && this.timeoutMs < MAX_TIMER_MS) {
       // The agent gets the same grpc-timeout; this timer only frees the router when neither end acts on it.
@@ -166,8 +170,14 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     this.toClient.receiveFrom(conn, streamId);
     if (this.finished) return; // released right after by finish()
     const endNow = toAgent.remoteEnded && toAgent.idle;
-    conn.writeHeaderBlock(streamId, this.requestBlock!, endNow, this.hopBlock);
-    this.requestBlock = undefined;
+    const block = this.requestBlock!;
+    conn.writeHeaderBlock(streamId, block, endNow, this.hopBlock);
+    if (this.retried) this.requestBlock = undefined;
+    else {
+      // Kept, with what follows of the request, until the agent answers: it may refuse the stream (retryRefused).
+      this.requestBlock = detached(block);
+      toAgent.keepSent();
+    }
     if (endNow) toAgent.localEnded = true;
     else toAgent.pump();
   }
@@ -186,6 +196,9 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
       if (endStream && head.contentLength > 0) return this.malformedResponse(contentLengthShortRule(head.contentLength, 0));
       this.respLength = head.contentLength;
       this.respHeadersSent = true;
+      // The agent is processing the call: it will not be sent again.
+      this.requestBlock = undefined;
+      this.toAgent.forgetSent();
       if (endStream) {
         // Trailers-Only: the agent answered with a status and no messages.
         this.toClient.remoteEnded = true;
@@ -230,6 +243,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
   }
 
   onUpReset(code: number): void {
+    if (code === ErrorCode.REFUSED_STREAM && this.retryRefused()) return;
     this.upReset = true;
     this.toClient.senderReset = true;
     if (this.finished) return;
@@ -240,6 +254,27 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
       return;
     }
     this.fail(Status.UNAVAILABLE, `agent for deployment ${this.deployment} at ${this.address} failed: stream reset by the agent (HTTP/2 code ${code})`);
+  }
+
+  /**
+   * RFC 9113 section 8.7: a stream refused with REFUSED_STREAM was not processed, so the request may be sent
+   * again. Once per call, to the same agent address through the pool (behind the agent's stream limit, which is
+   * known by now), and only while no response began and the request sent so far was all kept (RelayStream.rewind:
+   * up to REPLAY_LIMIT_BYTES of DATA); otherwise, or when refused again, the call fails UNAVAILABLE as before,
+   * which a gRPC client may retry itself. (GOAWAY's unprocessed streams are not retried here: onUpFailed.)
+   */
+  private retryRefused(): boolean {
+    const conn = this.up;
+    if (this.retried || this.finished || this.code >= 0 || this.respHeadersSent || conn === undefined || this.target === undefined || this.requestBlock === undefined) return false;
+    if (!this.toAgent.rewind()) return false;
+    this.retried = true;
+    const id = this.upId;
+    this.up = undefined;
+    this.upId = 0;
+    conn.release(this, id);
+    if (this.ctx.debug) this.ctx.logger.debug({ deploymentId: this.deployment, upstream: this.address, streamId: id }, "agent refused the stream (REFUSED_STREAM): sending the call again");
+    this.ctx.pool.start(this.target, this);
+    return true;
   }
 
   onUpFailed(reason: string, neverConnected: boolean): void {
@@ -359,6 +394,11 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     ctx.metrics.recordCall(this.deployment, this.code, seconds);
     if (ctx.debug) ctx.logger.debug({ deploymentId: this.deployment, path: this.request.path, upstream: this.address, code: this.code, ms: seconds * 1000 }, "call finished");
   }
+}
+
+/** A view that would keep a much larger socket read alive while the call lasts is copied (as stream.ts's detachSmallView). */
+function detached(b: Buffer): Buffer {
+  return b.buffer.byteLength > 4 * b.length + 1024 ? Buffer.from(b) : b;
 }
 
 function endedWithoutStatus(call: Call): void {

@@ -142,6 +142,8 @@ export abstract class H2Conn {
   protected abstract onStreamError(streamId: number, code: number): void;
   /** No stream with this id was ever opened, or could have been (RFC 9113 section 5.1: idle). */
   protected abstract isIdleStream(streamId: number): boolean;
+  /** The peer's SETTINGS (not an ACK) were applied: its limits in peerMax* are now what it advertised. */
+  protected onPeerSettings(): void {}
   /** The peer acknowledged our SETTINGS. */
   protected onSettingsAck(): void {
     this.decoder.setSettingsMax(0);
@@ -404,6 +406,7 @@ export abstract class H2Conn {
         if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS payload not a multiple of 6 bytes");
         for (const [id, value] of parseSettings(payload)) this.applySetting(id, value);
         this.control(FrameType.SETTINGS, Flag.ACK, 0, undefined, -1, true);
+        this.onPeerSettings();
         return;
       case FrameType.PUSH_PROMISE:
         this.onPushPromise();

@@ -63,3 +63,12 @@ export const MAX_OUTBOUND_CONTROL_FRAMES = 1000;
  * advertises the same.
  */
 export const MAX_CLIENT_STREAMS = 10_000;
+
+/**
+ * Streams the router opens on a new agent connection before the agent's first SETTINGS frame arrives.
+ * RFC 9113 section 5.1.2: the peer's SETTINGS_MAX_CONCURRENT_STREAMS is unlimited until its SETTINGS say
+ * otherwise, and "it is recommended that this value be no smaller than 100"; an agent that advertises less
+ * (any limit below the burst) would refuse the excess with REFUSED_STREAM. nghttp2, and so Node's http2 client
+ * (the http2 engine, `peerMaxConcurrentStreams`), assume the same 100.
+ */
+export const STREAMS_BEFORE_PEER_SETTINGS = 100;

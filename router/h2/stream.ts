@@ -15,6 +15,13 @@
 import type { H2Conn } from "./conn";
 import type { StreamConn } from "./stream-conn";
 
+/**
+ * What a direction keeps of what it sent, for a stream the receiver may still refuse (RFC 9113 section 8.7:
+ * REFUSED_STREAM, not processed, so it may go again): a gRPC request message of up to this many bytes. Past it the
+ * call is not replayed; the router already holds up to a stream window (1 MiB) per direction, this is 1/64 of it.
+ */
+export const REPLAY_LIMIT_BYTES = 16 << 10;
+
 /** One item waiting to be sent: DATA (maybe ending the stream) or a final header block (trailers). */
 class Pending {
   constructor(public payload: Buffer, readonly end: boolean, readonly isHeaders: boolean) {}
@@ -78,6 +85,11 @@ export class RelayStream {
   localEnded = false;
   /** The call is over: nothing more is sent, what waited was credited back. */
   private dropped = false;
+  /** Bytes sent and kept for a replay, or -1: not kept (not asked for, no longer needed, or past REPLAY_LIMIT_BYTES). */
+  private keptBytes = -1;
+  private kept: Pending[] | undefined = undefined;
+  /** DATA bytes at the head of the queue that go out a second time: their sender was credited the first time. */
+  private replayed = 0;
 
   constructor(private readonly owner: StreamOwner, private readonly windowBytes: number, private readonly budget: BufferBudget) {
     this.recvWindow = windowBytes;
@@ -154,6 +166,7 @@ export class RelayStream {
       if (item.isHeaders) {
         q.shift();
         to.writeHeaderBlock(this.toId, item.payload, true);
+        if (this.keptBytes >= 0) this.keep(item.payload, true, true);
         return this.ended();
       }
       const len = item.payload.length;
@@ -165,6 +178,7 @@ export class RelayStream {
         }
         if (len > room) {
           to.writeData(this.toId, item.payload.subarray(0, room), false);
+          if (this.keptBytes >= 0) this.keep(item.payload.subarray(0, room), false, false);
           item.payload = item.payload.subarray(room);
           this.sendWindow -= room;
           this.left(room);
@@ -173,6 +187,7 @@ export class RelayStream {
       }
       q.shift();
       to.writeData(this.toId, item.payload, item.end);
+      if (this.keptBytes >= 0) this.keep(item.payload, item.end, false);
       this.sendWindow -= len;
       this.left(len);
       if (item.end) return this.ended();
@@ -183,10 +198,48 @@ export class RelayStream {
   drop(): void {
     this.dropped = true;
     this.to?.blocked.delete(this);
-    let bytes = 0;
+    let bytes = -this.replayed;
+    this.replayed = 0;
     for (const item of this.queue) if (!item.isHeaders) bytes += item.payload.length;
     this.queue.length = 0;
     this.release(bytes);
+    this.forgetSent();
+  }
+
+  /** From now on, what is sent is also kept, until forgetSent() or rewind(). */
+  keepSent(): void {
+    this.keptBytes = 0;
+  }
+
+  /** A replay is no longer possible or needed (the receiver answered): what was kept goes. */
+  forgetSent(): void {
+    this.keptBytes = -1;
+    this.kept = undefined;
+  }
+
+  private keep(payload: Buffer, end: boolean, isHeaders: boolean): void {
+    const n = (this.keptBytes += payload.length);
+    if (n > REPLAY_LIMIT_BYTES) return this.forgetSent();
+    // A view into a much larger socket read is copied: kept, it would hold the whole read until the answer begins.
+    const own = payload.buffer.byteLength > 4 * payload.length + 1024 ? Buffer.from(payload) : payload;
+    (this.kept ??= []).push(new Pending(own, end, isHeaders));
+  }
+
+  /**
+   * The receiver refused the stream without processing it: everything kept goes out again, first, on the stream the
+   * next sendTo() names; nothing more is kept (one replay). False, and nothing changes, when not all of it was kept.
+   */
+  rewind(): boolean {
+    if (this.keptBytes < 0) return false;
+    const kept = this.kept ?? [];
+    for (const item of kept) if (!item.isHeaders) this.replayed += item.payload.length;
+    this.queue.unshift(...kept);
+    this.forgetSent();
+    this.to?.blocked.delete(this);
+    this.to = undefined;
+    this.toId = 0;
+    this.localEnded = false;
+    return true;
   }
 
   private ended(): void {
@@ -197,6 +250,13 @@ export class RelayStream {
   /** Queued bytes left toward the receiver: the sender may send that much more on this stream. */
   private left(bytes: number): void {
     if (bytes === 0) return;
+    if (this.replayed > 0) {
+      // Sent again after a refusal: the first sending already released and credited them.
+      const again = Math.min(this.replayed, bytes);
+      this.replayed -= again;
+      bytes -= again;
+      if (bytes === 0) return;
+    }
     this.release(bytes);
     this.creditStream(bytes);
   }

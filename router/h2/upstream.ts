@@ -1,7 +1,8 @@
 /**
  * The relay's side toward agents: one HTTP/2 connection per agent address, shared by every
  * call to it. Stream ids are allocated here; the agent's SETTINGS (window, frame size,
- * concurrent streams) are respected, calls beyond its stream limit wait in line, GOAWAY
+ * concurrent streams) are respected, calls beyond its stream limit (before its SETTINGS arrive:
+ * STREAMS_BEFORE_PEER_SETTINGS) wait in line, GOAWAY
  * and connection loss fail the affected calls, and idle connections close themselves. A connect
  * timeout and PING keepalive (router/keepalive.ts) notice an agent that vanished without FIN or RST.
  */
@@ -12,7 +13,7 @@ import type { LimitReporter, ProtocolLimit } from "../limit-report";
 import type { Target } from "../../registry/types";
 import type { WindowOptions } from "./conn";
 import { buildFrame, CLIENT_PREFACE, ErrorCode, FrameType } from "./frames";
-import { MAX_HEADER_LIST_BYTES } from "./limits";
+import { MAX_HEADER_LIST_BYTES, STREAMS_BEFORE_PEER_SETTINGS } from "./limits";
 import type { DecodeResult } from "./hpack";
 import type { RelayStream } from "./stream";
 import { StreamConn } from "./stream-conn";
@@ -39,6 +40,12 @@ const KEEPALIVE_PING = buildFrame(FrameType.PING, 0, 0, Buffer.from("pxkalive"))
 export class AgentConn extends StreamConn<UpstreamCall> {
   /** Calls waiting for the agent's concurrent-stream limit to make room. */
   readonly waiting: UpstreamCall[] = [];
+  /**
+   * Streams this connection may have open: STREAMS_BEFORE_PEER_SETTINGS until the agent's first SETTINGS
+   * (RFC 9113 section 5.1.2: its limit is unknown until then, and a burst on a cold connection would
+   * exceed any lower one), then the agent's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited if it sends none).
+   */
+  private streamLimit = STREAMS_BEFORE_PEER_SETTINGS;
   private nextStreamId = 1;
   private connected = false;
   /** No new calls: GOAWAY received, ids running out, or closing. */
@@ -68,6 +75,12 @@ export class AgentConn extends StreamConn<UpstreamCall> {
     const connectMs = pool.connectTimeoutMs;
     this.connectTimer = setTimeout(() => this.declareDead(connectTimeoutReason(connectMs, this.connected)), connectMs);
     this.connectTimer.unref();
+  }
+
+  /** The agent's SETTINGS arrived: its own stream limit replaces the provisional one; calls that waited for it start. */
+  protected onPeerSettings(): void {
+    this.streamLimit = this.peerMaxConcurrentStreams;
+    this.startWaiting();
   }
 
   /** The agent acknowledged our SETTINGS: the handshake is done, the keepalive starts. */
@@ -113,7 +126,7 @@ export class AgentConn extends StreamConn<UpstreamCall> {
       this.pool.startOnFreshConnection(this.key, call);
       return;
     }
-    if (this.streams.size >= this.peerMaxConcurrentStreams) {
+    if (this.streams.size >= this.streamLimit) {
       this.waiting.push(call);
       call.waitingOn = this;
       if (verdict === "ping") this.keepalive!.pingNow();
@@ -137,8 +150,13 @@ export class AgentConn extends StreamConn<UpstreamCall> {
       if (i >= 0) this.waiting.splice(i, 1);
     }
     this.lastActive = performance.now();
-    while (this.waiting.length > 0 && this.streams.size < this.peerMaxConcurrentStreams && !this.closed) this.start(this.waiting.shift()!);
+    this.startWaiting();
     if (this.retired && this.streams.size === 0 && this.waiting.length === 0) this.goaway(ErrorCode.NO_ERROR, "retired");
+  }
+
+  /** Starts waiting calls while the agent's limit leaves room. */
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && this.streams.size < this.streamLimit && !this.closed) this.start(this.waiting.shift()!);
   }
 
   private retire(): void {

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from "node:assert";
 import type { H2Conn } from "../../router/h2/conn";
-import { BufferBudget, RelayStream, type StreamOwner } from "../../router/h2/stream";
+import { BufferBudget, RelayStream, REPLAY_LIMIT_BYTES, type StreamOwner } from "../../router/h2/stream";
 import type { StreamConn } from "../../router/h2/stream-conn";
 
 const WINDOW = 1000;
@@ -139,5 +139,69 @@ describe("relay stream: one direction's windows and credit", () => {
     to.sendWindow = 1000;
     s.pump();
     assert.equal(sent(to), 50);
+  });
+
+  // RFC 9113 section 8.7: a stream refused with REFUSED_STREAM was not processed; the call sends what it sent again (call.ts retryRefused).
+  it("replays what it sent after rewind(), on the next stream, crediting the sender only once for it", () => {
+    const { s, from, to, budget, ended } = setup();
+    s.sendWindow = 1000;
+    s.keepSent();
+    s.received(Buffer.alloc(300), 0, true);
+    s.pushData(Buffer.alloc(300, 1), true);
+    assert.equal(sent(to), 300);
+    assert.equal(s.localEnded, true);
+    const credited = { connection: from.connectionCredit, stream: from.streamCredit };
+    assert.ok(s.rewind(), "everything sent was kept");
+    assert.equal(s.localEnded, false);
+    const next = new Receiver();
+    s.sendTo(next as unknown as StreamConn<unknown>, 5);
+    next.sendWindow = 1 << 20;
+    s.sendWindow = 1000;
+    s.pump();
+    assert.deepEqual(next.data, [{ bytes: 300, end: true }], "the same DATA, END_STREAM included");
+    assert.deepEqual({ connection: from.connectionCredit, stream: from.streamCredit }, credited, "no second credit for the replayed bytes");
+    assert.equal(budget.held, 0);
+    assert.deepEqual(ended, [s, s]);
+    assert.equal(s.rewind(), false, "one replay: the second sending is not kept");
+  });
+
+  it(`keeps nothing for a replay once more than ${REPLAY_LIMIT_BYTES} bytes went out, nor after forgetSent()`, () => {
+    const big = setup();
+    big.s.sendWindow = 1000;
+    big.s.keepSent();
+    big.s.received(Buffer.alloc(1000), 0, false);
+    big.s.pushData(Buffer.alloc(1000), false);
+    assert.equal(sent(big.to), 1000);
+    assert.ok(big.s.rewind());
+    const over = setup();
+    over.s.recvWindow = 1 << 20;
+    over.s.sendWindow = 1 << 20;
+    over.s.keepSent();
+    over.s.received(Buffer.alloc(REPLAY_LIMIT_BYTES + 1), 0, false);
+    over.s.pushData(Buffer.alloc(REPLAY_LIMIT_BYTES + 1), false);
+    assert.equal(sent(over.to), REPLAY_LIMIT_BYTES + 1);
+    assert.equal(over.s.rewind(), false);
+    const answered = setup();
+    answered.s.keepSent();
+    answered.s.received(Buffer.alloc(10), 0, false);
+    answered.s.pushData(Buffer.alloc(10), false);
+    answered.s.forgetSent();
+    assert.equal(answered.s.rewind(), false);
+  });
+
+  it("a dropped call with replayed bytes still queued gives back only what was not credited before", () => {
+    const { s, from, to, budget } = setup();
+    s.sendWindow = 1000;
+    s.keepSent();
+    s.received(Buffer.alloc(200), 0, false);
+    s.pushData(Buffer.alloc(200), false);
+    assert.equal(sent(to), 200);
+    const credit = from.connectionCredit;
+    assert.ok(s.rewind());
+    s.received(Buffer.alloc(100), 0, false);
+    s.pushData(Buffer.alloc(100), false); // no receiver yet: queued behind the 200 replayed
+    s.drop();
+    assert.equal(from.connectionCredit, credit + 100);
+    assert.equal(budget.held, 0);
   });
 });

@@ -1,0 +1,90 @@
+/**
+ * RFC 9113 section 8.7: a stream an agent refuses with RST_STREAM(REFUSED_STREAM) was not processed, so the frame
+ * relay sends the call once more, to the same agent address behind its stream limit, replaying the request HEADERS
+ * and the DATA already sent (kept up to REPLAY_LIMIT_BYTES). A second refusal reaches the client as UNAVAILABLE,
+ * which it may retry itself. The http2 engine does not retry (Node's client passes the refusal on), so frames only.
+ */
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { startRouter, type RunningRouter } from "../../router";
+import { REPLAY_LIMIT_BYTES } from "../../router/h2/stream";
+import { STREAMS_BEFORE_PEER_SETTINGS } from "../../router/h2/limits";
+import { silentLogger } from "../../lib/log";
+import { md, RawClient } from "../../fixtures/echo-server";
+import { startLimitedAgent, type LimitedAgent, type LimitedAgentOptions } from "../helpers/limited-h2-agent";
+
+describe("relay: a stream the agent refused (REFUSED_STREAM) is sent once more (frames engine)", () => {
+  let dir: string;
+  let router: RunningRouter | undefined;
+  let client: RawClient | undefined;
+  let agent: LimitedAgent | undefined;
+
+  async function routeTo(opts: LimitedAgentOptions): Promise<RawClient> {
+    agent = await startLimitedAgent(opts);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-refused-"));
+    fs.writeFileSync(path.join(dir, "r.json"), JSON.stringify({ deployments: [{ id: "limited", port: agent.port }] }));
+    router = await startRouter({ listen: "127.0.0.1:0", registry: `file:${path.join(dir, "r.json")}`, logger: silentLogger, engine: "frames" });
+    client = new RawClient(`127.0.0.1:${router.port}`);
+    return client;
+  }
+  const call = (c: RawClient, name: string, body: string | Buffer): Promise<{ body: Buffer }> =>
+    c.unary("Unary", body, md({ "x-deployment-id": "limited", "x-call": name }), { deadline: Date.now() + 10_000 });
+  const failure = async (p: Promise<unknown>): Promise<grpc.ServiceError> => {
+    try { await p; } catch (err) { return err as grpc.ServiceError; }
+    throw new Error("expected the call to fail");
+  };
+
+  afterEach(async () => {
+    client?.close();
+    await router?.close();
+    await agent?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    client = router = agent = undefined;
+  });
+
+  it("retries a refused call once, with its request body, and it succeeds", async () => {
+    // Refused once the agent read the whole request: the router had sent its DATA, and must send it again.
+    const c = await routeTo({ maxStreams: 100, settingsDelayMs: 0, mode: "strict", answerDelayMs: 0, refuse: (name, attempt) => name === "first" && attempt === 1, refuseAt: "end" });
+    const body = Buffer.alloc(5000, 7);
+    assert.deepEqual((await call(c, "first", body)).body, body);
+    assert.equal(agent!.attempts.get("first"), 2);
+    assert.equal(agent!.refused, 1);
+    // The request the agent processed is the one the client sent: HEADERS and DATA replayed whole.
+    assert.deepEqual(agent!.bodies.get("first"), Buffer.concat([Buffer.from([0, 0, 0, 0x13, 0x88]), body]));
+    assert.equal(agent!.connections, 1);
+  });
+
+  it("passes a second refusal of the same call to the client as UNAVAILABLE, without a third attempt", async () => {
+    const c = await routeTo({ maxStreams: 100, settingsDelayMs: 0, mode: "strict", answerDelayMs: 0, refuse: (name) => name === "doomed" });
+    const err = await failure(call(c, "doomed", "x"));
+    assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
+    assert.match(err.details, /stream reset by the agent \(HTTP\/2 code 7\)/);
+    assert.equal(agent!.attempts.get("doomed"), 2);
+    // The connection is still good for other calls.
+    assert.equal((await call(c, "other", "y")).body.toString(), "y");
+  });
+
+  it(`does not retry a call whose request sent upstream exceeded ${REPLAY_LIMIT_BYTES} bytes (not kept): UNAVAILABLE after one attempt`, async () => {
+    // Refused once the agent read the whole request: every byte of it had left the router.
+    const c = await routeTo({ maxStreams: 100, settingsDelayMs: 0, mode: "strict", answerDelayMs: 0, refuse: (name) => name === "big", refuseAt: "end" });
+    const err = await failure(call(c, "big", Buffer.alloc(REPLAY_LIMIT_BYTES + 1)));
+    assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
+    assert.equal(agent!.attempts.get("big"), 1);
+  });
+
+  it("a cold burst of 300 to an agent that refuses streams past its limit of 10 (as nghttp2 does) all succeeds, each call sent at most twice", async function () {
+    this.timeout(30_000);
+    const c = await routeTo({ maxStreams: 10, settingsDelayMs: 200, mode: "strict", answerDelayMs: 5 });
+    const outcomes = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => call(c, `c${i}`, `body-${i}`)));
+    const failed = outcomes.filter((o) => o.status === "rejected").length;
+    assert.equal(failed, 0, `${failed} of 300 calls failed`);
+    outcomes.forEach((o, i) => assert.equal(o.status === "fulfilled" && o.value.body.toString(), `body-${i}`));
+    // Of the first 100 streams (opened before the router had the limit) 90 are refused; then nothing more is.
+    assert.ok(agent!.refusedOverLimit > 0 && agent!.refusedOverLimit <= STREAMS_BEFORE_PEER_SETTINGS - 10, `refused ${agent!.refusedOverLimit}`);
+    assert.ok([...agent!.attempts.values()].every((n) => n <= 2));
+    assert.equal(agent!.served, 300);
+  });
+});
