@@ -6,7 +6,8 @@
  * Each request is answered with its own body (HEADERS, DATA, trailers grpc-status 0) once the router ends it.
  */
 import * as net from "node:net";
-import { buildFrame, buildRstStream, buildSettings, buildWindowUpdate, CLIENT_PREFACE, ErrorCode, Flag, FrameReader, FrameType, Setting, SETTINGS_ACK } from "../../router/h2/frames";
+import { buildFrame, buildRstStream, buildSettings, buildWindowUpdate, ErrorCode, Flag, FrameType, Setting, SETTINGS_ACK } from "../../router/h2/frames";
+import { readRawH2Frames } from "./raw-h2-serve";
 import { encodeHeaderList, HpackDecoder } from "../../router/h2/hpack";
 
 const RESPONSE_HEAD = encodeHeaderList([":status", "200", "content-type", "application/grpc"]);
@@ -76,7 +77,6 @@ function serve(socket: net.Socket, opts: LimitedAgentOptions, agent: LimitedAgen
   let settingsTimer: NodeJS.Timeout | undefined;
   let settingsSent = false;
   let acked = false;
-  let preface = 0;
   const write = (b: Buffer): void => {
     if (socket.destroyed) return;
     // Our SETTINGS must be the first frame we send (RFC 9113 section 3.4): an early answer or refusal sends them first.
@@ -110,7 +110,7 @@ function serve(socket: net.Socket, opts: LimitedAgentOptions, agent: LimitedAgen
       buildFrame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, id, TRAILERS_OK),
     ]));
   };
-  const reader = new FrameReader(1 << 24, (type, flags, streamId, payload) => {
+  readRawH2Frames(socket, (type, flags, streamId, payload) => {
     switch (type) {
       case FrameType.SETTINGS:
         if ((flags & Flag.ACK) !== 0) acked = true;
@@ -160,12 +160,4 @@ function serve(socket: net.Socket, opts: LimitedAgentOptions, agent: LimitedAgen
     }
   }, () => socket.destroy());
   socket.on("close", () => clearTimeout(settingsTimer));
-  socket.on("data", (chunk: Buffer) => {
-    if (preface < CLIENT_PREFACE.length) {
-      const n = Math.min(chunk.length, CLIENT_PREFACE.length - preface);
-      preface += n;
-      chunk = chunk.subarray(n);
-    }
-    if (chunk.length > 0) reader.push(chunk);
-  });
 }

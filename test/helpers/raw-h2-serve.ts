@@ -9,12 +9,17 @@ import { buildSettings, CLIENT_PREFACE, Flag, FrameReader, FrameType, SETTINGS_A
 export type RawFrameHandler = (type: number, flags: number, streamId: number, payload: Buffer) => void;
 
 export function serveRawH2(socket: net.Socket, onFrame: RawFrameHandler, onError: () => void): void {
-  let preface = 0;
-  const reader = new FrameReader(1 << 24, (type, flags, streamId, payload) => {
+  socket.write(buildSettings([]));
+  readRawH2Frames(socket, (type, flags, streamId, payload) => {
     if (type === FrameType.SETTINGS && (flags & Flag.ACK) === 0) socket.write(SETTINGS_ACK);
     onFrame(type, flags, streamId, payload);
   }, onError);
-  socket.write(buildSettings([]));
+}
+
+/** Every frame a client sends after its preface, to `onFrame`; nothing is written (the caller answers SETTINGS). */
+export function readRawH2Frames(socket: net.Socket, onFrame: RawFrameHandler, onError: () => void): void {
+  let preface = 0;
+  const reader = new FrameReader(1 << 24, onFrame, onError);
   socket.on("data", (chunk: Buffer) => {
     if (preface < CLIENT_PREFACE.length) {
       const n = Math.min(chunk.length, CLIENT_PREFACE.length - preface);

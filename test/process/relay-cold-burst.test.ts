@@ -6,41 +6,30 @@
  * assumes the same 100 before SETTINGS and queues past the limit).
  */
 import { strict as assert } from "node:assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { startRouter, type RunningRouter } from "../../router";
 import { STREAMS_BEFORE_PEER_SETTINGS } from "../../router/h2/limits";
-import { silentLogger } from "../../lib/log";
-import { md, RawClient } from "../../fixtures/echo-server";
+import { md } from "../../fixtures/echo-server";
+import { routeOne, type OneRoute } from "../helpers/one-route";
 import { startLimitedAgent, type LimitedAgent } from "../helpers/limited-h2-agent";
 
 const CALLS = 300;
 const AGENT_LIMIT = 10;
 
 describe(`relay: a burst on a cold agent connection (${process.env.ROUTER_ENGINE ?? "default"} engine)`, () => {
-  let dir: string;
-  let router: RunningRouter | undefined;
-  let client: RawClient | undefined;
+  let route: OneRoute | undefined;
   let agent: LimitedAgent | undefined;
 
   afterEach(async () => {
-    client?.close();
-    await router?.close();
+    await route?.close();
     await agent?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-    client = router = agent = undefined;
+    route = agent = undefined;
   });
 
   it(`opens at most ${STREAMS_BEFORE_PEER_SETTINGS} streams before the agent's SETTINGS and then keeps to its limit of ${AGENT_LIMIT}: all ${CALLS} calls succeed`, async function () {
     this.timeout(30_000);
     // SETTINGS 200 ms after the first HEADERS: the whole burst reaches the router before the agent's limit does.
     agent = await startLimitedAgent({ maxStreams: AGENT_LIMIT, settingsDelayMs: 200, mode: "lenient", answerDelayMs: 5 });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-cold-burst-"));
-    fs.writeFileSync(path.join(dir, "r.json"), JSON.stringify({ deployments: [{ id: "limited", port: agent.port }] }));
-    router = await startRouter({ listen: "127.0.0.1:0", registry: `file:${path.join(dir, "r.json")}`, logger: silentLogger });
-    client = new RawClient(`127.0.0.1:${router.port}`);
-    const c = client;
+    route = await routeOne("limited", agent.port); // the engine ROUTER_ENGINE names
+    const c = route.client;
     const outcomes = await Promise.allSettled(Array.from({ length: CALLS }, (_, i) =>
       c.unary("Unary", `body-${i}`, md({ "x-deployment-id": "limited", "x-call": `c${i}` }), { deadline: Date.now() + 20_000 })));
     const failed = outcomes.flatMap((o) => (o.status === "rejected" ? [String((o.reason as Error).message)] : []));

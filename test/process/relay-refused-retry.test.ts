@@ -5,44 +5,29 @@
  * which it may retry itself. The http2 engine does not retry (Node's client passes the refusal on), so frames only.
  */
 import { strict as assert } from "node:assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { startRouter, type RunningRouter } from "../../router";
 import { REPLAY_LIMIT_BYTES } from "../../router/h2/stream";
 import { STREAMS_BEFORE_PEER_SETTINGS } from "../../router/h2/limits";
-import { silentLogger } from "../../lib/log";
-import { md, RawClient } from "../../fixtures/echo-server";
+import { md, type RawClient } from "../../fixtures/echo-server";
+import { callFailure, routeOne, type OneRoute } from "../helpers/one-route";
 import { startLimitedAgent, type LimitedAgent, type LimitedAgentOptions } from "../helpers/limited-h2-agent";
 
 describe("relay: a stream the agent refused (REFUSED_STREAM) is sent once more (frames engine)", () => {
-  let dir: string;
-  let router: RunningRouter | undefined;
-  let client: RawClient | undefined;
+  let route: OneRoute | undefined;
   let agent: LimitedAgent | undefined;
 
   async function routeTo(opts: LimitedAgentOptions): Promise<RawClient> {
     agent = await startLimitedAgent(opts);
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pixell-refused-"));
-    fs.writeFileSync(path.join(dir, "r.json"), JSON.stringify({ deployments: [{ id: "limited", port: agent.port }] }));
-    router = await startRouter({ listen: "127.0.0.1:0", registry: `file:${path.join(dir, "r.json")}`, logger: silentLogger, engine: "frames" });
-    client = new RawClient(`127.0.0.1:${router.port}`);
-    return client;
+    route = await routeOne("limited", agent.port, "frames");
+    return route.client;
   }
   const call = (c: RawClient, name: string, body: string | Buffer): Promise<{ body: Buffer }> =>
     c.unary("Unary", body, md({ "x-deployment-id": "limited", "x-call": name }), { deadline: Date.now() + 10_000 });
-  const failure = async (p: Promise<unknown>): Promise<grpc.ServiceError> => {
-    try { await p; } catch (err) { return err as grpc.ServiceError; }
-    throw new Error("expected the call to fail");
-  };
 
   afterEach(async () => {
-    client?.close();
-    await router?.close();
+    await route?.close();
     await agent?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-    client = router = agent = undefined;
+    route = agent = undefined;
   });
 
   it("retries a refused call once, with its request body, and it succeeds", async () => {
@@ -59,7 +44,7 @@ describe("relay: a stream the agent refused (REFUSED_STREAM) is sent once more (
 
   it("passes a second refusal of the same call to the client as UNAVAILABLE, without a third attempt", async () => {
     const c = await routeTo({ maxStreams: 100, settingsDelayMs: 0, mode: "strict", answerDelayMs: 0, refuse: (name) => name === "doomed" });
-    const err = await failure(call(c, "doomed", "x"));
+    const err = await callFailure(call(c, "doomed", "x"));
     assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
     assert.match(err.details, /stream reset by the agent \(HTTP\/2 code 7\)/);
     assert.equal(agent!.attempts.get("doomed"), 2);
@@ -70,7 +55,7 @@ describe("relay: a stream the agent refused (REFUSED_STREAM) is sent once more (
   it(`does not retry a call whose request sent upstream exceeded ${REPLAY_LIMIT_BYTES} bytes (not kept): UNAVAILABLE after one attempt`, async () => {
     // Refused once the agent read the whole request: every byte of it had left the router.
     const c = await routeTo({ maxStreams: 100, settingsDelayMs: 0, mode: "strict", answerDelayMs: 0, refuse: (name) => name === "big", refuseAt: "end" });
-    const err = await failure(call(c, "big", Buffer.alloc(REPLAY_LIMIT_BYTES + 1)));
+    const err = await callFailure(call(c, "big", Buffer.alloc(REPLAY_LIMIT_BYTES + 1)));
     assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
     assert.equal(agent!.attempts.get("big"), 1);
   });
