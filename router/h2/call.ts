@@ -14,6 +14,7 @@ import { UNRESOLVED } from "../metrics";
 import type { Target } from "../../registry/types";
 import { Status, type RouteRequest, type StatusCode } from "../routing";
 import type { WindowOptions } from "./conn";
+import { wastesItsBuffer } from "./buffer-view";
 import { ErrorCode } from "./frames";
 import { AUTH_DROP, BLOCK_415, callerLiteral, forwardable, grpcStatusOf, hopLiteral, HOPS_DROP, statusBlock } from "./header-blocks";
 import type { DecodeResult } from "./hpack";
@@ -175,7 +176,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     if (this.retried) this.requestBlock = undefined;
     else {
       // Kept, with what follows of the request, until the agent answers: it may refuse the stream (retryRefused).
-      this.requestBlock = detached(block);
+      this.requestBlock = wastesItsBuffer(block) ? Buffer.from(block) : block;
       toAgent.keepSent();
     }
     if (endNow) toAgent.localEnded = true;
@@ -396,10 +397,6 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
   }
 }
 
-/** A view that would keep a much larger socket read alive while the call lasts is copied (as stream.ts's detachSmallView). */
-function detached(b: Buffer): Buffer {
-  return b.buffer.byteLength > 4 * b.length + 1024 ? Buffer.from(b) : b;
-}
 
 function endedWithoutStatus(call: Call): void {
   call.fail(Status.UNAVAILABLE, `agent for deployment ${call.deployment} at ${call.address} failed: closed without a status`);

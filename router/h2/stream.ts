@@ -12,6 +12,7 @@
  * connection credit waits for the bytes to leave, as stream credit does.
  * Payloads are forwarded as the slices they arrived in; nothing is decoded here.
  */
+import { wastesItsBuffer } from "./buffer-view";
 import type { H2Conn } from "./conn";
 import type { StreamConn } from "./stream-conn";
 
@@ -221,7 +222,7 @@ export class RelayStream {
     const n = (this.keptBytes += payload.length);
     if (n > REPLAY_LIMIT_BYTES) return this.forgetSent();
     // A view into a much larger socket read is copied: kept, it would hold the whole read until the answer begins.
-    const own = payload.buffer.byteLength > 4 * payload.length + 1024 ? Buffer.from(payload) : payload;
+    const own = wastesItsBuffer(payload) ? Buffer.from(payload) : payload;
     (this.kept ??= []).push(new Pending(own, end, isHeaders));
   }
 
@@ -292,7 +293,7 @@ function detachSmallView(q: Pending[]): void {
   // Only the newest item: older ones were checked when they were newest.
   const item = q[q.length - 1]!;
   const p = item.payload;
-  if (!item.isHeaders && p.buffer.byteLength > 4 * p.length + 1024) {
+  if (!item.isHeaders && wastesItsBuffer(p)) {
     const copy = Buffer.allocUnsafeSlow(p.length);
     p.copy(copy);
     item.payload = copy;
