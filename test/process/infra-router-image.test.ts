@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { bundleRouter } from "../../build/router";
+import { VENDOR_DIR, VENDOR_GROUPS, vendorFiles } from "../../build/vendor";
 import { containerDefinitions, ROUTER_HEALTH_COMMAND, type ContainerInputs } from "../../infra/containers";
 import { imageBuildSpecs } from "../../infra/images";
 import { ROUTER_ADMIN_PORT, XDS_SOCKET, XDS_SOCKET_DIR } from "../../lib/ports";
@@ -15,6 +16,11 @@ import { BUNDLED_PROTO_DIR, messageType } from "../../envoy/proto";
 import { ADS_METHOD_PATH } from "../../router/xds";
 import { startDemoAgent, type DemoAgent } from "../../fixtures/demo-agent";
 import { checkHealth } from "../../lib/health";
+import { sha256 } from "../../router/auth";
+import { createProbeClient } from "../../probe-lambda/probe";
+import { FAKE_AWS_CLIENT_CONFIG, startFakeAwsJsonServer, type FakeAwsServer } from "../../fixtures/fake-aws";
+import { startFakeCloudMap, type FakeCloudMap } from "../../fixtures/fake-cloudmap";
+import type { RouterAuthSettings } from "../../infra/caller-auth";
 import { imageProcess, reproduceBuild, type ReproducedBuild } from "../helpers/docker-build";
 
 /**
@@ -64,17 +70,32 @@ function nodeModulesUpTheChain(dir: string): string[] {
 }
 
 /** The router container's environment from the task definition (infra/containers.ts), for one Envoy mode. */
-function taskDefinitionEnv(envoyMode: "router" | "xds"): Record<string, string> {
+function taskDefinitionEnv(envoyMode: "router" | "xds", routerAuth?: RouterAuthSettings): Record<string, string> {
   const inputs: ContainerInputs = {
     region: "us-east-2", parImage: "par", routerImage: "router", envoyImage: "envoy",
     logGroups: { par: "p", router: "r", envoy: "e" }, envoyMode, routerDrainMs: 20000, logLevel: "warn",
     cloudMapNamespace: "ns", cloudMapService: "svc", agentPortFirst: 8000, agentPortLast: 8010, memory: 2048,
+    ...(routerAuth ? { routerAuth } : {}),
   };
   const router = containerDefinitions(inputs).find((c) => c.name === "router")!;
   return Object.fromEntries(router.environment.map((kv) => [kv.name, kv.value]));
 }
 
 interface Router { child: ChildProcess; stderr: () => string; listen: number; admin: number; xds?: string }
+
+/**
+ * The vendor files (build/vendor.ts) a router process has loaded so far, from the trace Node writes to
+ * stderr under NODE_DEBUG=module (lib/internal/modules/cjs/loader.js: `load "<file>" for module "<id>"`).
+ */
+function vendorFilesLoaded(stderr: string): string[] {
+  const loaded = new Set<string>();
+  for (const m of stderr.matchAll(/^MODULE \d+: load "([^"]+)" for module/gm)) {
+    const file = m[1]!.split(path.sep).join("/");
+    const at = file.lastIndexOf(`/app/${VENDOR_DIR}/`);
+    if (at >= 0) loaded.add(file.slice(at + "/app/".length));
+  }
+  return [...loaded].sort();
+}
 
 describe("infra router image: built from exactly its context, run as its CMD", function () {
   // npm ci of the whole lockfile runs once (about 15-40 s with a warm npm cache).
@@ -85,8 +106,9 @@ describe("infra router image: built from exactly its context, run as its CMD", f
   let registry: string;
   const routers: Router[] = [];
 
-  async function startRouter(envoyMode: "router" | "xds"): Promise<Router> {
-    const env = taskDefinitionEnv(envoyMode);
+  /** `overrides` replace the loopback stand-ins (a Cloud Map registry, say) and add what only this test needs. */
+  async function startRouter(envoyMode: "router" | "xds", overrides: Record<string, string> = {}, routerAuth?: RouterAuthSettings): Promise<Router> {
+    const env = taskDefinitionEnv(envoyMode, routerAuth);
     const listen = await freePort();
     const admin = await freePort();
     const xds = envoyMode === "xds" ? build.inImage(XDS_SOCKET) : undefined;
@@ -97,6 +119,7 @@ describe("infra router image: built from exactly its context, run as its CMD", f
     Object.assign(env, { ROUTER_LISTEN: `127.0.0.1:${listen}`, ROUTER_ADMIN: `127.0.0.1:${admin}`, ROUTER_REGISTRY: `file:${registry}` });
     // The task's own socket path, inside the image's directory: the router, as USER node, must be able to create it there.
     if (xds) env.ROUTER_XDS = `unix:${build.inImage(XDS_SOCKET)}`;
+    Object.assign(env, overrides);
     const proc = imageProcess(build, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, hostCommands: { node: process.execPath }, users: NODE_IMAGE_USERS });
     const child = spawn(proc.command, proc.args, {
       cwd: proc.cwd, env: proc.env, stdio: ["ignore", "ignore", "pipe"],
@@ -159,8 +182,19 @@ describe("infra router image: built from exactly its context, run as its CMD", f
   it("copies every source file the bundle reads (esbuild's metafile)", async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "router-bundle-meta-"));
     try {
-      const { sources } = await bundleRouter(out);
+      const { sources, mainSources, vendor } = await bundleRouter(out);
       const own = sources.filter((s) => !s.split("/").includes("node_modules"));
+      // The vendor files carry packages only; main.js carries none of their files, and no two carry the same one.
+      const packageOf = (s: string): string | undefined => /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(s)?.[1];
+      const carriers = new Map<string, string[]>();
+      for (const [name, files] of [["main.js", mainSources], ...Object.entries(vendor).map(([g, v]) => [`${VENDOR_DIR}/${g}.js`, v.sources] as const)] as const) {
+        for (const pkg of new Set(files.map(packageOf).filter((p): p is string => p !== undefined))) carriers.set(pkg, [...(carriers.get(pkg) ?? []), name]);
+      }
+      for (const [group, v] of Object.entries(vendor)) {
+        assert.deepEqual(v.sources.filter((s) => packageOf(s) === undefined), [], `${group}.js should hold packages only`);
+        for (const pkg of VENDOR_GROUPS[group]!) assert.deepEqual(carriers.get(pkg), [`${VENDOR_DIR}/${group}.js`], pkg);
+      }
+      assert.deepEqual([...carriers].filter(([, names]) => names.length > 1), [], "a package in two files is loaded twice");
       assert.ok(own.includes("router/main.ts") && own.includes("envoy/proto.ts"), own.join(", "));
       const copied = new Set(build.copiedFromContext);
       assert.deepEqual(own.filter((s) => !copied.has(s)), [], "router/Dockerfile does not copy these files the bundle reads");
@@ -177,7 +211,8 @@ describe("infra router image: built from exactly its context, run as its CMD", f
     assert.equal(build.image.config.user, "node");
     assert.deepEqual(build.image.config.cmd, ["node", ...ROUTER_NODE_FLAGS, "/app/main.js"]);
     const app = build.inImage("/app");
-    assert.deepEqual(fs.readdirSync(app).sort(), ["agent.proto", BUNDLED_PROTO_DIR, "main.js", "main.js.map"]);
+    assert.deepEqual(fs.readdirSync(app).sort(), ["agent.proto", BUNDLED_PROTO_DIR, "main.js", "main.js.map", VENDOR_DIR]);
+    assert.deepEqual(fs.readdirSync(path.join(app, VENDOR_DIR)).sort().map((f) => `${VENDOR_DIR}/${f}`), vendorFiles());
     assert.deepEqual(fs.readdirSync(build.imageRoot).sort(), ["app", "var"]);
     // The xDS socket's directory, a VOLUME owned by node: ECS copies owner and mode into the task's volume
     // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html).
@@ -188,7 +223,7 @@ describe("infra router image: built from exactly its context, run as its CMD", f
   });
 
   it("Option A: starts from the task definition's environment as USER node and passes its health check", async () => {
-    const r = await startRouter("router");
+    const r = await startRouter("router", { NODE_DEBUG: "module" });
     assert.equal(r.child.exitCode, null, r.stderr());
     assert.equal(runHealthCommand(r.admin), 0);
     const client = new grpc.Client(`127.0.0.1:${r.listen}`, grpc.credentials.createInsecure());
@@ -198,6 +233,51 @@ describe("infra router image: built from exactly its context, run as its CMD", f
       assert.equal((await checkHealth(client, "no-such-deployment", 5000)).codeName, "NOT_FOUND");
     } finally {
       client.close();
+    }
+    // Relaying loads no vendored package; the operator's live health check loads grpc-js, from beside main.js.
+    assert.deepEqual(vendorFilesLoaded(r.stderr()), []);
+    const live = await fetch(`http://127.0.0.1:${r.admin}/deployments/image-test/health`, { signal: AbortSignal.timeout(10_000) });
+    assert.deepEqual([live.status, ((await live.json()) as { healthy: boolean }).healthy], [200, true]);
+    assert.deepEqual(vendorFilesLoaded(r.stderr()), ["vendor/grpc.js", "vendor/grpc__grpc-js.js", "vendor/grpc__proto-loader.js"]);
+  });
+
+  it("Option A with the task's Cloud Map registry and bearer tokens in Secrets Manager: the AWS SDK loads from vendor/aws.js", async () => {
+    const token = "image-test-token-0123456789abcdef";
+    const secretArn = "arn:aws:secretsmanager:us-east-2:123456789012:secret:pixell/a2a-tokens-AbCdEf";
+    const secret = JSON.stringify({ tokens: [{ name: "image-test", sha256: sha256(token).toString("hex"), allow: ["image-*"] }] });
+    // Both speak AWS JSON 1.1, as the real services do (fixtures/fake-aws.ts), for the real SDK clients in the image.
+    const secrets: FakeAwsServer = await startFakeAwsJsonServer("application/x-amz-json-1.1", (operation, body) =>
+      operation === "GetSecretValue" && body.SecretId === secretArn
+        ? { body: { ARN: secretArn, Name: "pixell/a2a-tokens", SecretString: secret, VersionId: "v1", VersionStages: ["AWSCURRENT"] } }
+        : { error: { status: 400, type: "ResourceNotFoundException", message: `no secret ${String(body.SecretId)}` } });
+    const cloudMap: FakeCloudMap = await startFakeCloudMap({ namespace: "ns", service: "svc", instances: [{ id: "image-test", ipv4: "127.0.0.1", port: agent.port }] });
+    try {
+      const cloudMapSource = taskDefinitionEnv("router").ROUTER_REGISTRY!.split(",").find((s) => s.startsWith("cloudmap:"));
+      assert.equal(cloudMapSource, "cloudmap:ns/svc", "the task definition's Cloud Map source");
+      const r = await startRouter("router", {
+        ROUTER_REGISTRY: cloudMapSource!,
+        AWS_ENDPOINT_URL_SERVICEDISCOVERY: cloudMap.url,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+        AWS_REGION: FAKE_AWS_CLIENT_CONFIG.region,
+        AWS_ACCESS_KEY_ID: FAKE_AWS_CLIENT_CONFIG.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: FAKE_AWS_CLIENT_CONFIG.credentials.secretAccessKey,
+        NODE_DEBUG: "module",
+      }, { mode: "bearer", tokensSecretArn: secretArn });
+      const withToken = createProbeClient(`127.0.0.1:${r.listen}`, { bearerToken: token });
+      const without = createProbeClient(`127.0.0.1:${r.listen}`);
+      try {
+        const ok = await checkHealth(withToken, "image-test", 5000);
+        assert.deepEqual([ok.ok, ok.codeName], [true, "OK"], ok.message);
+        assert.equal((await checkHealth(without, "image-test", 5000)).codeName, "UNAUTHENTICATED");
+      } finally {
+        withToken.close();
+        without.close();
+      }
+      assert.ok(cloudMap.requests.some((q) => q.operation === "DiscoverInstances"), "the router read Cloud Map");
+      assert.ok(secrets.requests.some((q) => q.operation === "GetSecretValue"), "the router read the tokens secret");
+      assert.deepEqual(vendorFilesLoaded(r.stderr()), ["vendor/aws-sdk__client-secrets-manager.js", "vendor/aws-sdk__client-servicediscovery.js", "vendor/aws.js"]);
+    } finally {
+      await Promise.all([secrets.close(), cloudMap.close()]);
     }
   });
 
@@ -238,6 +318,6 @@ describe("infra router image: built from exactly its context, run as its CMD", f
       assert.equal(await waitForExit(r.child, 15000), 0, r.stderr());
       assert.equal(runHealthCommand(r.admin), 1);
     }
-    assert.equal(routers.length, 2);
+    assert.equal(routers.length, 3);
   });
 });

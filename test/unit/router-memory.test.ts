@@ -10,12 +10,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ts from "typescript";
 import { ROUTER_ENV, ROUTER_NODE_FLAGS } from "../../lib/router-node-flags";
+import { stubFileName, VENDOR_GROUPS, vendorFiles } from "../../build/vendor";
 import { parseDockerfile, planStages } from "../helpers/dockerfile";
 
 const ROOT = path.join(__dirname, "..", "..");
 
-/** Packages a router loads only when its configuration needs them, each ~11-15 MiB of RSS. */
-const LAZY_PACKAGES = ["@aws-sdk/client-secrets-manager", "@aws-sdk/client-servicediscovery", "@grpc/grpc-js", "@grpc/proto-loader", "protobufjs"];
+/** Packages a router loads only when its configuration needs them, each ~11-15 MiB of RSS: the ones the build puts beside main.js. */
+const LAZY_PACKAGES = Object.values(VENDOR_GROUPS).flat();
 
 /**
  * The module specifiers a file imports for their values at load time: `import ... from` and
@@ -100,5 +101,14 @@ describe("router memory decisions", () => {
     assert.ok(packages.has("prom-client"), "prom-client is on every start (router/metrics.ts)");
     const eager = LAZY_PACKAGES.filter((p) => packages.has(p)).map((p) => `${p} (imported by ${packages.get(p)})`);
     assert.deepEqual(eager, [], `packages loaded at every start that only some configurations need: load them lazily (docs/decisions/router-memory.md)`);
+  });
+
+  it("gives each vendored package one group and its own stub file (build/vendor.ts)", () => {
+    assert.equal(new Set(LAZY_PACKAGES).size, LAZY_PACKAGES.length, "a package in two groups");
+    assert.equal(new Set(LAZY_PACKAGES.map(stubFileName)).size, LAZY_PACKAGES.length, "two packages share a stub file");
+    assert.equal(stubFileName("@grpc/grpc-js"), "grpc__grpc-js.js");
+    const groupFiles = Object.keys(VENDOR_GROUPS).map((g) => `${g}.js`);
+    assert.deepEqual(LAZY_PACKAGES.map(stubFileName).filter((f) => groupFiles.includes(f)), [], "a stub named like a group file");
+    assert.equal(new Set(vendorFiles()).size, groupFiles.length + LAZY_PACKAGES.length);
   });
 });
