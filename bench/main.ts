@@ -21,7 +21,7 @@ import { startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloud
 import { grpcFrame, haproxyConfig, haproxyMap, nginxConfig, parseNginxVersion, registryJson, type BenchDeployment } from "./configs";
 import { checkGrpcOk, checkHealthThrough, runH2load, streamThroughput } from "./load";
 import { BenchUsageError, parseBenchArgs, type BenchOptions } from "./options";
-import { Children, clockTicksPerSecond, cpuTicks, ensureTools, freePort, peakRssBytes, processTree, resetPeakRss, rssSplitBytes, versionLine, waitForPortLine, type Child, type Tools } from "./processes";
+import { Children, clockTicksPerSecond, cpuTicks, userTicks, ensureTools, freePort, peakRssBytes, processTree, resetPeakRss, rssSplitBytes, versionLine, waitForPortLine, type Child, type Tools } from "./processes";
 import { probeDeployments, runProbeScale } from "./probe-scale";
 import { DEFAULT_CHURN, runChurnPart } from "./churn";
 import { DEFAULT_OPEN_STREAMS, runOpenStreamsPart } from "./open-streams";
@@ -57,7 +57,7 @@ interface BenchPath {
 }
 
 interface RoundSample {
-  rps: number; c1: number[]; c64: number[]; cpuUsPerRequest: number; streamMBps: number; errors: number;
+  rps: number; c1: number[]; c64: number[]; cpuUsPerRequest: number; userUsPerRequest: number; streamMBps: number; errors: number;
   /** VmHWM over the c=64 run alone (reset after the warm-up), and RssAnon at its end, bytes. */
   c64PeakRss: number; c64Anon: number;
 }
@@ -113,8 +113,10 @@ async function measurePath(p: BenchPath, opts: BenchOptions, tools: Tools, body:
   const pids = processTree(p.pid);
   if (!resetPeakRss(pids)) throw new Error(`path "${p.name}": cannot reset its peak RSS (/proc/PID/clear_refs)`);
   const ticksBefore = cpuTicks(pids);
+  const userBefore = userTicks(pids);
   const sat = await runH2load({ ...common, connections: opts.connections, streamsPerConnection: opts.streamsPerConnection, seconds: opts.saturationSeconds });
   const ticksAfter = cpuTicks(pids);
+  const userAfter = userTicks(pids);
   const c64PeakRss = peakRssBytes(pids);
   const c64Anon = rssSplitBytes(pids).anon;
   if (sat.summary.succeeded === 0 || sat.latenciesUs.length === 0) throw new Error(`path "${p.name}" is broken: no successful request in the c=64 run (${JSON.stringify(sat.summary)})`);
@@ -136,6 +138,7 @@ async function measurePath(p: BenchPath, opts: BenchOptions, tools: Tools, body:
     c1: c1.latenciesUs,
     c64: sat.latenciesUs,
     cpuUsPerRequest: ((ticksAfter - ticksBefore) / ticksPerSecond) * 1e6 / sat.summary.succeeded,
+    userUsPerRequest: ((userAfter - userBefore) / ticksPerSecond) * 1e6 / sat.summary.succeeded,
     streamMBps,
     errors: errors(sat) + errors(c1),
     c64PeakRss,
@@ -159,6 +162,7 @@ function figures(p: BenchPath, samples: readonly RoundSample[]): Omit<PathFigure
     c64P50Us: med((s) => percentile(s.c64, 50)),
     c64P99Us: med((s) => percentile(s.c64, 99)),
     cpuUsPerRequest: med((s) => s.cpuUsPerRequest),
+    userUsPerRequest: med((s) => s.userUsPerRequest),
     streamMBps: med((s) => s.streamMBps),
     errors: samples.reduce((sum, s) => sum + s.errors, 0),
   };
@@ -317,7 +321,7 @@ async function main(): Promise<void> {
         `unary: Invoke (${invokeBody().length}-byte gRPC frame) to deployment ${LOADED}; rounds: ${opts.rounds} (paths alternated, order rotated each round); figures are medians over rounds`,
         `c=64: h2load -c ${opts.connections} -m ${opts.streamsPerConnection} -t 1 for ${opts.saturationSeconds} s (requests/s, p50/p99 latency, CPU per request); c=1: h2load -c 1 -m 1 for ${opts.latencySeconds} s; each after an unmeasured warm-up of ${opts.warmupRequests} requests`,
         "latency: h2load's per-request log (--log-file, µs), HTTP 200 answers only; every path was first checked to answer this exact request with grpc-status 0 (node:http2) and Health from the right agent (checkHealth, grpc-js)",
-        `CPU per request: utime + stime from /proc/<pid>/stat of the proxy's process tree over the c=64 run, divided by its successful requests; for direct, the loaded agent's. Peak RSS: VmHWM summed over the same processes, over each c=64 run alone (reset after the warm-up through /proc/<pid>/clear_refs; the highest round) and over the whole run at the end (streaming included); anon: RssAnon at the end of the c=64 run (the rest of RSS is mapped files: for the router, ~40 MiB of the node binary's pages)`,
+        `CPU per request: utime + stime from /proc/<pid>/stat of the proxy's process tree over the c=64 run, divided by its successful requests, and the two parts (user: the proxy's own code, V8 and libc; sys: the kernel's socket work); for direct, the loaded agent's. Peak RSS: VmHWM summed over the same processes, over each c=64 run alone (reset after the warm-up through /proc/<pid>/clear_refs; the highest round) and over the whole run at the end (streaming included); anon: RssAnon at the end of the c=64 run (the rest of RSS is mapped files: for the router, ~40 MiB of the node binary's pages)`,
         `streaming: one grpc-js server-streaming call of ${opts.streamMessages} × ${opts.streamMessageBytes / (1024 * 1024)} MiB messages from bench/echo-agent.ts; MB = 10^6 bytes`,
         "router: the image's bundle (build/router.ts) with its Node flags and malloc environment (lib/router-node-flags.ts), one Node process, LOG_LEVEL=info; nginx: 1 worker, grpc_pass with upstream keepalive; HAProxy: nbthread 1, map lookup on x-deployment-id, h2 to the agents",
         `router registry sizes: ${opts.registrySizes.join(", ")} (fillers point at ${OTHER}); the main "router" row has the ${real.length} real deployments`,

@@ -90,8 +90,8 @@ export function waitForPortLine(child: Child, timeoutMs: number): Promise<number
   });
 }
 
-function readProcs(): { pid: number; ppid: number; cpuTicks: number }[] {
-  const out: { pid: number; ppid: number; cpuTicks: number }[] = [];
+function readProcs(): { pid: number; ppid: number }[] {
+  const out: { pid: number; ppid: number }[] = [];
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
@@ -111,6 +111,15 @@ export function cpuTicks(pids: readonly number[]): number {
   let sum = 0;
   for (const pid of pids) {
     try { sum += parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8")).cpuTicks; } catch { /* gone */ }
+  }
+  return sum;
+}
+
+/** utime alone (clock ticks, all threads) summed over `pids`: the part of cpuTicks spent outside the kernel. */
+export function userTicks(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try { sum += parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8")).userTicks; } catch { /* gone */ }
   }
   return sum;
 }

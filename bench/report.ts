@@ -21,6 +21,8 @@ export interface PathFigures {
   readonly c64P99Us: number;
   /** CPU (user + system) of the proxy's processes per request, µs; the agent's for direct. */
   readonly cpuUsPerRequest: number;
+  /** The user-space part of cpuUsPerRequest (utime; the rest is the kernel's, stime), µs. */
+  readonly userUsPerRequest: number;
   /** Peak resident set (VmHWM) of the proxy's processes over the whole run (streaming included), MiB; the agent's for direct. */
   readonly peakRssMiB: number;
   /** Peak resident set over a c=64 run alone (the highest round), MiB. */
@@ -120,13 +122,14 @@ function ratioRows(paths: readonly PathFigures[], base: PathFigures, direct: Pat
     fmtRatio(ratio(p.c64P50Us, base.c64P50Us)),
     fmtRatio(ratio(p.c64P99Us, base.c64P99Us)),
     fmtRatio(ratio(p.cpuUsPerRequest, base.cpuUsPerRequest)),
+    fmtRatio(ratio(p.userUsPerRequest, base.userUsPerRequest)),
     fmtRatio(ratio(p.c64PeakRssMiB, base.c64PeakRssMiB)),
     fmtRatio(ratio(p.peakRssMiB, base.peakRssMiB)),
     fmtRatio(ratio(p.streamMBps, base.streamMBps)),
   ]);
 }
 
-const RATIO_HEADER = ["path", "req/s", "p50 c=1", "p99 c=1", "added p50 c=1", "p50 c=64", "p99 c=64", "CPU/req", "peak RSS c=64", "peak RSS run", "stream MB/s"];
+const RATIO_HEADER = ["path", "req/s", "p50 c=1", "p99 c=1", "added p50 c=1", "p50 c=64", "p99 c=64", "CPU/req", "user CPU/req", "peak RSS c=64", "peak RSS run", "stream MB/s"];
 
 export function renderReport(input: ReportInput): string {
   const direct = input.paths.find((p) => p.kind === "direct");
@@ -135,14 +138,14 @@ export function renderReport(input: ReportInput): string {
 
   out.push("## Figures (median over rounds)", "");
   out.push(...table(
-    ["path", "req/s (c=64)", "p50 / p99 c=1 (µs)", "added p50 c=1 (µs)", "p50 / p99 c=64 (µs)", "CPU µs/req", "peak RSS c=64 / run (MiB)", "anon c=64 (MiB)", "stream MB/s", "errors"],
+    ["path", "req/s (c=64)", "p50 / p99 c=1 (µs)", "added p50 c=1 (µs)", "p50 / p99 c=64 (µs)", "CPU µs/req (user + sys)", "peak RSS c=64 / run (MiB)", "anon c=64 (MiB)", "stream MB/s", "errors"],
     input.paths.map((p) => [
       p.name,
       fmt(p.requestsPerSecond),
       `${fmt(p.c1P50Us)} / ${fmt(p.c1P99Us)}`,
       p.kind === "direct" ? "–" : fmt(addedLatencyUs(p, direct)),
       `${fmt(p.c64P50Us)} / ${fmt(p.c64P99Us)}`,
-      fmt(p.cpuUsPerRequest, 1),
+      `${fmt(p.cpuUsPerRequest, 1)} (${fmt(p.userUsPerRequest, 1)} + ${fmt(p.cpuUsPerRequest - p.userUsPerRequest, 1)})`,
       `${fmt(p.c64PeakRssMiB, 1)} / ${fmt(p.peakRssMiB, 1)}`,
       fmt(p.c64AnonMiB, 1),
       fmt(p.streamMBps, 0),

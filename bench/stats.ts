@@ -66,18 +66,19 @@ export function ratio(a: number, b: number): number {
 }
 
 /**
- * `/proc/<pid>/stat`: pid, parent pid and utime + stime (clock ticks, all threads).
+ * `/proc/<pid>/stat`: pid, parent pid, utime + stime and utime alone (clock ticks, all threads).
  * The command name (field 2) is in parentheses and may hold spaces, so split after its last ')'.
  */
-export function parseProcStat(text: string): { pid: number; ppid: number; cpuTicks: number } {
+export function parseProcStat(text: string): { pid: number; ppid: number; cpuTicks: number; userTicks: number } {
   const close = text.lastIndexOf(")");
   const pid = Number(text.slice(0, text.indexOf(" ")));
   // Fields after the name, numbered from 3 (state) in proc(5).
   const rest = text.slice(close + 2).trim().split(/\s+/);
   const field = (n: number): number => Number(rest[n - 3]);
-  const cpuTicks = field(14) + field(15);
+  const userTicks = field(14);
+  const cpuTicks = userTicks + field(15);
   if (!Number.isFinite(pid) || !Number.isFinite(cpuTicks)) throw new Error(`unreadable /proc stat line: ${text.slice(0, 200)}`);
-  return { pid, ppid: field(4), cpuTicks };
+  return { pid, ppid: field(4), cpuTicks, userTicks };
 }
 
 /** `VmHWM:   12345 kB` from /proc/<pid>/status, in bytes; NaN when absent (e.g. a zombie). */

@@ -136,11 +136,12 @@ describe("bench stats", () => {
 
   it("reads /proc stat lines, including names with spaces and parentheses", () => {
     const line = "4242 (node (my) app) S 1 4242 4242 0 -1 4194560 100 0 0 0 150 25 0 0 20 0 11 0 123 1000 50 18446744073709551615";
-    assert.deepEqual(parseProcStat(line), { pid: 4242, ppid: 1, cpuTicks: 175 });
+    // proc(5): field 14 utime, field 15 stime.
+    assert.deepEqual(parseProcStat(line), { pid: 4242, ppid: 1, cpuTicks: 175, userTicks: 150 });
     const self = parseProcStat(readFileSync("/proc/self/stat", "utf8"));
     assert.equal(self.pid, process.pid);
     assert.equal(self.ppid, process.ppid);
-    assert.ok(self.cpuTicks >= 0);
+    assert.ok(self.cpuTicks >= self.userTicks && self.userTicks >= 0);
   });
 
   it("reads the peak resident set from /proc status", () => {
@@ -163,7 +164,7 @@ describe("bench stats", () => {
 describe("bench report", () => {
   const row = (name: string, kind: PathFigures["kind"], f: Partial<PathFigures>): PathFigures => ({
     name, kind, requestsPerSecond: 1000, c1P50Us: 100, c1P99Us: 200, c64P50Us: 1000, c64P99Us: 2000,
-    cpuUsPerRequest: 10, peakRssMiB: 20, c64PeakRssMiB: 18, c64AnonMiB: 9, streamMBps: 100, errors: 0, ...f,
+    cpuUsPerRequest: 10, userUsPerRequest: 7, peakRssMiB: 20, c64PeakRssMiB: 18, c64AnonMiB: 9, streamMBps: 100, errors: 0, ...f,
   });
   const direct = row("direct", "direct", { c1P50Us: 80, requestsPerSecond: 20_000 });
   const haproxy = row("HAProxy", "haproxy", { c1P50Us: 130, cpuUsPerRequest: 5, requestsPerSecond: 15_000 });
@@ -192,7 +193,7 @@ describe("bench report", () => {
   });
 
   it("renders absolute figures, ratios to direct and to HAProxy, the probe and the commands", () => {
-    const router = row("router", "router", { requestsPerSecond: 10_000, cpuUsPerRequest: 25, streamMBps: NaN });
+    const router = row("router", "router", { requestsPerSecond: 10_000, cpuUsPerRequest: 25, userUsPerRequest: 21, streamMBps: NaN });
     const text = renderReport({
       title: "t", when: new Date(0), machine: ["2 cores"], settings: ["s"], paths: [direct, router, nginx, haproxy],
       probe: [{ label: "all healthy", deployments: 1000, hung: 0, timeoutMs: 3000, concurrency: 64, wallMs: 900, healthy: 1000, unhealthy: 0, putMetricDataRequests: 3, metricData: 2005 }],
@@ -202,9 +203,11 @@ describe("bench report", () => {
       const from = text.indexOf(section);
       return text.slice(from).split("\n").find((l) => l.startsWith(`| ${name} |`))!;
     };
-    assert.match(line("## Figures", "router"), /^\| router \| 10,000 \| 100 \/ 200 \| 20 \| 1,000 \/ 2,000 \| 25\.0 \| 18\.0 \/ 20\.0 \| 9\.0 \| – \| 0 \|$/);
+    assert.match(line("## Figures", "router"), /^\| router \| 10,000 \| 100 \/ 200 \| 20 \| 1,000 \/ 2,000 \| 25\.0 \(21\.0 \+ 4\.0\) \| 18\.0 \/ 20\.0 \| 9\.0 \| – \| 0 \|$/);
     assert.match(line("### Ratio to direct", "router"), /^\| router \| 0\.50× \|/);
     assert.match(line("### Ratio to HAProxy", "router"), /^\| router \| 0\.67× \| 0\.77× \| 1\.00× \| 0\.40× \|/);
+    // CPU/req 25 ÷ 5 and user CPU/req 21 ÷ 7 (the row() default for HAProxy's user part).
+    assert.match(line("### Ratio to HAProxy", "router"), /\| 5\.00× \| 3\.00× \|/);
     assert.match(line("## Probe", "all healthy"), /\| 1,000 \| 0 \| 3,000 \| 64 \| 900 \| 1,000 \| 0 \| 3 \| 2,005 \|$/);
     assert.match(text, /\| CPU per request \(µs\) ≤ nginx's \| 25\.0 \| 30\.0 \| yes \|/);
     assert.match(text, /```\nh2load -D 10 http:\/\/127\.0\.0\.1:1\/x\n```/);
