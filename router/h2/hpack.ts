@@ -175,7 +175,8 @@ export class HpackDecoder {
   /** Moves past a string that is not needed (its bytes are not decoded). */
   private skipString(buf: Buffer): void {
     if (this.pos >= buf.length) throw new HpackError("header block ends inside a string");
-    const stop = this.pos + this.int(buf, 7);
+    const length = this.int(buf, 7); // moves the cursor past the length: the string starts after it
+    const stop = this.pos + length;
     if (stop > buf.length) throw new HpackError("string length runs past the header block");
     this.pos = stop;
   }

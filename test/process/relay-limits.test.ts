@@ -181,6 +181,22 @@ describe("relay: HTTP/2 protocol limits (frames engine)", function () {
     assert.ok(warned("header_list_size"));
   });
 
+  // RFC 9113 section 10.5.1: over the header list limit only the stream is refused. Past the limit the decoder skips
+  // the strings of literals without indexing (what Node's and nghttp2's encoders send once the router's table size
+  // of 0 applies); RFC 7541 section 5.2 puts each string's length prefix before its bytes.
+  it("a header list over the limit whose tail is literals without indexing refuses the stream, and the connection goes on", async () => {
+    const c = await connect();
+    const base = encodeHeaderList([":method", "POST", ":scheme", "http", ":path", "/pixell.test.Echo/Unary", ":authority", "r",
+      "content-type", "application/grpc", "te", "trailers", "x-deployment-id", "raw"]);
+    // 0x90 is the static field "accept-encoding: gzip, deflate", 60 bytes decoded for 1 byte sent: 5,000 of them cross 256 KiB.
+    const tail = Buffer.concat([Buffer.from([0x00, 7]), Buffer.from("x-after"), Buffer.from([5]), Buffer.from("value")]);
+    c.send(buildFrame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, Buffer.concat([base, Buffer.alloc(5_000, 0x90), tail, tail])));
+    assert.equal(headerOf(await c.final(1), "grpc-status"), "8"); // RESOURCE_EXHAUSTED, not a COMPRESSION_ERROR GOAWAY
+    c.send(buildFrame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 3, base));
+    assert.equal(headerOf(await c.final(3), "grpc-status"), "0");
+    assert.equal(c.frames.some((f) => f.type === FrameType.GOAWAY), false);
+  });
+
   // RFC 7541 section 4 (the decoder's limit), unit level: fields stop at the one that crosses, the table is still updated.
   it("the HPACK decoder stops building fields at the limit and still applies the block's table insertions", () => {
     const d = new HpackDecoder(4096, 1 << 20, 1000);

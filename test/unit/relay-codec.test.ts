@@ -184,6 +184,26 @@ describe("relay: HPACK", () => {
     }), { numRuns: 200 });
   });
 
+  // RFC 7541 section 5.2: a string's length prefix comes first, then its bytes. Past the list limit the decoder
+  // only skips strings that are not needed (literals without indexing, 0000, and never indexed, 0001); a skip
+  // that miscounted the prefix would misparse the rest of the block as a COMPRESSION_ERROR, ending the
+  // connection where only the stream is to be refused (RFC 9113 section 10.5.1).
+  it("past the header list limit, skips unindexed literals to the block's end and still applies later insertions", () => {
+    const d = new HpackDecoder(4096, 1 << 20, 100);
+    const big = Buffer.concat([Buffer.from([0x00]), strLit("x-big"), strLit("v".repeat(90))]); // crosses the limit
+    const skipped = Buffer.concat([
+      Buffer.from([0x00]), strLit("x-new-name"), Buffer.from([0x7f, 0x00]), Buffer.alloc(127, 0x61), // new name; length 127 takes a second prefix byte
+      Buffer.from([0x04]), strLit("/a/b"), // :path (static name 4), literal without indexing
+      Buffer.from([0x10]), strLit("x-secret"), strLit("s"), // never indexed
+      Buffer.from([0x0f, 0x12]), strLit("v"), // static name 33 (date) as 15 + 18: a multi-byte index
+    ]);
+    const r = d.decode(Buffer.concat([big, skipped, Buffer.from([0x40]), strLit("x-kept"), strLit("1")]));
+    assert.equal(r.overLimit, true);
+    assert.deepEqual(r.headers, ["x-big", "v".repeat(90)], "fields stop at the one that crossed the limit");
+    assert.equal(d.dynamicCount, 1, "the insertion after the skipped fields is made");
+    assert.deepEqual(d.decode(Buffer.from([0xbe])).headers, ["x-kept", "1"]);
+  });
+
   it("keeps a Huffman literal and a raw literal of the same bytes apart (RFC 7541 5.2: the H bit changes the meaning)", () => {
     const d = new HpackDecoder(0);
     // 0x00 literal without indexing, new name; "a" raw is 0x61; Huffman 0x1f is also "a" but 0x61 Huffman is other text.
