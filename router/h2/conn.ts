@@ -65,7 +65,7 @@ function flushPending(): void {
 export abstract class H2Conn {
   readonly reader: FrameReader;
   /** Decodes the peer's header blocks; we advertise a table size of 0, so after the SETTINGS ACK blocks are stateless. */
-  readonly decoder = new HpackDecoder(4096, 1 << 20, MAX_HEADER_LIST_BYTES);
+  readonly decoder: HpackDecoder;
   /** Written to in this tick: its batch is flushed at the end of the tick. */
   pending = false;
   closed = false;
@@ -96,7 +96,9 @@ export abstract class H2Conn {
   /** Control replies (PING/SETTINGS ACK, RST_STREAM) queued since the peer last read everything. */
   private controlOwed = 0;
 
-  constructor(readonly socket: net.Socket, readonly windows: WindowOptions) {
+  /** `repeatedBlocks`: the peer sends the same header blocks call after call (HpackDecoder's memo). */
+  constructor(readonly socket: net.Socket, readonly windows: WindowOptions, repeatedBlocks = false) {
+    this.decoder = new HpackDecoder(4096, 1 << 20, MAX_HEADER_LIST_BYTES, repeatedBlocks);
     this.recvWindow = Math.max(windows.connectionWindowBytes, DEFAULT_WINDOW);
     this.batch = new OutBatch(socket);
     // Streams that waited for the socket to drain continue as for a connection WINDOW_UPDATE.

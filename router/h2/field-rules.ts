@@ -126,7 +126,7 @@ export interface ResponseHead {
  * no other pseudo-header, regular fields valid, no connection-specific field, a valid content-length.
  * A 101 is malformed (HTTP/2 has no Upgrade, 8.6); other 1xx are left to the caller (dropped, 8.1).
  */
-export function checkResponseHead(h: HeaderList, badValueAt?: number): ResponseHead {
+export function checkResponseHead(h: Readonly<HeaderList>, badValueAt?: number): ResponseHead {
   let status = -1;
   let contentLength = -1;
   let regular = false;
@@ -162,7 +162,7 @@ export const INFORMATIONAL_END_RULE = "informational (1xx) response with END_STR
 export const TRAILERS_NOT_LAST_RULE = "trailers without END_STREAM (RFC 9113 8.1)";
 
 /** Trailers: no pseudo-header at all (RFC 9113 8.1), and the same rules for each field as headers (8.2). */
-export function checkTrailers(h: HeaderList, badValueAt?: number): string | undefined {
+export function checkTrailers(h: Readonly<HeaderList>, badValueAt?: number): string | undefined {
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
     if (name.charCodeAt(0) === 0x3a) return `pseudo-header ${q(name)} in trailers (RFC 9113 8.1)`;

@@ -38,7 +38,7 @@ export function forwardable(decoded: DecodeResult, block: Buffer, skip?: Readonl
 }
 
 /** The grpc-status a response or trailers block carries (UNKNOWN when it has none). */
-export function grpcStatusOf(h: HeaderList): number {
+export function grpcStatusOf(h: Readonly<HeaderList>): number {
   for (let i = 0; i < h.length; i += 2) if (h[i] === "grpc-status") return Number(h[i + 1]);
   return Status.UNKNOWN;
 }

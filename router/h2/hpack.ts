@@ -23,7 +23,8 @@ const STATIC_NAME_INDEX = new Map<string, number>();
 STATIC_NAMES.forEach((n, i) => { if (!STATIC_NAME_INDEX.has(n)) STATIC_NAME_INDEX.set(n, i + 1); });
 
 export interface DecodeResult {
-  readonly headers: HeaderList;
+  /** Read-only: a repeated block's result is shared (HpackDecoder.decode). */
+  readonly headers: Readonly<HeaderList>;
   /** The block referenced entries of the dynamic table (it cannot be forwarded verbatim). */
   readonly usedDynamic: boolean;
   /** Bytes of table size updates at the start of the block (dropped when forwarding). */
@@ -50,12 +51,24 @@ export class HpackDecoder {
   /** Where decode() is in the current block. */
   private pos = 0;
   private readonly strings = new HpackStringCache();
+  /**
+   * With `remembers`: the last two distinct blocks that neither read nor changed the dynamic table, newest
+   * first, and their results. Such a block decodes the same whatever the table holds, and an agent answers
+   * call after call with the same blocks (the router advertises no table, so the same fields come as the
+   * same literals each time): two, so its response headers and trailers, which alternate, both stay.
+   * Copied out of the socket read.
+   */
+  private memoBlock0: Buffer | undefined;
+  private memoResult0: DecodeResult | undefined;
+  private memoBlock1: Buffer | undefined;
+  private memoResult1: DecodeResult | undefined;
 
   /**
    * `settingsMax`: the SETTINGS_HEADER_TABLE_SIZE the peer may use (what we advertised, or 4096 before it applied ours).
    * `maxListBytes`: the decoded header list size (name + value + 32 per field) past which fields are no longer built.
+   * `remembers`: keep the last two stateless blocks and their results (for a peer that repeats its blocks).
    */
-  constructor(private settingsMax = 4096, private readonly maxStringBytes = 1 << 20, private readonly maxListBytes = Infinity) {
+  constructor(private settingsMax = 4096, private readonly maxStringBytes = 1 << 20, private readonly maxListBytes = Infinity, private readonly remembers = false) {
     this.maxSize = settingsMax;
   }
 
@@ -73,8 +86,13 @@ export class HpackDecoder {
    * state stays right and only the stream is refused (RFC 7541 section 4, RFC 9113 sections 4.3 and 10.5.1).
    */
   decode(block: Buffer): DecodeResult {
+    const m0 = this.memoBlock0;
+    if (m0 !== undefined && m0.length === block.length && m0.equals(block)) return this.memoResult0!;
+    const m1 = this.memoBlock1;
+    if (m1 !== undefined && m1.length === block.length && m1.equals(block)) return this.memoResult1!;
     const headers: HeaderList = [];
     let usedDynamic = false;
+    let changedTable = false;
     let sizeUpdateBytes = 0;
     let listBytes = 0;
     let overLimit = false;
@@ -106,9 +124,11 @@ export class HpackDecoder {
         this.maxSize = size;
         this.evict(0);
         sizeUpdateBytes = this.pos;
+        changedTable = true;
       } else {
         // Literal: with incremental indexing (01), without indexing (0000) or never indexed (0001).
         const indexing = (b & 0xc0) === 0x40;
+        if (indexing) changedTable = true;
         const nameIdx = this.int(block, indexing ? 6 : 4);
         sawHeader = true;
         if (overLimit && !indexing) {
@@ -133,7 +153,14 @@ export class HpackDecoder {
         if (listBytes > this.maxListBytes) overLimit = true;
       }
     }
-    return { headers, usedDynamic, sizeUpdateBytes, overLimit, badValueAt };
+    const result: DecodeResult = { headers, usedDynamic, sizeUpdateBytes, overLimit, badValueAt };
+    if (this.remembers && !usedDynamic && !changedTable && block.length <= MEMO_MAX_BLOCK_BYTES) {
+      this.memoBlock1 = this.memoBlock0;
+      this.memoResult1 = this.memoResult0;
+      this.memoBlock0 = Buffer.from(block);
+      this.memoResult0 = result;
+    }
+    return result;
   }
 
   /** The peer acknowledged our SETTINGS_HEADER_TABLE_SIZE: it may no longer use a larger table. */
@@ -205,6 +232,9 @@ export class HpackDecoder {
   }
 }
 
+/** Longer blocks (large tokens, many fields) are not kept for the repeated-block check. */
+const MEMO_MAX_BLOCK_BYTES = 1024;
+
 /** Where the integer decodeInt() last read ends (no result object on the decoder's per-field path). */
 let intEnd = 0;
 
@@ -273,7 +303,7 @@ function pushLiteral(out: number[], name: string, value: string): void {
 }
 
 /** Encodes a header list statelessly; `skip` names a header to leave out. */
-export function encodeHeaderList(headers: HeaderList, skip?: ReadonlySet<string>): Buffer {
+export function encodeHeaderList(headers: Readonly<HeaderList>, skip?: ReadonlySet<string>): Buffer {
   const out: number[] = [];
   for (let i = 0; i < headers.length; i += 2) {
     if (skip?.has(headers[i]!)) continue;

@@ -39,7 +39,7 @@ const AUTHORITY = 8;
  * `badValueAt`: where the decoder found the first invalid value (DecodeResult.badValueAt, -1 for none);
  * without it each value is checked here.
  */
-export function readRequestInfo(h: HeaderList, badValueAt?: number): RequestInfo {
+export function readRequestInfo(h: Readonly<HeaderList>, badValueAt?: number): RequestInfo {
   const info: RequestInfo = { method: undefined, path: undefined, contentType: undefined, hasHops: false, hasCaller: false, malformed: undefined, contentLength: -1, headerListBytes: 0, headers: {} };
   let seen = 0;
   let regular = false;

@@ -58,7 +58,9 @@ export class AgentConn extends StreamConn<UpstreamCall> {
   private keepalive: Keepalive | undefined;
 
   constructor(readonly key: string, target: Target, windows: WindowOptions, private readonly pool: AgentPool) {
-    super(net.connect({ host: target.host, port: target.port, noDelay: true }), windows);
+    // An agent answers every call of a method with the same response headers and trailers; a client's requests
+    // differ per call (Envoy's x-request-id, grpc-timeout), so only this side remembers blocks.
+    super(net.connect({ host: target.host, port: target.port, noDelay: true }), windows, true);
     const socket = this.socket;
     socket.on("connect", () => { this.connected = true; });
     socket.on("data", (chunk: Buffer) => this.handleChunk(chunk));

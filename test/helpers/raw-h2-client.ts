@@ -17,7 +17,7 @@ export class RawH2 {
   private waiters: Array<() => void> = [];
   private readonly reader = new FrameReader(1 << 24, (type, flags, streamId, payload) => {
     const f: RawFrame = { type, flags, streamId, payload: Buffer.from(payload) };
-    if (type === FrameType.HEADERS) f.headers = this.decoder.decode(payload).headers;
+    if (type === FrameType.HEADERS) f.headers = [...this.decoder.decode(payload).headers];
     if (type === FrameType.SETTINGS && (flags & Flag.ACK) === 0) this.socket.write(SETTINGS_ACK);
     this.frames.push(f);
     this.wake();

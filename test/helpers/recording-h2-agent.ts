@@ -92,7 +92,7 @@ export class RawH2Agent {
         let end = payload.length;
         if ((flags & Flag.PADDED) !== 0) { end -= payload[0]!; start = 1; }
         if ((flags & Flag.PRIORITY) !== 0) start += 5;
-        headers = decoder.decode(payload.subarray(start, end)).headers;
+        headers = [...decoder.decode(payload.subarray(start, end)).headers];
         if (!requestHeaders.has(streamId)) requestHeaders.set(streamId, headers);
       }
       this.frames.push({ conn, type, flags, streamId, payload, headers });

@@ -19,7 +19,7 @@ function compress(c: HpackJsCompressor, headers: Array<[string, string]>, huffma
   return Buffer.concat(out);
 }
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
-const pairs = (list: string[]): Array<[string, string]> => {
+const pairs = (list: readonly string[]): Array<[string, string]> => {
   const out: Array<[string, string]> = [];
   for (let i = 0; i < list.length; i += 2) out.push([list[i]!, list[i + 1]!]);
   return out;
@@ -184,6 +184,48 @@ describe("relay: HPACK", () => {
     }), { numRuns: 200 });
   });
 
+  // A block that neither reads nor changes the dynamic table decodes the same whatever came before (RFC 7541
+  // section 2.3: only the dynamic table carries state between blocks), so the decoder answers a byte-identical
+  // repeat of the last such block with the last result. Blocks that index, reference or resize the table must
+  // still be decoded each time: the same bytes can mean other fields once the table has changed.
+  it("answers a repeated stateless block with the same result, and decodes every block that uses the table", () => {
+    const d = new HpackDecoder(4096, 1 << 20, Infinity, true);
+    const stateless = encodeHeaderList([":method", "POST", ":path", "/pixell.agent.AgentService/Invoke", "x-deployment-id", "bench-a"]);
+    const first = d.decode(stateless);
+    const again = d.decode(Buffer.from(stateless)); // another buffer, the same bytes
+    assert.equal(again, first, "the remembered result");
+    assert.deepEqual(pairs(again.headers), [[":method", "POST"], [":path", "/pixell.agent.AgentService/Invoke"], ["x-deployment-id", "bench-a"]]);
+    // Two are kept: an agent's response headers and trailers alternate on one connection.
+    const trailers = encodeHeaderList(["grpc-status", "0", "grpc-message", ""]);
+    const t1 = d.decode(trailers);
+    assert.equal(d.decode(stateless), first);
+    assert.equal(d.decode(trailers), t1);
+    d.decode(encodeHeaderList(["grpc-status", "5"])); // a third: the oldest of the two goes
+    assert.notEqual(d.decode(stateless), first);
+    // Literal with incremental indexing (0x40): x-a: 1 becomes index 62; 0xbe is "indexed field 62".
+    d.decode(Buffer.concat([Buffer.from([0x40]), strLit("x-a"), strLit("1")]));
+    assert.deepEqual(d.decode(Buffer.from([0xbe])).headers, ["x-a", "1"]);
+    d.decode(Buffer.concat([Buffer.from([0x40]), strLit("x-b"), strLit("2")]));
+    assert.deepEqual(d.decode(Buffer.from([0xbe])).headers, ["x-b", "2"], "the same byte after the table changed");
+    // An indexing literal repeated is inserted each time (the table holds both copies).
+    const indexing = Buffer.concat([Buffer.from([0x40]), strLit("x-c"), strLit("3")]);
+    d.decode(indexing);
+    d.decode(indexing);
+    assert.equal(d.dynamicCount, 4);
+    // A size update repeated is applied each time: the second would fail past a lowered limit.
+    const shrink = Buffer.from([0x20]); // size update to 0: empties the table
+    d.decode(shrink);
+    assert.equal(d.dynamicCount, 0);
+    d.setSettingsMax(0);
+    d.decode(shrink);
+    assert.throws(() => d.decode(Buffer.from([0xbe])), HpackError, "index 62 is gone with the table");
+    const plain = new HpackDecoder(4096);
+    assert.notEqual(plain.decode(stateless), plain.decode(stateless), "without `remembers`, every block is decoded");
+    const small = new HpackDecoder(0, 1 << 20, 40, true);
+    assert.equal(small.decode(stateless).overLimit, true);
+    assert.equal(small.decode(stateless).overLimit, true, "a remembered result keeps its limit verdict");
+  });
+
   // RFC 7541 section 5.2: a string's length prefix comes first, then its bytes. Past the list limit the decoder
   // only skips strings that are not needed (literals without indexing, 0000, and never indexed, 0001); a skip
   // that miscounted the prefix would misparse the rest of the block as a COMPRESSION_ERROR, ending the
@@ -202,6 +244,29 @@ describe("relay: HPACK", () => {
     assert.deepEqual(r.headers, ["x-big", "v".repeat(90)], "fields stop at the one that crossed the limit");
     assert.equal(d.dynamicCount, 1, "the insertion after the skipped fields is made");
     assert.deepEqual(d.decode(Buffer.from([0xbe])).headers, ["x-kept", "1"]);
+  });
+
+  it("decodes any interleaving of stateless, indexing and table-referencing blocks, repeats included, as the encoders meant", () => {
+    const lists: Array<Array<[string, string]>> = [
+      [[":method", "POST"], ["content-type", "application/grpc"], ["x-deployment-id", "bench-a"]],
+      [[":status", "200"], ["content-type", "application/grpc"]],
+      [["grpc-status", "0"], ["grpc-message", ""]],
+      [["x-a", " bad "], ["te", "trailers"]],
+    ];
+    const step = fc.tuple(fc.integer({ min: 0, max: lists.length - 1 }), fc.constantFrom("stateless", "indexed", "huffman-indexed"));
+    fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), (steps) => {
+      const decoder = new HpackDecoder(4096, 1 << 20, Infinity, true);
+      const encoder = hpackjs.compressor.create({ table: { size: 4096 } }); // one peer's encoder, its table kept in step
+      for (const [i, kind] of steps) {
+        const headers = lists[i]!;
+        // encodeHeaderList writes literals without indexing: the encoder's table is untouched by them, as the decoder's must be.
+        const block = kind === "stateless" ? encodeHeaderList(headers.flat()) : compress(encoder, headers, kind === "huffman-indexed");
+        const got = decoder.decode(block);
+        assert.deepEqual(pairs(got.headers), headers);
+        const firstBad = got.headers.findIndex((v, j) => j % 2 === 1 && valueRule(v) !== undefined);
+        assert.equal(got.badValueAt, firstBad < 0 ? -1 : firstBad - 1);
+      }
+    }), { numRuns: 300 });
   });
 
   it("keeps a Huffman literal and a raw literal of the same bytes apart (RFC 7541 5.2: the H bit changes the meaning)", () => {
