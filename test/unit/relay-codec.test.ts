@@ -212,13 +212,13 @@ describe("relay: HPACK", () => {
     d.decode(indexing);
     d.decode(indexing);
     assert.equal(d.dynamicCount, 4);
-    // A size update repeated is applied each time: the second would fail past a lowered limit.
-    const shrink = Buffer.from([0x20]); // size update to 0: empties the table
-    d.decode(shrink);
-    assert.equal(d.dynamicCount, 0);
+    // A size update is applied and checked each time (RFC 7541 section 6.3): once the limit drops, the same bytes are an error.
+    const grow = Buffer.from([0x3f, 0xe1, 0x1f]); // size update to 4096 (31 + 4065 in a 5-bit prefix)
+    d.decode(grow);
     d.setSettingsMax(0);
-    d.decode(shrink);
-    assert.throws(() => d.decode(Buffer.from([0xbe])), HpackError, "index 62 is gone with the table");
+    assert.throws(() => d.decode(grow), HpackError, "the repeat is checked against the new limit");
+    d.decode(Buffer.from([0x20])); // size update to 0: empties the table
+    assert.equal(d.dynamicCount, 0);
     const plain = new HpackDecoder(4096);
     assert.notEqual(plain.decode(stateless), plain.decode(stateless), "without `remembers`, every block is decoded");
     const small = new HpackDecoder(0, 1 << 20, 40, true);
