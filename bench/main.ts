@@ -21,7 +21,7 @@ import { startFakeCloudWatch, type FakeCloudWatch } from "../fixtures/fake-cloud
 import { grpcFrame, haproxyConfig, haproxyMap, nginxConfig, parseNginxVersion, registryJson, type BenchDeployment } from "./configs";
 import { checkGrpcOk, checkHealthThrough, runH2load, streamThroughput } from "./load";
 import { BenchUsageError, parseBenchArgs, type BenchOptions } from "./options";
-import { Children, clockTicksPerSecond, cpuTicks, userTicks, ensureTools, freePort, peakRssBytes, processTree, resetPeakRss, rssSplitBytes, versionLine, waitForPortLine, type Child, type Tools } from "./processes";
+import { Children, clockTicksPerSecond, cpuTimes, ensureTools, freePort, peakRssBytes, processTree, resetPeakRss, rssSplitBytes, versionLine, waitForPortLine, type Child, type Tools } from "./processes";
 import { probeDeployments, runProbeScale } from "./probe-scale";
 import { DEFAULT_CHURN, runChurnPart } from "./churn";
 import { DEFAULT_OPEN_STREAMS, runOpenStreamsPart } from "./open-streams";
@@ -112,11 +112,9 @@ async function measurePath(p: BenchPath, opts: BenchOptions, tools: Tools, body:
 
   const pids = processTree(p.pid);
   if (!resetPeakRss(pids)) throw new Error(`path "${p.name}": cannot reset its peak RSS (/proc/PID/clear_refs)`);
-  const ticksBefore = cpuTicks(pids);
-  const userBefore = userTicks(pids);
+  const before = cpuTimes(pids);
   const sat = await runH2load({ ...common, connections: opts.connections, streamsPerConnection: opts.streamsPerConnection, seconds: opts.saturationSeconds });
-  const ticksAfter = cpuTicks(pids);
-  const userAfter = userTicks(pids);
+  const after = cpuTimes(pids);
   const c64PeakRss = peakRssBytes(pids);
   const c64Anon = rssSplitBytes(pids).anon;
   if (sat.summary.succeeded === 0 || sat.latenciesUs.length === 0) throw new Error(`path "${p.name}" is broken: no successful request in the c=64 run (${JSON.stringify(sat.summary)})`);
@@ -137,8 +135,8 @@ async function measurePath(p: BenchPath, opts: BenchOptions, tools: Tools, body:
     rps: sat.summary.requestsPerSecond,
     c1: c1.latenciesUs,
     c64: sat.latenciesUs,
-    cpuUsPerRequest: ((ticksAfter - ticksBefore) / ticksPerSecond) * 1e6 / sat.summary.succeeded,
-    userUsPerRequest: ((userAfter - userBefore) / ticksPerSecond) * 1e6 / sat.summary.succeeded,
+    cpuUsPerRequest: ((after.total - before.total) / ticksPerSecond) * 1e6 / sat.summary.succeeded,
+    userUsPerRequest: ((after.user - before.user) / ticksPerSecond) * 1e6 / sat.summary.succeeded,
     streamMBps,
     errors: errors(sat) + errors(c1),
     c64PeakRss,

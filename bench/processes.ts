@@ -106,22 +106,23 @@ export function processTree(root: number): number[] {
   return descendants(root, readProcs());
 }
 
-/** utime + stime (clock ticks, all threads) summed over `pids`. */
-export function cpuTicks(pids: readonly number[]): number {
-  let sum = 0;
+/** utime + stime (`total`) and utime alone (`user`), clock ticks of all threads, summed over `pids` from one read each. */
+export function cpuTimes(pids: readonly number[]): { total: number; user: number } {
+  let total = 0;
+  let user = 0;
   for (const pid of pids) {
-    try { sum += parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8")).cpuTicks; } catch { /* gone */ }
+    try {
+      const s = parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+      total += s.cpuTicks;
+      user += s.userTicks;
+    } catch { /* gone */ }
   }
-  return sum;
+  return { total, user };
 }
 
-/** utime alone (clock ticks, all threads) summed over `pids`: the part of cpuTicks spent outside the kernel. */
-export function userTicks(pids: readonly number[]): number {
-  let sum = 0;
-  for (const pid of pids) {
-    try { sum += parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8")).userTicks; } catch { /* gone */ }
-  }
-  return sum;
+/** utime + stime (clock ticks, all threads) summed over `pids`. */
+export function cpuTicks(pids: readonly number[]): number {
+  return cpuTimes(pids).total;
 }
 
 /** Peak resident set (VmHWM) summed over `pids`, in bytes. */

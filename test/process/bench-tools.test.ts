@@ -12,7 +12,7 @@ import { startDemoAgent, type DemoAgent } from "../../fixtures/demo-agent";
 import { agentServiceDefinition } from "../../proto";
 import { grpcFrame, haproxyConfig, haproxyMap, nginxConfig, parseNginxVersion, type BenchDeployment } from "../../bench/configs";
 import { checkGrpcOk, checkHealthThrough, runH2load, streamThroughput } from "../../bench/load";
-import { Children, cpuTicks, freePort, peakRssBytes, processTree, resetPeakRss, rssSplitBytes, versionLine, waitForPortLine } from "../../bench/processes";
+import { Children, cpuTicks, cpuTimes, freePort, peakRssBytes, processTree, resetPeakRss, rssSplitBytes, versionLine, waitForPortLine } from "../../bench/processes";
 import { startEchoServer, type EchoServer } from "../../fixtures/echo-server";
 
 const INVOKE = "/pixell.agent.AgentService/Invoke";
@@ -106,6 +106,8 @@ describe("bench harness against real proxies", function () {
     assert.equal(await waitForPortLine(child, 10_000), 1234);
     await new Promise((r) => setTimeout(r, 400));
     assert.ok(cpuTicks([child.pid]) > 0, "a busy loop of 300 ms shows as CPU time");
+    const t = cpuTimes([child.pid]);
+    assert.ok(t.user > 0 && t.user <= t.total, `a busy JavaScript loop is user time (proc(5) utime): ${JSON.stringify(t)}`);
     await children.stopAll();
     assert.ok(child.exited !== undefined);
   });
