@@ -20,6 +20,7 @@ export class RouterMetrics {
   private readonly duration: prom.Histogram;
   private readonly children = new Map<string, prom.Counter.Internal[]>();
   private readonly protocolLimits: prom.Counter<"limit">;
+  private readonly upstreamRetries: prom.Counter<"deployment" | "reason">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -35,6 +36,11 @@ export class RouterMetrics {
     this.protocolLimits = new prom.Counter({
       name: "pixell_router_protocol_limit_total", help: "Times a peer hit an HTTP/2 protocol limit (router/h2/limits.ts), by limit",
       labelNames: ["limit"], registers,
+    });
+    this.upstreamRetries = new prom.Counter({
+      name: "pixell_router_upstream_retries_total",
+      help: "Calls the router sent to the agent a second time (reason refused_stream: RFC 9113 section 8.7), by deployment",
+      labelNames: ["deployment", "reason"], registers,
     });
     new prom.Gauge({
       name: "pixell_router_active_streams", help: "Calls in flight", registers,
@@ -73,6 +79,11 @@ export class RouterMetrics {
     }
     child.inc();
     this.duration.observe(seconds);
+  }
+
+  /** A call was sent to its agent again (the agent refused the stream unprocessed). Rare: no cached child needed. */
+  recordUpstreamRetry(deployment: string, reason: "refused_stream"): void {
+    this.upstreamRetries.inc({ deployment, reason });
   }
 
   /** A peer hit an HTTP/2 protocol limit (router/limit-report.ts). Rare: no cached child needed. */

@@ -274,6 +274,7 @@ export class Call implements UpstreamCall, PolicyCall, StreamOwner {
     this.upId = 0;
     conn.release(this, id);
     if (this.ctx.debug) this.ctx.logger.debug({ deploymentId: this.deployment, upstream: this.address, streamId: id }, "agent refused the stream (REFUSED_STREAM): sending the call again");
+    this.ctx.metrics.recordUpstreamRetry(this.deployment, "refused_stream");
     this.ctx.pool.start(this.target, this);
     return true;
   }

@@ -24,6 +24,12 @@ describe("relay: a stream the agent refused (REFUSED_STREAM) is sent once more (
   const call = (c: RawClient, name: string, body: string | Buffer): Promise<{ body: Buffer }> =>
     c.unary("Unary", body, md({ "x-deployment-id": "limited", "x-call": name }), { deadline: Date.now() + 10_000 });
 
+  /** pixell_router_upstream_retries_total for a deployment (reason refused_stream), as /metrics reports it. */
+  async function retries(deployment: string): Promise<number> {
+    const m = await route!.router.metrics.registry.getSingleMetric("pixell_router_upstream_retries_total")!.get();
+    return m.values.filter((v) => v.labels.deployment === deployment && v.labels.reason === "refused_stream").reduce((a, v) => a + v.value, 0);
+  }
+
   afterEach(async () => {
     await route?.close();
     await agent?.stop();
@@ -40,6 +46,7 @@ describe("relay: a stream the agent refused (REFUSED_STREAM) is sent once more (
     // The request the agent processed is the one the client sent: HEADERS and DATA replayed whole.
     assert.deepEqual(agent!.bodies.get("first"), Buffer.concat([Buffer.from([0, 0, 0, 0x13, 0x88]), body]));
     assert.equal(agent!.connections, 1);
+    assert.equal(await retries("limited"), 1, "the retry is counted in /metrics");
   });
 
   it("passes a second refusal of the same call to the client as UNAVAILABLE, without a third attempt", async () => {
@@ -48,6 +55,7 @@ describe("relay: a stream the agent refused (REFUSED_STREAM) is sent once more (
     assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
     assert.match(err.details, /stream reset by the agent \(HTTP\/2 code 7\)/);
     assert.equal(agent!.attempts.get("doomed"), 2);
+    assert.equal(await retries("limited"), 1, "one retry, then the refusal went to the client");
     // The connection is still good for other calls.
     assert.equal((await call(c, "other", "y")).body.toString(), "y");
   });
@@ -58,6 +66,7 @@ describe("relay: a stream the agent refused (REFUSED_STREAM) is sent once more (
     const err = await callFailure(call(c, "big", Buffer.alloc(REPLAY_LIMIT_BYTES + 1)));
     assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
     assert.equal(agent!.attempts.get("big"), 1);
+    assert.equal(await retries("limited"), 0, "a call not retried is not counted");
   });
 
   it("a cold burst of 300 to an agent that refuses streams past its limit of 10 (as nghttp2 does) all succeeds, each call sent at most twice", async function () {
@@ -71,5 +80,7 @@ describe("relay: a stream the agent refused (REFUSED_STREAM) is sent once more (
     assert.ok(agent!.refusedOverLimit > 0 && agent!.refusedOverLimit <= STREAMS_BEFORE_PEER_SETTINGS - 10, `refused ${agent!.refusedOverLimit}`);
     assert.ok([...agent!.attempts.values()].every((n) => n <= 2));
     assert.equal(agent!.served, 300);
+    const retried = [...agent!.attempts.values()].filter((n) => n === 2).length;
+    assert.equal(await retries("limited"), retried, "every call sent twice is counted once");
   });
 });
