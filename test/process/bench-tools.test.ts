@@ -107,7 +107,7 @@ describe("bench harness against real proxies", function () {
     await new Promise((r) => setTimeout(r, 400));
     assert.ok(cpuTicks([child.pid]) > 0, "a busy loop of 300 ms shows as CPU time");
     const t = cpuTimes([child.pid]);
-    assert.ok(t.user > 0 && t.user <= t.total, `a busy JavaScript loop is user time (proc(5) utime): ${JSON.stringify(t)}`);
+    assert.ok(t.user > 0, `a busy JavaScript loop is user time (proc(5) utime): ${JSON.stringify(t)}`);
     await children.stopAll();
     assert.ok(child.exited !== undefined);
   });
