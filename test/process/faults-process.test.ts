@@ -17,13 +17,27 @@ import { startAgentBehindChildRouter, type AgentBehindChildRouter } from "../hel
 const call = (id: string): grpc.Metadata => md({ "x-deployment-id": id });
 const MiB = 1024 * 1024;
 
-/** A port nothing listens on (bound, then released). */
+/** Whether a connection to 127.0.0.1:port is refused (nothing listens there). */
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    s.once("connect", () => { s.destroy(); resolve(false); });
+    s.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "ECONNREFUSED"));
+  });
+}
+
+/**
+ * A port nothing listens on, taken from below the kernel's ephemeral range (proc(7)
+ * /proc/sys/net/ipv4/ip_local_port_range): listen(0) and connect() take their ports from that range, so a
+ * port bound and released there can come back as the child router's own listen port, and the "dead" agent is
+ * then the router itself (a routing loop: FAILED_PRECONDITION, seen once in CI).
+ */
 async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  const low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+  for (let port = low - 1; port > Math.max(1024, low - 200); port--) {
+    if (await refuses(port)) return port;
+  }
+  throw new Error(`no refused port in the 200 below the ephemeral range (from ${low})`);
 }
 
 describe("faults: SIGTERM with 50 slow calls in flight (child process)", function () {
