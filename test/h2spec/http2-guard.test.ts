@@ -43,7 +43,12 @@ describe("http2 engine guard: premature resets (RFC 9113 section 10.5)", functio
     assert.equal(g?.debug, "too many premature resets");
     const reached = bed.tap.counts("atk").streams;
     assert.ok(reached < n / 2 && reached <= sent, `${reached} of ${sent} streams reached the agent (the client tried ${n})`);
-    const warns = bed.router.log().split("\n").filter((l) => l.includes('"limit":"premature_resets"'));
+    // The router's log reaches this process through a pipe, so the line may arrive after the GOAWAY: wait for
+    // it (at most 2 s), then give a second line time to show if the rate limit failed.
+    const warnLines = (): string[] => bed.router.log().split("\n").filter((l) => l.includes('"limit":"premature_resets"'));
+    for (const until = Date.now() + 2000; warnLines().length === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    const warns = warnLines();
     assert.equal(warns.length, 1, "one warn line (rate-limited)");
     assert.match(warns[0]!, /"level":"warn"/);
     a.close();
