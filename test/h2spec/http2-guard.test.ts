@@ -6,6 +6,7 @@
 import { strict as assert } from "node:assert";
 import { ErrorCode, FrameType } from "../../router/h2/frames";
 import { PREMATURE_RESET_LIMIT } from "../../router/http2/guard";
+import { eventually } from "../helpers/router-fixture";
 import { Attacker, grpcData, headersFrame, requestBlock, startAttackBed, type AttackBed } from "./kit";
 
 const rst = (streamId: number): Buffer => {
@@ -46,7 +47,7 @@ describe("http2 engine guard: premature resets (RFC 9113 section 10.5)", functio
     // The router's log reaches this process through a pipe, so the line may arrive after the GOAWAY: wait for
     // it (at most 2 s), then give a second line time to show if the rate limit failed.
     const warnLines = (): string[] => bed.router.log().split("\n").filter((l) => l.includes('"limit":"premature_resets"'));
-    for (const until = Date.now() + 2000; warnLines().length === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => warnLines().length > 0, 2000, "the premature-resets warn line").catch(() => undefined);
     await new Promise((r) => setTimeout(r, 200));
     const warns = warnLines();
     assert.equal(warns.length, 1, "one warn line (rate-limited)");
